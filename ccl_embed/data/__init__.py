@@ -1,0 +1,1 @@
+"""Corpus formats, patch schemes, image loading and the builders of the training corpora."""

@@ -1,0 +1,122 @@
+"""Image decoding shared by corpus building, feature extraction and the runtime (numpy/PIL only).
+
+Every image becomes 8-bit RGB: EXIF orientation applied, transparency flattened on white,
+palette, greyscale and 16-bit images converted, the first frame of an animation taken. SVG is
+rendered with resvg (``pip install resvg-py``), a maintained renderer with no system libraries.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from ccl_embed.errors import CCLEmbedError, MissingDependencyError
+
+MAX_PIXELS = 64_000_000
+"""Images with more pixels are refused (decompression-bomb guard)."""
+
+SVG_RENDER_SIZE = 256
+"""SVGs are rendered to fit this many pixels on their longer side."""
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
+SVG_SUFFIXES = (".svg", ".svgz")
+
+
+class ImageError(CCLEmbedError, ValueError):
+    """An image file cannot be decoded; the message names the file and the reason."""
+
+
+def render_svg(source: str | os.PathLike[str], size: int = SVG_RENDER_SIZE, *, markup: bool = False) -> Image.Image:
+    """Render an SVG to an RGBA image whose longer side is ``size`` pixels.
+
+    Args:
+        source: An SVG file, or the SVG markup itself when ``markup`` is True.
+        size: The longer side of the result in pixels.
+        markup: Whether ``source`` is markup rather than a path.
+
+    Raises:
+        MissingDependencyError: When resvg-py is not installed.
+        ImageError: When the SVG cannot be parsed or rendered.
+    """
+    try:
+        import resvg_py
+    except ImportError as e:
+        raise MissingDependencyError(
+            "SVG needs a renderer; install it with: pip install resvg-py (or pip install 'ccl-embed[svg]')"
+        ) from e
+    name = "<svg markup>" if markup else str(source)
+    arg = {"svg_string": str(source)} if markup else {"svg_path": str(source)}
+    try:
+        png = bytes(resvg_py.svg_to_bytes(**arg, width=size, dpi=96.0))
+        with Image.open(io.BytesIO(png)) as probe:
+            portrait = probe.height > probe.width
+        if portrait:  # fit the longer side
+            png = bytes(resvg_py.svg_to_bytes(**arg, height=size, dpi=96.0))
+        img = Image.open(io.BytesIO(png))
+        img.load()
+    except Exception as e:  # resvg raises plain Exceptions for parse and render errors
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ImageError(f"{name}: SVG could not be rendered ({first})") from e
+    return img
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """Normalise any PIL image to 8-bit RGB, transparency flattened on white."""
+    img = ImageOps.exif_transpose(img) or img
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(img, dtype=np.float64)
+        hi = arr.max() if arr.size and arr.max() > 255 else 255.0
+        img = Image.fromarray(np.clip(arr * (255.0 / hi), 0, 255).astype(np.uint8), mode="L")
+    elif img.mode == "F":
+        arr = np.asarray(img, dtype=np.float64)
+        img = Image.fromarray(np.clip(arr * (255.0 if arr.max() <= 1.0 else 1.0), 0, 255).astype(np.uint8), mode="L")
+    if img.mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    if img.mode in ("LA", "La", "PA"):
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "RGBa"):
+        background = Image.new("RGBA", img.size, (255, 255, 255, 255))
+        background.alpha_composite(img.convert("RGBA"))
+        return background.convert("RGB")
+    return img.convert("RGB")
+
+
+def load_image(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Decode an image file (raster or SVG) to RGB.
+
+    Args:
+        path: The file.
+        max_pixels: Refuse images with more pixels than this.
+
+    Returns:
+        An 8-bit RGB image.
+
+    Raises:
+        ImageError: When the file is missing, empty, truncated, not an image, or too large.
+        MissingDependencyError: For an SVG when no renderer is installed.
+    """
+    path = Path(path)
+    if path.suffix.lower() in SVG_SUFFIXES:
+        return to_rgb(render_svg(path))
+    try:
+        with Image.open(path) as img:
+            if img.width * img.height > max_pixels:
+                raise ImageError(
+                    f"{path}: {img.width}x{img.height} pixels is over the limit of {max_pixels:,}; "
+                    "downscale it or raise max_pixels"
+                )
+            img.seek(0)  # first frame of an animation
+            img.load()
+            return to_rgb(img)
+    except ImageError:
+        raise
+    except FileNotFoundError as e:
+        raise ImageError(f"{path}: file not found") from e
+    except Image.DecompressionBombError as e:
+        raise ImageError(f"{path}: too many pixels (decompression bomb guard)") from e
+    except (OSError, ValueError, SyntaxError) as e:
+        raise ImageError(f"{path}: not a readable image ({e})") from e

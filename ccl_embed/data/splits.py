@@ -1,0 +1,66 @@
+"""Deterministic splits by concept, plus one art style held out whole.
+
+A concept (what a pair shows) lands in exactly one of train / val / test, chosen by a salted
+hash, so the split of a concept does not depend on what else is in the corpus. Every image of
+the held-out style goes to the ``style`` split instead: it measures transfer to a style never
+seen in training or validation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from ccl_embed.data.corpus import Pair
+
+SPLITS = ("train", "val", "test", "style")
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    """How pairs are split.
+
+    Attributes:
+        seed: Salt of the concept hash; change it to draw other splits.
+        val: Fraction of concepts for validation (tuning only).
+        test: Fraction of concepts for the test split (reported, never tuned on).
+        holdout_style: The style whose images all go to the ``style`` split (None: none).
+    """
+
+    seed: int = 0
+    val: float = 0.15
+    test: float = 0.15
+    holdout_style: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("val", "test"):
+            value = getattr(self, name)
+            if not 0.0 < value < 1.0:
+                raise ValueError(f"SplitConfig.{name}={value!r}: must be a fraction between 0 and 1")
+        if self.val + self.test >= 1.0:
+            raise ValueError(
+                f"SplitConfig: val + test = {self.val + self.test:.2f} leaves nothing to train on; keep it below 1"
+            )
+
+
+def concept_split(concept: str, config: SplitConfig) -> str:
+    """The split (``train``, ``val`` or ``test``) of one concept."""
+    digest = hashlib.sha256(f"{config.seed}\x00{concept}".encode()).digest()
+    u = int.from_bytes(digest[:8], "big") / 2**64
+    if u < config.test:
+        return "test"
+    if u < config.test + config.val:
+        return "val"
+    return "train"
+
+
+def assign_splits(pairs: Iterable[Pair], config: SplitConfig) -> list[Pair]:
+    """Give every pair its split; pairs of the held-out style go to ``style``."""
+    out = []
+    for p in pairs:
+        if config.holdout_style is not None and p.style == config.holdout_style:
+            out.append(replace(p, split="style"))
+        else:
+            out.append(replace(p, split=concept_split(p.key, config)))
+    return out

@@ -1,0 +1,44 @@
+"""The project's error types. Every message names the bad value and says how to fix it."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+
+class CCLEmbedError(Exception):
+    """Base class of every error ccl-embed raises on purpose."""
+
+
+class CorpusError(CCLEmbedError, ValueError):
+    """A corpus folder or one of its lines is unusable; the message names the file and line."""
+
+
+class FetchError(CCLEmbedError, RuntimeError):
+    """A registry package could not be fetched or unpacked into the cache."""
+
+
+class MissingDependencyError(CCLEmbedError, ImportError):
+    """An optional dependency is missing; the message gives the exact pip command."""
+
+
+def require(module: str, extra: str) -> ModuleType:
+    """Import an optional dependency or explain which extra installs it.
+
+    Args:
+        module: The module to import, for example ``"torch"``.
+        extra: The ccl-embed extra that provides it, for example ``"train"``.
+
+    Returns:
+        The imported module.
+
+    Raises:
+        MissingDependencyError: When the module is not installed.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        raise MissingDependencyError(
+            f"{module!r} is not installed; it comes with the {extra!r} extra: "
+            f"pip install 'ccl-embed[{extra}]'"
+        ) from e
