@@ -120,3 +120,29 @@ def load_image(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> Im
         raise ImageError(f"{path}: too many pixels (decompression bomb guard)") from e
     except (OSError, ValueError, SyntaxError) as e:
         raise ImageError(f"{path}: not a readable image ({e})") from e
+
+
+IMAGE_SIZE = 224
+IMAGE_MEAN = 0.5
+IMAGE_STD = 0.5
+
+
+def square_pad(img: Image.Image, fill: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
+    """Pad an RGB image to a square on a plain background, keeping it centred (nothing is cropped)."""
+    side = max(img.size)
+    if img.width == img.height:
+        return img
+    canvas = Image.new("RGB", (side, side), fill)
+    canvas.paste(img, ((side - img.width) // 2, (side - img.height) // 2))
+    return canvas
+
+
+def preprocess(img: Image.Image, size: int = IMAGE_SIZE, mean: float = IMAGE_MEAN, std: float = IMAGE_STD) -> np.ndarray:
+    """The backbone input of one RGB image: padded square, resized, scaled, channels first.
+
+    Returns:
+        ``float32 [3, size, size]`` with values ``(pixel / 255 - mean) / std``.
+    """
+    img = square_pad(img).resize((size, size), Image.Resampling.BICUBIC)
+    arr = np.asarray(img, dtype=np.float32) / 255.0
+    return ((arr - mean) / std).transpose(2, 0, 1).copy()

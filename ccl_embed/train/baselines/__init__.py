@@ -1,0 +1,55 @@
+"""Baselines that CCL is compared with, on the same features and splits.
+
+- ``cca``: canonical correlation analysis (scikit-learn) on PCA-reduced pooled image and text features;
+- ``infonce``: a two-tower contrastive projection (CLIP-style linear heads, symmetric InfoNCE);
+- ``conse``: zero-shot ConSE: the ImageNet classifier's top class probabilities mix the text
+  embeddings of the class names; needs no pairs at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ccl_embed.train.evaluate import Encoders
+from ccl_embed.train.features import FeatureSet
+
+
+@dataclass(frozen=True)
+class FitContext:
+    """What some methods need besides the training features.
+
+    Attributes:
+        class_vectors: Text-tower vectors of the ImageNet class names (ConSE), or a callable making them.
+        seed: Seed of every random draw in training.
+    """
+
+    class_vectors: Callable[[], np.ndarray] | None = None
+    seed: int = 0
+
+
+Fit = Callable[[FeatureSet, FeatureSet | None, FitContext], Encoders]
+
+
+def _cca(train: FeatureSet, val: FeatureSet | None, ctx: FitContext) -> Encoders:
+    from ccl_embed.train.baselines.cca import fit_cca
+
+    return fit_cca(train, val, seed=ctx.seed)
+
+
+def _infonce(train: FeatureSet, val: FeatureSet | None, ctx: FitContext) -> Encoders:
+    from ccl_embed.train.baselines.infonce import InfoNCEConfig, fit_infonce
+
+    return fit_infonce(train, val, InfoNCEConfig(seed=ctx.seed))
+
+
+def _conse(train: FeatureSet, val: FeatureSet | None, ctx: FitContext) -> Encoders:
+    from ccl_embed.train.baselines.conse import fit_conse
+
+    return fit_conse(train, val, class_vectors=ctx.class_vectors() if ctx.class_vectors else None)
+
+
+METHODS: dict[str, Fit] = {"cca": _cca, "infonce": _infonce, "conse": _conse}
+"""Every baseline by name: ``fit(train, val, context) -> encoders``."""

@@ -1,0 +1,95 @@
+"""From a corpus folder to scores: features, fitting on ``train``, scoring on a split."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ccl_embed.data.corpus import read_corpus
+from ccl_embed.errors import CCLEmbedError
+from ccl_embed.evaluation import RetrievalScores
+from ccl_embed.paths import cache_dir
+from ccl_embed.train.baselines import METHODS, FitContext
+from ccl_embed.train.cache import FeatureCache
+from ccl_embed.train.evaluate import evaluate_method
+from ccl_embed.train.features import FeatureSet, Progress, encode_texts, extract_features
+from ccl_embed.train.towers import BowTower, EfficientNetTower, ImageTower, MiniLMTower, TextTower
+
+TEXT_FEATURES: dict[str, Callable[[], TextTower]] = {"minilm": MiniLMTower, "bow": BowTower}
+
+
+@dataclass
+class Workbench:
+    """A corpus's features plus what fitting needs, built once and reused across methods."""
+
+    features: FeatureSet
+    text_tower: TextTower
+    cache_path: Path
+    seed: int = 0
+
+    def context(self) -> FitContext:
+        def class_vectors() -> np.ndarray:
+            from ccl_embed.train.imagenet import class_names
+
+            names = list(class_names())
+            with FeatureCache(self.cache_path) as cache:
+                vec = encode_texts(names, self.text_tower, cache)
+            return np.stack([vec[n] for n in names])
+
+        return FitContext(class_vectors=class_vectors, seed=self.seed)
+
+    def score(self, method: str, split: str, val_split: str = "val") -> tuple[RetrievalScores, float]:
+        """Fit ``method`` on ``train`` and score it on ``split``; returns the scores and fit seconds."""
+        if method not in METHODS:
+            raise CCLEmbedError(f"unknown method {method!r}; choose from: {', '.join(sorted(METHODS))}")
+        train = self.features.split("train")
+        if len(train) == 0:
+            raise CCLEmbedError("the corpus has no pair in split 'train'; build it with `ccl-embed data build`")
+        val = self.features.split(val_split) if any(p.split == val_split for p in self.features.pairs) else None
+        target = self.features.split(split)
+        if len(target) == 0:
+            have = sorted({p.split or "unsplit" for p in self.features.pairs})
+            raise CCLEmbedError(f"the corpus has no pair in split {split!r}; splits here: {', '.join(have)}")
+        start = time.perf_counter()
+        encoders = METHODS[method](train, val, self.context())
+        fit_seconds = time.perf_counter() - start
+        return evaluate_method(encoders, target), fit_seconds
+
+
+def open_workbench(
+    corpus: str | Path,
+    *,
+    text_feature: str = "minilm",
+    image_tower: ImageTower | None = None,
+    text_tower: TextTower | None = None,
+    cache: str | Path | None = None,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> Workbench:
+    """Read a corpus and compute (or load from cache) its features.
+
+    Args:
+        corpus: The corpus folder.
+        text_feature: ``minilm`` or ``bow`` (ignored when ``text_tower`` is given).
+        image_tower: The image tower (default: EfficientNet-Lite0).
+        text_tower: The text tower (default: from ``text_feature``).
+        cache: The feature cache file (default: ``<cache>/features.sqlite``).
+        seed: Seed for fitting.
+        progress: Progress wrapper for long loops.
+
+    Raises:
+        CCLEmbedError: For an unknown text feature; CorpusError for a bad corpus.
+    """
+    if text_tower is None:
+        if text_feature not in TEXT_FEATURES:
+            raise CCLEmbedError(f"unknown text feature {text_feature!r}; choose from: {', '.join(TEXT_FEATURES)}")
+        text_tower = TEXT_FEATURES[text_feature]()
+    cache_path = Path(cache) if cache else cache_dir() / "features.sqlite"
+    features = extract_features(
+        read_corpus(corpus), image_tower or EfficientNetTower(), text_tower, cache=cache_path, progress=progress
+    )
+    return Workbench(features, text_tower, cache_path, seed)

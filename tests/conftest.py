@@ -1,0 +1,93 @@
+"""Shared fixtures: tiny corpora and tiny towers made here, no network, no pretrained weights."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from ccl_embed.train.towers import pool_regions
+
+COLOURS = {"red": (220, 30, 30), "green": (30, 180, 40), "blue": (30, 60, 220), "yellow": (240, 220, 20)}
+SHAPES = ("square", "circle", "bar", "dot", "ring", "cross")
+
+
+def draw(colour: str, shape: str, size: int = 48) -> Image.Image:
+    img = Image.new("RGB", (size, size), (255, 255, 255))
+    d = ImageDraw.Draw(img)
+    c = COLOURS[colour]
+    s = size
+    if shape == "square":
+        d.rectangle([s * 0.2, s * 0.2, s * 0.8, s * 0.8], fill=c)
+    elif shape == "circle":
+        d.ellipse([s * 0.15, s * 0.15, s * 0.85, s * 0.85], fill=c)
+    elif shape == "bar":
+        d.rectangle([s * 0.1, s * 0.4, s * 0.9, s * 0.6], fill=c)
+    elif shape == "dot":
+        d.ellipse([s * 0.4, s * 0.4, s * 0.6, s * 0.6], fill=c)
+    elif shape == "ring":
+        d.ellipse([s * 0.1, s * 0.1, s * 0.9, s * 0.9], outline=c, width=6)
+    else:
+        d.rectangle([s * 0.45, s * 0.1, s * 0.55, s * 0.9], fill=c)
+        d.rectangle([s * 0.1, s * 0.45, s * 0.9, s * 0.55], fill=c)
+    return img
+
+
+def make_corpus(root: Path, *, styles: Sequence[str] = ("plain",), splits: bool = True) -> Path:
+    """A corpus of coloured shapes: label = colour, concept = colour + shape, one image per style."""
+    root.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for ci, colour in enumerate(COLOURS):
+        for si, shape in enumerate(SHAPES):
+            for style in styles:
+                rel = f"img/{style}/{colour}-{shape}.png"
+                (root / rel).parent.mkdir(parents=True, exist_ok=True)
+                img = draw(colour, shape)
+                if style != "plain":
+                    img = img.rotate(90)
+                img.save(root / rel)
+                record = {"image": rel, "text": f"a {colour} {shape}. {colour}, {shape}, shape", "label": colour,
+                          "concept": f"{colour}-{shape}", "style": style}
+                if splits:
+                    record["split"] = "test" if si == 0 else ("val" if si == 1 else "train")
+                    if style == "rotated":
+                        record["split"] = "style"
+                lines.append(json.dumps(record))
+    (root / "pairs.jsonl").write_text("\n".join(lines) + "\n")
+    return root
+
+
+class TinyImageTower:
+    """A fixed random projection of a 7x7 colour grid: deterministic, instant, colour-aware."""
+
+    id = "tiny-image/v1"
+
+    def __init__(self, channels: int = 16, classes: int = 10) -> None:
+        rng = np.random.default_rng(0)
+        self.w = rng.normal(size=(3, channels)).astype(np.float32)
+        self.wc = rng.normal(size=(channels, classes)).astype(np.float32)
+        self.calls = 0
+
+    def encode(self, images: Sequence[Image.Image]) -> dict[str, np.ndarray]:
+        self.calls += 1
+        grid = np.stack([np.asarray(im.resize((7, 7)), dtype=np.float32) / 255.0 for im in images])
+        fmap = np.maximum(grid @ self.w, 0).transpose(0, 3, 1, 2)  # [n, c, 7, 7]
+        pool = fmap.mean(axis=(2, 3))
+        return {"pool": pool, "regions": pool_regions(fmap), "logits": pool @ self.wc}
+
+
+@pytest.fixture()
+def tiny_corpus(tmp_path: Path) -> Path:
+    return make_corpus(tmp_path / "corpus", styles=("plain", "rotated"))
+
+
+@pytest.fixture()
+def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty, private ccl-embed cache for the test."""
+    path = tmp_path / "cache"
+    monkeypatch.setenv("CCL_EMBED_CACHE", str(path))
+    return path
