@@ -15,6 +15,14 @@ from pathlib import Path
 import numpy as np
 
 
+def as_stored(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The arrays exactly as a cache read would return them (float16 precision, float32 type).
+
+    Fresh and cached features must be identical, or a first run and a re-run would differ.
+    """
+    return {k: np.asarray(v, dtype=np.float16).astype(np.float32) for k, v in arrays.items()}
+
+
 def _pack(arrays: Mapping[str, np.ndarray]) -> bytes:
     buf = io.BytesIO()
     np.savez(buf, **{k: np.asarray(v, dtype=np.float16) for k, v in arrays.items()})

@@ -13,7 +13,7 @@ from ccl_embed.data.corpus import Corpus, Pair, Problem
 from ccl_embed.data.images import ImageError, load_image
 from ccl_embed.data.patches import MAX_FRAGMENTS, text_fragments
 from ccl_embed.paths import cache_dir
-from ccl_embed.train.cache import FeatureCache
+from ccl_embed.train.cache import FeatureCache, as_stored
 from ccl_embed.train.towers import ImageTower, TextTower
 
 Progress = Callable[[Iterable[object], int, str], Iterable[object]]
@@ -85,7 +85,7 @@ def encode_texts(
         batches = progress(batches, -(-len(todo) // batch_size), f"text features ({tower.id})")  # type: ignore[assignment]
     for batch in batches:
         out = tower.encode(batch)["vec"]
-        new = {keys[t]: {"vec": v} for t, v in zip(batch, out)}
+        new = {keys[t]: as_stored({"vec": v}) for t, v in zip(batch, out)}
         cache.put_many(tower.id, new)
         have.update(new)
     return {t: have[keys[t]]["vec"] for t in texts}
@@ -150,7 +150,7 @@ def _extract(
         if not images:
             continue
         out = image_tower.encode(images)
-        new = {image_keys[rel]: {k: v[i] for k, v in out.items()} for i, rel in enumerate(ok)}
+        new = {image_keys[rel]: as_stored({k: v[i] for k, v in out.items()}) for i, rel in enumerate(ok)}
         cache.put_many(image_tower.id, new)
         have.update(new)
     pairs = [p for p in corpus.pairs if image_keys.get(p.image) in have]

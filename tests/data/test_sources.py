@@ -1,0 +1,138 @@
+"""Source builders on tiny fake package folders laid out like the real registry packages."""
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from ccl_embed.data import build as build_mod
+from ccl_embed.data.build import build_corpus
+from ccl_embed.data.corpus import read_corpus
+from ccl_embed.data.sources import BuildLog, SourceOptions
+from ccl_embed.data.sources import emoji, openclipart
+from ccl_embed.data.sources.sampling import take
+from ccl_embed.data.splits import SplitConfig
+
+BODY = '<rect width="32" height="32" fill="#f00"/>'
+
+
+def fake_emoji_packages(root: Path) -> dict[str, Path]:
+    dirs = {k: root / k for k in emoji.PACKAGES}
+    text = dirs["text"] / "package"
+    (text / "en").mkdir(parents=True)
+    (text / "meta").mkdir(parents=True)
+    (text / "meta" / "groups.json").write_text(json.dumps({
+        "groups": {"0": "smileys-emotion", "2": "component"},
+        "subgroups": {"0": "face-smiling", "1": "hair-style"}}))
+    (text / "en" / "data.json").write_text(json.dumps([
+        {"label": "grinning face", "hexcode": "1F600", "tags": ["face", "grin"], "group": 0, "subgroup": 0},
+        {"label": "red heart", "hexcode": "2764-FE0F", "tags": ["heart"], "group": 0, "subgroup": 0},
+        {"label": "red hair", "hexcode": "1F9B0", "group": 2, "subgroup": 1},
+        {"label": "regional indicator A", "hexcode": "1F1E6"},
+    ]))
+    g = dirs["google"] / "package"
+    (g / "img" / "google" / "64").mkdir(parents=True)
+    Image.new("RGBA", (64, 64), (255, 200, 0, 255)).save(g / "img" / "google" / "64" / "1f600.png")
+    (g / "emoji.json").write_text(json.dumps([
+        {"unified": "1F600", "image": "1f600.png", "has_img_google": True},
+        {"unified": "2764-FE0F", "image": "2764-fe0f.png", "has_img_google": True},  # file missing: not used
+    ]))
+    om = dirs["openmoji"] / "package" / "color" / "svg"
+    om.mkdir(parents=True)
+    (om / "2764-FE0F.svg").write_text(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">{BODY}</svg>')
+    for style in ("fluent-flat", "fluent-3d"):
+        pkg = dirs[style] / "package"
+        pkg.mkdir(parents=True)
+        (pkg / "icons.json").write_text(json.dumps({"width": 32, "height": 32, "icons": {"grinning-face": {"body": BODY}}}))
+    (dirs["fluent-flat"] / "package" / "chars.json").write_text(json.dumps({"1f600": "grinning-face"}))
+    return dirs
+
+
+def test_emoji_builder_pairs_styles_with_cldr_text(tmp_path):
+    dirs = fake_emoji_packages(tmp_path)
+    log = BuildLog()
+    items = list(emoji.build(dirs, SourceOptions(), log))
+    got = {(p.concept, p.style): (p.text, p.label, job.kind) for p, job in items}
+    assert got == {
+        ("emoji:1F600", "google"): ("grinning face. face, grin", "face-smiling", "raster"),
+        ("emoji:1F600", "fluent-flat"): ("grinning face. face, grin", "face-smiling", "svg_markup"),
+        ("emoji:1F600", "fluent-3d"): ("grinning face. face, grin", "face-smiling", "svg_markup"),
+        ("emoji:2764", "openmoji"): ("red heart. heart", "face-smiling", "svg_file"),
+    }
+
+
+def test_normalize_hexcode():
+    assert emoji.normalize_hexcode("2764-fe0f") == "2764"
+    assert emoji.normalize_hexcode("1f9d1-200d-1f3a8") == "1F9D1-200D-1F3A8"
+    assert emoji.normalize_hexcode("002A-FE0F-20E3") == "002A-20E3"
+
+
+CLIP = """<svg xmlns="http://www.w3.org/2000/svg" xmlns:cc="http://web.resource.org/cc/"
+ xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+ width="20" height="20"><metadata><rdf:RDF><cc:Work rdf:about="">
+ <dc:title>{title}</dc:title><dc:subject><rdf:Bag>{keywords}</rdf:Bag></dc:subject>
+ <dc:creator><cc:Agent><dc:title>Jane Artist</dc:title></cc:Agent></dc:creator>
+ </cc:Work></rdf:RDF></metadata><rect width="20" height="20" fill="{fill}"/></svg>"""
+
+
+def _clip(path: Path, title: str, keywords: list[str], fill: str = "#0a0") -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    li = "".join(f"<rdf:li>{k}</rdf:li>" for k in keywords)
+    path.write_text(CLIP.format(title=title, keywords=li, fill=fill))
+
+
+def fake_openclipart(root: Path) -> dict[str, Path]:
+    svg = root / "svg" / "usr" / "share" / "openclipart" / "svg"
+    _clip(svg / "animals" / "cat_jane_01.svg", "Happy_Cat", ["cat", "clip art", "Jane Artist", "animals", "pet", "7"])
+    _clip(svg / "animals" / "cat_jane_02.svg", "Happy cat (Sat Aug 21 2004)", ["cat"], fill="#00a")
+    _clip(svg / "animals" / "dup_01.svg", "Happy_Cat", ["cat", "clip art", "Jane Artist", "animals", "pet", "7"])
+    (svg / "animals" / "dup_01.svg").write_bytes((svg / "animals" / "cat_jane_01.svg").read_bytes())
+    _clip(svg / "food" / "thing_01.svg", "untitled", ["svg", "public domain"])
+    _clip(svg / "unsorted" / "x_01.svg", "Apple", ["fruit"])
+    (svg / "food" / "broken_01.svg").write_text("<svg")
+    return {"svg": root / "svg"}
+
+
+def test_openclipart_cleaning_and_variants(tmp_path):
+    log = BuildLog()
+    items = list(openclipart.build(fake_openclipart(tmp_path), SourceOptions(), log))
+    texts = {p.image: (p.text, p.label, p.concept) for p, _ in items}
+    assert texts == {
+        "images/openclipart/animals/cat_jane_01.png": ("happy cat. cat, pet", "animals", "openclipart:animals/cat_jane"),
+        "images/openclipart/animals/cat_jane_02.png": ("happy cat. cat", "animals", "openclipart:animals/cat_jane"),
+    }
+    assert log.skipped == {"byte-identical duplicate": 1, "no descriptive title or keyword": 1,
+                           "folder 'unsorted' has no usable category": 1, "no RDF metadata": 1}
+
+
+def test_take_is_deterministic_and_capped():
+    by_label = {"a": [f"a{i}" for i in range(10)], "b": ["b0", "b1"]}
+    first = take(by_label, SourceOptions(per_label=3, seed=1))
+    assert len(first) == 5 and first == take({"b": ["b1", "b0"], "a": list(reversed(by_label["a"]))}, SourceOptions(per_label=3, seed=1))
+    assert len(take(by_label, SourceOptions(limit=4))) == 4
+
+
+def test_build_corpus_end_to_end(tmp_path, monkeypatch):
+    dirs = fake_emoji_packages(tmp_path / "emoji") | fake_openclipart(tmp_path / "clip")
+    monkeypatch.setattr(build_mod, "fetch", lambda pkg, cache=None: next(
+        d for role, d in dirs.items() if (emoji.PACKAGES | openclipart.PACKAGES).get(role) == pkg))
+    out = tmp_path / "corpus"
+    report = build_corpus(out, ("emoji", "openclipart"), split=SplitConfig(holdout_style="openmoji"), workers=1)
+    corpus = read_corpus(out)
+    assert report.pairs == len(corpus) == 6
+    assert report.per_style == {"fluent-3d": 1, "fluent-flat": 1, "google": 1, "openclipart": 2, "openmoji": 1}
+    assert {p.split for p in corpus.pairs if p.style == "openmoji"} == {"style"}
+    assert Image.open(out / "images/emoji/fluent-flat/1F600.png").size == (256, 256)
+    sources = json.loads((out / "SOURCES.json").read_text())
+    assert {p["name"] for p in sources["packages"]} >= {"emojibase-data", "openclipart-svg"}
+    assert all(p["license"] for p in sources["packages"])
+    # A re-run reuses the rendered images and writes the same pairs.
+    before = (out / "pairs.jsonl").read_text()
+    build_corpus(out, ("emoji", "openclipart"), split=SplitConfig(holdout_style="openmoji"), workers=1)
+    assert (out / "pairs.jsonl").read_text() == before
+
+
+def test_unknown_source_lists_the_choices(tmp_path):
+    with pytest.raises(Exception, match="unknown source 'flickr'; choose from: emoji, openclipart"):
+        build_corpus(tmp_path, ("flickr",))

@@ -1,0 +1,47 @@
+import numpy as np
+import pytest
+
+from ccl_embed.data.corpus import read_corpus
+from ccl_embed.train.cache import FeatureCache
+from ccl_embed.train.features import extract_features
+from ccl_embed.train.towers import BowTower
+from tests.conftest import TinyImageTower
+
+
+def test_cache_round_trip_in_half_precision(tmp_path):
+    with FeatureCache(tmp_path / "f.sqlite") as cache:
+        cache.put_many("t", {"k": {"a": np.array([1.0, 2.5, -3.0]), "b": np.zeros((2, 2))}})
+        got = cache.get_many("t", ["k", "missing"])
+        assert set(got) == {"k"}
+        assert got["k"]["a"].tolist() == [1.0, 2.5, -3.0] and got["k"]["b"].shape == (2, 2)
+        assert cache.get_many("other-tower", ["k"]) == {}
+
+
+def test_features_align_with_pairs_and_are_cached(tiny_corpus, tmp_path):
+    corpus = read_corpus(tiny_corpus)
+    tower = TinyImageTower()
+    fs = extract_features(corpus, tower, BowTower(256), cache=tmp_path / "f.sqlite", batch_size=8)
+    assert len(fs) == len(corpus) and tower.calls == 6
+    assert fs.image["pool"].shape == (48, 16) and fs.image["regions"].shape == (48, 5, 16)
+    assert fs.text.shape == (48, 256) and fs.fragments.shape == (48, 8, 256)
+    # "a red square. red, square, shape" -> 4 fragments
+    assert fs.fragment_mask[0].sum() == 4
+    np.testing.assert_allclose(np.linalg.norm(fs.text, axis=1), 1.0, atol=1e-3)
+    again_tower = TinyImageTower()
+    again = extract_features(corpus, again_tower, BowTower(256), cache=tmp_path / "f.sqlite")
+    assert again_tower.calls == 0
+    np.testing.assert_array_equal(again.image["pool"], fs.image["pool"])
+    assert len(fs.split("train")) == 16 and fs.split("train").labels[0] == "red"
+
+
+def test_undecodable_image_is_dropped_and_reported(tiny_corpus, tmp_path):
+    (tiny_corpus / "img/plain/red-square.png").write_bytes(b"not an image")
+    fs = extract_features(read_corpus(tiny_corpus), TinyImageTower(), BowTower(64), cache=tmp_path / "f.sqlite")
+    assert len(fs) == 47
+    assert len(fs.problems) == 1 and "red-square.png: not a readable image" in fs.problems[0].reason
+
+
+def test_bow_tower_is_deterministic_and_word_based():
+    t = BowTower(512)
+    v = t.encode(["Red square", "red SQUARE", "blue circle"])["vec"]
+    assert np.allclose(v[0], v[1]) and float(v[0] @ v[2]) == pytest.approx(0.0, abs=1e-6)
