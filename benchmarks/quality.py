@@ -52,12 +52,13 @@ def main() -> None:
         if text_feature not in benches:
             benches[text_feature] = open_workbench(args.corpus, text_feature=text_feature)
         bench = benches[text_feature]
-        for split in SPLITS:
-            runs = []
-            for seed in args.seeds:
-                bench.seed = seed
-                scores, fit_s = bench.score(method, split)
-                runs.append(scores.to_dict() | {"fit_seconds": fit_s})
+        runs_by_split: dict[str, list[dict[str, float]]] = {s: [] for s in SPLITS}
+        for seed in args.seeds:
+            bench.seed = seed
+            encoders, fit_s = bench.fit(method)
+            for split in SPLITS:
+                runs_by_split[split].append(bench.score(encoders, split).to_dict() | {"fit_seconds": fit_s})
+        for split, runs in runs_by_split.items():
             mean = {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
             entry: dict[str, object] = {"method": method, "text_feature": text_feature, **mean}
             if len(runs) > 1:

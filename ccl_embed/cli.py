@@ -87,7 +87,9 @@ def evaluate(
 
     try:
         bench = open_workbench(corpus, text_feature=text_feature, seed=seed, progress=_tqdm)
-        scores, fit_seconds = bench.score(method, split)
+        bench.split(split)  # fail before fitting when the split does not exist
+        encoders, fit_seconds = bench.fit(method)
+        scores = bench.score(encoders, split)
     except (CCLEmbedError, ValueError) as e:
         raise _fail(str(e)) from None
     result = {"method": method, "split": split, "text_feature": text_feature, **scores.to_dict(),

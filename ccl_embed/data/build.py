@@ -108,7 +108,7 @@ def build_corpus(
     options = options or SourceOptions()
     report = BuildReport(out=out)
     jobs: list[tuple[Pair, ImageJob]] = []
-    packages = []
+    packages: list[dict[str, str]] = []
     for name in sources:
         source = known[name]
         dirs = {role: fetch(pkg, cache) for role, pkg in source.packages.items()}

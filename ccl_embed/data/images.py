@@ -49,13 +49,18 @@ def render_svg(source: str | os.PathLike[str], size: int = SVG_RENDER_SIZE, *, m
             "SVG needs a renderer; install it with: pip install resvg-py (or pip install 'ccl-embed[svg]')"
         ) from e
     name = "<svg markup>" if markup else str(source)
-    arg = {"svg_string": str(source)} if markup else {"svg_path": str(source)}
+
+    def render(width: int | None = None, height: int | None = None) -> bytes:
+        if markup:
+            return bytes(resvg_py.svg_to_bytes(svg_string=str(source), width=width, height=height, dpi=96.0))
+        return bytes(resvg_py.svg_to_bytes(svg_path=str(source), width=width, height=height, dpi=96.0))
+
     try:
-        png = bytes(resvg_py.svg_to_bytes(**arg, width=size, dpi=96.0))
+        png = render(width=size)
         with Image.open(io.BytesIO(png)) as probe:
             portrait = probe.height > probe.width
         if portrait:  # fit the longer side
-            png = bytes(resvg_py.svg_to_bytes(**arg, height=size, dpi=96.0))
+            png = render(height=size)
         img = Image.open(io.BytesIO(png))
         img.load()
     except Exception as e:  # resvg raises plain Exceptions for parse and render errors

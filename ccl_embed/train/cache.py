@@ -25,7 +25,7 @@ def as_stored(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 def _pack(arrays: Mapping[str, np.ndarray]) -> bytes:
     buf = io.BytesIO()
-    np.savez(buf, **{k: np.asarray(v, dtype=np.float16) for k, v in arrays.items()})
+    np.savez(buf, **{k: np.asarray(v, dtype=np.float16) for k, v in arrays.items()})  # type: ignore[arg-type]
     return buf.getvalue()
 
 

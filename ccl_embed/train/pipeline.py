@@ -15,7 +15,7 @@ from ccl_embed.evaluation import RetrievalScores
 from ccl_embed.paths import cache_dir
 from ccl_embed.train.baselines import METHODS, FitContext
 from ccl_embed.train.cache import FeatureCache
-from ccl_embed.train.evaluate import evaluate_method
+from ccl_embed.train.evaluate import Encoders, evaluate_method
 from ccl_embed.train.features import FeatureSet, Progress, encode_texts, extract_features
 from ccl_embed.train.towers import BowTower, EfficientNetTower, ImageTower, MiniLMTower, TextTower
 
@@ -42,22 +42,35 @@ class Workbench:
 
         return FitContext(class_vectors=class_vectors, seed=self.seed)
 
-    def score(self, method: str, split: str, val_split: str = "val") -> tuple[RetrievalScores, float]:
-        """Fit ``method`` on ``train`` and score it on ``split``; returns the scores and fit seconds."""
+    def fit(self, method: str, val_split: str = "val") -> tuple[Encoders, float]:
+        """Fit ``method`` on the ``train`` split; returns the encoders and the seconds it took.
+
+        Raises:
+            CCLEmbedError: For an unknown method or a corpus without a train split.
+        """
         if method not in METHODS:
             raise CCLEmbedError(f"unknown method {method!r}; choose from: {', '.join(sorted(METHODS))}")
-        train = self.features.split("train")
-        if len(train) == 0:
-            raise CCLEmbedError("the corpus has no pair in split 'train'; build it with `ccl-embed data build`")
-        val = self.features.split(val_split) if any(p.split == val_split for p in self.features.pairs) else None
-        target = self.features.split(split)
-        if len(target) == 0:
-            have = sorted({p.split or "unsplit" for p in self.features.pairs})
-            raise CCLEmbedError(f"the corpus has no pair in split {split!r}; splits here: {', '.join(have)}")
+        train = self.split("train")
+        val = self.features.split(val_split)
         start = time.perf_counter()
-        encoders = METHODS[method](train, val, self.context())
-        fit_seconds = time.perf_counter() - start
-        return evaluate_method(encoders, target), fit_seconds
+        encoders = METHODS[method](train, val if len(val) else None, self.context())
+        return encoders, time.perf_counter() - start
+
+    def split(self, name: str) -> FeatureSet:
+        """The features of one split.
+
+        Raises:
+            CCLEmbedError: When the corpus has no pair in that split.
+        """
+        rows = self.features.split(name)
+        if len(rows) == 0:
+            have = sorted({p.split or "unsplit" for p in self.features.pairs})
+            raise CCLEmbedError(f"the corpus has no pair in split {name!r}; splits here: {', '.join(have)}")
+        return rows
+
+    def score(self, encoders: Encoders, split: str) -> RetrievalScores:
+        """Score fitted encoders on one split (see :meth:`split` for the error)."""
+        return evaluate_method(encoders, self.split(split))
 
 
 def open_workbench(

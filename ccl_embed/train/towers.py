@@ -16,7 +16,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from PIL import Image
@@ -44,7 +44,7 @@ def pool_regions(feature_map: np.ndarray) -> np.ndarray:
     return np.stack([feature_map[:, :, r0:r1, c0:c1].mean(axis=(2, 3)) for r0, r1, c0, c1 in IMAGE_REGIONS], axis=1)
 
 
-def _load_efficientnet():  # type: ignore[no-untyped-def]
+def _load_efficientnet() -> Any:
     import contextlib
     import io
 
@@ -94,7 +94,7 @@ class EfficientNetTower:
         """Export the backbone (feature map and logits) to ONNX, atomically."""
         torch = self._torch
 
-        class _Backbone(torch.nn.Module):  # type: ignore[misc,name-defined]
+        class _Backbone(torch.nn.Module):  # type: ignore[name-defined]
             def __init__(self, model: object) -> None:
                 super().__init__()
                 self.model = model

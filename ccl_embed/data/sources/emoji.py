@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from ccl_embed.data.corpus import Pair
 from ccl_embed.data.fetch import Package
@@ -41,10 +42,10 @@ def normalize_hexcode(code: str) -> str:
     return "-".join(p.zfill(4) for p in parts if p != "FE0F")
 
 
-def emoji_text(entry: Mapping[str, object]) -> str:
+def emoji_text(entry: Mapping[str, Any]) -> str:
     """The text of an emoji: its CLDR name, then its keywords."""
     label = str(entry["label"])
-    tags = [str(t) for t in entry.get("tags", []) or [] if str(t).lower() != label.lower()]  # type: ignore[union-attr]
+    tags = [str(t) for t in entry.get("tags") or [] if str(t).lower() != label.lower()]
     return f"{label}. {', '.join(tags)}" if tags else label
 
 

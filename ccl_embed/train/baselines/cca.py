@@ -26,12 +26,12 @@ class CCAEncoders:
 
     def encode_images(self, features: FeatureSet) -> np.ndarray:
         x = self.image_pca.transform(features.image["pool"])  # type: ignore[attr-defined]
-        return self.cca.transform(x)[:, : self.keep]  # type: ignore[attr-defined,no-any-return]
+        return self.cca.transform(x)[:, : self.keep]  # type: ignore[attr-defined]
 
     def encode_texts(self, features: FeatureSet) -> np.ndarray:
         y = self.text_pca.transform(features.text)  # type: ignore[attr-defined]
         _, yc = self.cca.transform(np.zeros((len(y), self.cca.n_features_in_)), y)  # type: ignore[attr-defined]
-        return yc[:, : self.keep]  # type: ignore[no-any-return]
+        return yc[:, : self.keep]
 
 
 def fit_cca(train: FeatureSet, val: FeatureSet | None = None, *, seed: int = 0) -> CCAEncoders:

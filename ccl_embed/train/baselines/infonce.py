@@ -36,7 +36,7 @@ class InfoNCEEncoders:
         torch = require("torch", "train")
         with torch.inference_mode():
             out = head(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))  # type: ignore[operator]
-        return out.numpy()  # type: ignore[no-any-return]
+        return out.numpy()
 
     def encode_images(self, features: FeatureSet) -> np.ndarray:
         return self._apply(self.image_head, features.image["pool"])
