@@ -1,0 +1,129 @@
+"""CCL's configuration: hyperparameters (:class:`CCLConfig`) and input shapes (:class:`DataSpec`).
+
+Both are frozen dataclasses that validate themselves and round-trip to JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def _from_dict(cls: type[T], data: dict[str, Any], what: str) -> T:
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(f"{what}: unknown field {unknown[0]!r}; known fields: {', '.join(sorted(names))}")
+    return cls(**data)
+
+
+@dataclass(frozen=True)
+class CCLConfig:
+    """Hyperparameters of CCL and of its training (defaults chosen on the validation split)."""
+
+    dim: int = 256
+    """D, the width of the common space (the vectors stored in Qdrant)."""
+    hidden: int = 512
+    """Width of the intra-modality codes and of the hidden layers."""
+    code: int = 256
+    """Width of the inter-modality (correspondence) codes of stage 1."""
+    dropout: float = 0.1
+    """Dropout in the fusion and stage-2 layers."""
+    use_patches: bool = True
+    """Fuse fine-grained patches (image regions, text fragments) with the coarse instance."""
+    use_stage1: bool = True
+    """Learn stage 1 (intra + inter correlation, multi-grained fusion); False feeds raw features to stage 2."""
+    use_intra: bool = True
+    """Stage 2's intra-modality semantic category constraint (softmax per modality)."""
+    use_inter: bool = True
+    """Stage 2's inter-modality pairwise similarity constraint (contrastive with a margin)."""
+    adaptive_weights: bool = True
+    """Balance stage 2's two losses with learned uncertainty weights (Kendall et al., CVPR 2018)."""
+    intra_weight: float = 1.0
+    """Fixed weight of the category loss when ``adaptive_weights`` is False."""
+    inter_weight: float = 1.0
+    """Fixed weight of the pairwise loss when ``adaptive_weights`` is False."""
+    corr_distance_weight: float = 0.3
+    """Stage 1: weight of the L2 distance between the two modalities' codes (reconstruction gets 1 - it)."""
+    margin: float = 1.0
+    """Margin of the pairwise loss on the distance of unit vectors (0 to 2)."""
+    classifier_scale: float = 16.0
+    """Scale of the cosine classifier of stage 2."""
+    use_conse: bool = True
+    """Add the ConSE vector (ImageNet class probabilities over class-name embeddings) to the image instance."""
+    stage1_epochs: int = 20
+    fusion_epochs: int = 20
+    stage2_epochs: int = 40
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+    val_every: int = 10
+    """Validation MAP every this many epochs of stage 2 (0: never)."""
+
+    def __post_init__(self) -> None:
+        for name in ("dim", "hidden", "code", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"CCLConfig.{name}={getattr(self, name)!r}: must be a positive integer")
+        for name in ("stage1_epochs", "fusion_epochs", "stage2_epochs", "val_every"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"CCLConfig.{name}={getattr(self, name)!r}: must be 0 or more")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"CCLConfig.dropout={self.dropout!r}: must be in [0, 1)")
+        if not 0.0 <= self.corr_distance_weight <= 1.0:
+            raise ValueError(f"CCLConfig.corr_distance_weight={self.corr_distance_weight!r}: must be in [0, 1]")
+        if not 0.0 < self.margin <= 2.0:
+            raise ValueError(f"CCLConfig.margin={self.margin!r}: unit vectors are at most 2 apart; use (0, 2]")
+        if not (self.use_intra or self.use_inter):
+            raise ValueError("CCLConfig: use_intra and use_inter are both False; stage 2 would learn nothing")
+        if self.lr <= 0:
+            raise ValueError(f"CCLConfig.lr={self.lr!r}: must be positive")
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CCLConfig:
+        return _from_dict(cls, data, "CCLConfig")
+
+    @classmethod
+    def from_json(cls, text: str) -> CCLConfig:
+        return cls.from_dict(json.loads(text))
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """The shapes and vocabulary a trained model expects (fixed at training time)."""
+
+    image_dim: int
+    """Width of the pooled image feature (1280 for EfficientNet-Lite0)."""
+    text_dim: int
+    """Width of the text feature (384 for MiniLM)."""
+    classes: int
+    """Classes of the image tower's classifier (1000 for ImageNet), for the ConSE feature."""
+    image_patches: int
+    """Image regions per image."""
+    text_patches: int
+    """Text fragments per text, at most."""
+    labels: tuple[str, ...]
+    """The category vocabulary of the training split (concepts when the corpus has no labels)."""
+    image_tower: str = ""
+    text_tower: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("image_dim", "text_dim", "image_patches", "text_patches"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"DataSpec.{name}={getattr(self, name)!r}: must be positive")
+        if len(self.labels) < 2:
+            raise ValueError(f"DataSpec.labels: {len(self.labels)} categories; training needs at least 2")
+        object.__setattr__(self, "labels", tuple(self.labels))
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DataSpec:
+        return _from_dict(cls, data, "DataSpec")

@@ -1,0 +1,268 @@
+"""CCL's layers.
+
+Stage 1, for each granularity (coarse instance, fine patches), both modalities:
+
+- intra-modality: an autoencoder per modality (the paper's DBN / RSM, in modern layers) gives a
+  code of each instance, or of each patch (patch codes are then averaged over the valid patches);
+- inter-modality: a correspondence autoencoder on those codes: each modality's code is encoded
+  again, the two resulting codes are tied by an L2 distance, and each decoder reconstructs its
+  own modality's code; distance and reconstruction are optimised jointly with the intra part.
+
+Multi-grained fusion, per modality: the instance's intra and inter codes and the patches' intra
+and inter codes go through a joint network trained with the category constraint.
+
+Stage 2, the hierarchical network: per modality, two layers into the common space of width D,
+trained multi-task with the intra-modality category constraint (a cosine softmax whose class
+prototypes both modalities share) and the inter-modality pairwise similarity constraint
+(contrastive with a margin over every image-text pair of a batch), balanced adaptively.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from ccl_embed.model.config import CCLConfig, DataSpec
+
+CONSE_TOP = 10
+"""ConSE mixes the text vectors of the image's top-10 ImageNet classes."""
+
+
+@dataclass
+class Batch:
+    """Model inputs for n items (image side and text side of n pairs).
+
+    Attributes:
+        image: ``[n, image_dim]`` pooled feature.
+        logits: ``[n, classes]`` the image tower's ImageNet logits (for the ConSE feature).
+        image_patches: ``[n, image_patches, image_dim]`` region features.
+        text: ``[n, text_dim]``.
+        text_patches: ``[n, text_patches, text_dim]`` fragment features (zero where masked).
+        text_mask: ``[n, text_patches]`` True where a fragment exists.
+        label: ``[n]`` category index, -1 where the category is not in the vocabulary.
+    """
+
+    image: Tensor
+    logits: Tensor
+    image_patches: Tensor
+    text: Tensor
+    text_patches: Tensor
+    text_mask: Tensor
+    label: Tensor
+
+    def __len__(self) -> int:
+        return int(self.image.shape[0])
+
+    def take(self, idx: Tensor) -> Batch:
+        return Batch(*(t[idx] for t in (self.image, self.logits, self.image_patches, self.text, self.text_patches,
+                                         self.text_mask, self.label)))
+
+
+class Standardize(nn.Module):
+    """Per-feature standardisation with statistics fixed at training time (buffers, exported)."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("std", torch.ones(dim))
+
+    def fit(self, x: Tensor) -> None:
+        flat = x.reshape(-1, x.shape[-1])
+        self.mean.copy_(flat.mean(0))
+        self.std.copy_(flat.std(0).clamp(min=1e-4))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (x - self.mean) / self.std
+
+
+class AutoEncoder(nn.Module):
+    """One hidden code; ``encode`` and a reconstruction loss."""
+
+    def __init__(self, dim: int, code: int) -> None:
+        super().__init__()
+        self.enc = nn.Linear(dim, code)
+        self.dec = nn.Linear(code, dim)
+
+    def encode(self, x: Tensor) -> Tensor:
+        return torch.tanh(self.enc(x))
+
+    def reconstruction(self, x: Tensor, h: Tensor) -> Tensor:
+        return F.mse_loss(self.dec(h), x)
+
+
+def masked_mean(x: Tensor, mask: Tensor) -> Tensor:
+    """Mean over dim 1 of ``[n, p, d]`` where ``mask [n, p]`` is True."""
+    w = mask.to(x.dtype).unsqueeze(-1)
+    return (x * w).sum(1) / w.sum(1).clamp(min=1.0)
+
+
+class Granularity(nn.Module):
+    """Stage 1 for one granularity: intra autoencoders and a correspondence autoencoder."""
+
+    def __init__(self, image_dim: int, text_dim: int, hidden: int, code: int) -> None:
+        super().__init__()
+        self.intra_image = AutoEncoder(image_dim, hidden)
+        self.intra_text = AutoEncoder(text_dim, hidden)
+        self.corr_image = AutoEncoder(hidden, code)
+        self.corr_text = AutoEncoder(hidden, code)
+
+    @staticmethod
+    def _intra(ae: AutoEncoder, x: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor]:
+        h = ae.encode(x)
+        if mask is None:
+            return h, ae.reconstruction(x, h)
+        per_item = F.mse_loss(ae.dec(h), x, reduction="none").mean(-1)
+        rec = (per_item * mask).sum() / mask.sum().clamp(min=1.0)
+        return masked_mean(h, mask), rec
+
+    def codes(self, x: Tensor, modality: str, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """(intra code, inter code) of one modality; patches ``[n, p, d]`` need ``mask``."""
+        intra = self.intra_image if modality == "image" else self.intra_text
+        corr = self.corr_image if modality == "image" else self.corr_text
+        h, _ = self._intra(intra, x, mask)
+        return h, corr.encode(h)
+
+    def loss(self, xi: Tensor, xt: Tensor, mi: Tensor | None, mt: Tensor | None, distance_weight: float) -> Tensor:
+        """Joint intra (reconstruction) and inter (code distance + reconstruction) loss."""
+        hi, rec_i = self._intra(self.intra_image, xi, mi)
+        ht, rec_t = self._intra(self.intra_text, xt, mt)
+        ci, ct = self.corr_image.encode(hi), self.corr_text.encode(ht)
+        corr_rec = self.corr_image.reconstruction(hi, ci) + self.corr_text.reconstruction(ht, ct)
+        distance = (ci - ct).pow(2).sum(-1).mean() / ci.shape[-1]
+        return rec_i + rec_t + (1 - distance_weight) * corr_rec + distance_weight * distance
+
+
+def _mlp(dims: list[int], dropout: float) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i in range(len(dims) - 1):
+        layers.append(nn.Linear(dims[i], dims[i + 1]))
+        if i < len(dims) - 2:
+            layers += [nn.ReLU(), nn.Dropout(dropout)]
+    return nn.Sequential(*layers)
+
+
+class CCL(nn.Module):
+    """The whole model: input standardisation, stage 1, fusion, stage 2."""
+
+    def __init__(self, config: CCLConfig, spec: DataSpec) -> None:
+        super().__init__()
+        self.config, self.spec = config, spec
+        c, s = config, spec
+        image_in = s.image_dim + (s.text_dim if c.use_conse else 0)
+        # Text-tower vectors of the image tower's class names, for the ConSE feature (set at training).
+        self.register_buffer("class_vectors", torch.zeros(s.classes if c.use_conse else 0, s.text_dim))
+        self.norm_image = Standardize(image_in)
+        self.norm_image_patch = Standardize(s.image_dim)
+        self.norm_text = Standardize(s.text_dim)
+        self.norm_text_patch = Standardize(s.text_dim)
+        n_labels = len(s.labels)
+        if c.use_stage1:
+            self.instance = Granularity(image_in, s.text_dim, c.hidden, c.code)
+            self.patch = Granularity(s.image_dim, s.text_dim, c.hidden, c.code) if c.use_patches else None
+            fused_in = (c.hidden + c.code) * (2 if c.use_patches else 1)
+            self.fuse_image = _mlp([fused_in, c.hidden, c.hidden], c.dropout)
+            self.fuse_text = _mlp([fused_in, c.hidden, c.hidden], c.dropout)
+            self.fuse_image_classifier = nn.Linear(c.hidden, n_labels)
+            self.fuse_text_classifier = nn.Linear(c.hidden, n_labels)
+            top_image = top_text = c.hidden
+        else:
+            top_image = image_in + (s.image_dim if c.use_patches else 0)
+            top_text = s.text_dim * (2 if c.use_patches else 1)
+        self.top_image = _mlp([top_image, c.hidden, c.dim], c.dropout)
+        self.top_text = _mlp([top_text, c.hidden, c.dim], c.dropout)
+        self.prototypes = nn.Parameter(torch.randn(n_labels, c.dim) * 0.01)
+        # Uncertainty weights of stage 2's two losses (log variances), learned when adaptive.
+        self.log_vars = nn.Parameter(torch.zeros(2))
+
+    # ---- inputs -------------------------------------------------------------------------
+    def fit_normalizers(self, batch: Batch) -> None:
+        """Fix the standardisation statistics from the training inputs."""
+        self.norm_image.fit(self._image_in(batch.image, batch.logits))
+        self.norm_image_patch.fit(batch.image_patches)
+        self.norm_text.fit(batch.text)
+        self.norm_text_patch.fit(batch.text_patches[batch.text_mask])
+
+    def _image_in(self, image: Tensor, logits: Tensor) -> Tensor:
+        if not self.config.use_conse:
+            return image
+        p = torch.softmax(logits, dim=-1)
+        w, idx = torch.topk(p, CONSE_TOP, dim=-1)
+        w = w / w.sum(-1, keepdim=True)
+        conse = (w.unsqueeze(-1) * self.class_vectors[idx]).sum(1)
+        return torch.cat([image, conse], -1)
+
+    def _inputs(self, b: Batch) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+        image_mask = torch.ones(b.image_patches.shape[:2], dtype=torch.bool, device=b.image.device)
+        return (self.norm_image(self._image_in(b.image, b.logits)), self.norm_image_patch(b.image_patches),
+                self.norm_text(b.text), self.norm_text_patch(b.text_patches) * b.text_mask.unsqueeze(-1), image_mask, b.text_mask)
+
+    # ---- stage 1 -------------------------------------------------------------------------
+    def stage1_loss(self, b: Batch) -> Tensor:
+        xi, pi, xt, pt, mi, mt = self._inputs(b)
+        w = self.config.corr_distance_weight
+        loss = self.instance.loss(xi, xt, None, None, w)
+        if self.patch is not None:
+            loss = loss + self.patch.loss(pi, pt, mi, mt, w)
+        return loss
+
+    def fused(self, b: Batch) -> tuple[Tensor, Tensor]:
+        """Per-modality multi-grained representations (stage 1 output)."""
+        xi, pi, xt, pt, mi, mt = self._inputs(b)
+        if not self.config.use_stage1:
+            if not self.config.use_patches:
+                return xi, xt
+            return torch.cat([xi, masked_mean(pi, mi)], -1), torch.cat([xt, masked_mean(pt, mt)], -1)
+        parts_i = list(self.instance.codes(xi, "image"))
+        parts_t = list(self.instance.codes(xt, "text"))
+        if self.patch is not None:
+            parts_i += self.patch.codes(pi, "image", mi)
+            parts_t += self.patch.codes(pt, "text", mt)
+        return self.fuse_image(torch.cat(parts_i, -1)), self.fuse_text(torch.cat(parts_t, -1))
+
+    def fusion_loss(self, b: Batch) -> Tensor:
+        ri, rt = self.fused(b)
+        known = b.label >= 0
+        return (F.cross_entropy(self.fuse_image_classifier(ri)[known], b.label[known])
+                + F.cross_entropy(self.fuse_text_classifier(rt)[known], b.label[known]))
+
+    # ---- stage 2 -------------------------------------------------------------------------
+    def embed(self, b: Batch) -> tuple[Tensor, Tensor]:
+        """Unit vectors in the common space, image side and text side."""
+        ri, rt = self.fused(b)
+        if self.config.use_stage1:
+            ri, rt = F.relu(ri), F.relu(rt)
+        return F.normalize(self.top_image(ri), dim=-1), F.normalize(self.top_text(rt), dim=-1)
+
+    def stage2_losses(self, b: Batch) -> dict[str, Tensor]:
+        zi, zt = self.embed(b)
+        c = self.config
+        out: dict[str, Tensor] = {}
+        known = b.label >= 0
+        if c.use_intra:
+            protos = F.normalize(self.prototypes, dim=-1)
+            out["intra"] = (F.cross_entropy(c.classifier_scale * zi[known] @ protos.T, b.label[known])
+                            + F.cross_entropy(c.classifier_scale * zt[known] @ protos.T, b.label[known])) / 2
+        if c.use_inter:
+            d = torch.cdist(zi, zt).clamp(min=1e-6)
+            same = (b.label[:, None] == b.label[None, :]) & known[:, None]
+            same = same | torch.eye(len(b), dtype=torch.bool, device=d.device)
+            pos = d.pow(2)[same].mean()
+            neg = F.relu(c.margin - d).pow(2)[~same]
+            out["inter"] = pos + (neg.mean() if neg.numel() else d.new_zeros(()))
+        return out
+
+    def stage2_loss(self, b: Batch) -> tuple[Tensor, dict[str, float]]:
+        parts = self.stage2_losses(b)
+        c = self.config
+        total = b.image.new_zeros(())
+        for i, name in enumerate(("intra", "inter")):
+            if name not in parts:
+                continue
+            if c.adaptive_weights:
+                total = total + torch.exp(-self.log_vars[i]) * parts[name] + self.log_vars[i]
+            else:
+                total = total + (c.intra_weight if name == "intra" else c.inter_weight) * parts[name]
+        return total, {k: float(v.detach()) for k, v in parts.items()}
