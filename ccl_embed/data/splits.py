@@ -3,7 +3,8 @@
 A concept (what a pair shows) lands in exactly one of train / val / test, chosen by a salted
 hash, so the split of a concept does not depend on what else is in the corpus. Every image of
 the held-out style goes to the ``style`` split instead: it measures transfer to a style never
-seen in training or validation.
+seen in training or validation. A second style can be held out as ``style-val``, so that choices
+about style transfer are made on validation data and the ``style`` split stays unseen.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from ccl_embed.data.corpus import Pair
 
-SPLITS = ("train", "val", "test", "style")
+SPLITS = ("train", "val", "test", "style-val", "style")
 
 
 @dataclass(frozen=True)
@@ -26,14 +27,18 @@ class SplitConfig:
         val: Fraction of concepts for validation (tuning only).
         test: Fraction of concepts for the test split (reported, never tuned on).
         holdout_style: The style whose images all go to the ``style`` split (None: none).
+        val_style: The style whose images all go to the ``style-val`` split (None: none).
     """
 
     seed: int = 0
     val: float = 0.15
     test: float = 0.15
     holdout_style: str | None = None
+    val_style: str | None = None
 
     def __post_init__(self) -> None:
+        if self.holdout_style is not None and self.holdout_style == self.val_style:
+            raise ValueError(f"SplitConfig: {self.holdout_style!r} cannot be both the held-out and the validation style")
         for name in ("val", "test"):
             value = getattr(self, name)
             if not 0.0 < value < 1.0:
@@ -56,11 +61,13 @@ def concept_split(concept: str, config: SplitConfig) -> str:
 
 
 def assign_splits(pairs: Iterable[Pair], config: SplitConfig) -> list[Pair]:
-    """Give every pair its split; pairs of the held-out style go to ``style``."""
+    """Give every pair its split; pairs of the held-out styles go to ``style`` and ``style-val``."""
     out = []
     for p in pairs:
         if config.holdout_style is not None and p.style == config.holdout_style:
             out.append(replace(p, split="style"))
+        elif config.val_style is not None and p.style == config.val_style:
+            out.append(replace(p, split="style-val"))
         else:
             out.append(replace(p, split=concept_split(p.key, config)))
     return out

@@ -32,10 +32,18 @@ class CCLConfig:
     """Width of the inter-modality (correspondence) codes of stage 1."""
     dropout: float = 0.1
     """Dropout in the fusion and stage-2 layers."""
+    image_instance_norm: bool = True
+    """Standardise each image feature vector over its channels first: removes the global offset and
+    scale an art style puts on every activation (helps transfer to unseen styles)."""
+    input_dropout: float = 0.0
+    """Dropout on the standardised input features while training (denoising autoencoders)."""
     use_patches: bool = True
     """Fuse fine-grained patches (image regions, text fragments) with the coarse instance."""
     use_stage1: bool = True
     """Learn stage 1 (intra + inter correlation, multi-grained fusion); False feeds raw features to stage 2."""
+    stage2_skip: bool = True
+    """Stage 2 also sees the standardised input features beside stage 1's fused codes (a skip
+    connection); without it, unseen art styles transfer worse (see docs/results.md)."""
     use_intra: bool = True
     """Stage 2's intra-modality semantic category constraint (softmax per modality)."""
     use_inter: bool = True
@@ -71,8 +79,9 @@ class CCLConfig:
         for name in ("stage1_epochs", "fusion_epochs", "stage2_epochs", "val_every"):
             if getattr(self, name) < 0:
                 raise ValueError(f"CCLConfig.{name}={getattr(self, name)!r}: must be 0 or more")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"CCLConfig.dropout={self.dropout!r}: must be in [0, 1)")
+        for name in ("dropout", "input_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"CCLConfig.{name}={getattr(self, name)!r}: must be in [0, 1)")
         if not 0.0 <= self.corr_distance_weight <= 1.0:
             raise ValueError(f"CCLConfig.corr_distance_weight={self.corr_distance_weight!r}: must be in [0, 1]")
         if not 0.0 < self.margin <= 2.0:

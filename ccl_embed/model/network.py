@@ -64,6 +64,9 @@ class Batch:
 class Standardize(nn.Module):
     """Per-feature standardisation with statistics fixed at training time (buffers, exported)."""
 
+    mean: Tensor
+    std: Tensor
+
     def __init__(self, dim: int) -> None:
         super().__init__()
         self.register_buffer("mean", torch.zeros(dim))
@@ -147,6 +150,8 @@ def _mlp(dims: list[int], dropout: float) -> nn.Sequential:
 class CCL(nn.Module):
     """The whole model: input standardisation, stage 1, fusion, stage 2."""
 
+    class_vectors: Tensor
+
     def __init__(self, config: CCLConfig, spec: DataSpec) -> None:
         super().__init__()
         self.config, self.spec = config, spec
@@ -167,10 +172,13 @@ class CCL(nn.Module):
             self.fuse_text = _mlp([fused_in, c.hidden, c.hidden], c.dropout)
             self.fuse_image_classifier = nn.Linear(c.hidden, n_labels)
             self.fuse_text_classifier = nn.Linear(c.hidden, n_labels)
-            top_image = top_text = c.hidden
+        raw_image = image_in + (s.image_dim if c.use_patches else 0)
+        raw_text = s.text_dim * (2 if c.use_patches else 1)
+        if c.use_stage1:
+            top_image = c.hidden + (raw_image if c.stage2_skip else 0)
+            top_text = c.hidden + (raw_text if c.stage2_skip else 0)
         else:
-            top_image = image_in + (s.image_dim if c.use_patches else 0)
-            top_text = s.text_dim * (2 if c.use_patches else 1)
+            top_image, top_text = raw_image, raw_text
         self.top_image = _mlp([top_image, c.hidden, c.dim], c.dropout)
         self.top_text = _mlp([top_text, c.hidden, c.dim], c.dropout)
         self.prototypes = nn.Parameter(torch.randn(n_labels, c.dim) * 0.01)
@@ -181,11 +189,17 @@ class CCL(nn.Module):
     def fit_normalizers(self, batch: Batch) -> None:
         """Fix the standardisation statistics from the training inputs."""
         self.norm_image.fit(self._image_in(batch.image, batch.logits))
-        self.norm_image_patch.fit(batch.image_patches)
+        self.norm_image_patch.fit(self._instance_norm(batch.image_patches))
         self.norm_text.fit(batch.text)
         self.norm_text_patch.fit(batch.text_patches[batch.text_mask])
 
+    def _instance_norm(self, x: Tensor) -> Tensor:
+        if not self.config.image_instance_norm:
+            return x
+        return (x - x.mean(-1, keepdim=True)) / x.std(-1, keepdim=True).clamp(min=1e-6)
+
     def _image_in(self, image: Tensor, logits: Tensor) -> Tensor:
+        image = self._instance_norm(image)
         if not self.config.use_conse:
             return image
         p = torch.softmax(logits, dim=-1)
@@ -196,8 +210,13 @@ class CCL(nn.Module):
 
     def _inputs(self, b: Batch) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
         image_mask = torch.ones(b.image_patches.shape[:2], dtype=torch.bool, device=b.image.device)
-        return (self.norm_image(self._image_in(b.image, b.logits)), self.norm_image_patch(b.image_patches),
-                self.norm_text(b.text), self.norm_text_patch(b.text_patches) * b.text_mask.unsqueeze(-1), image_mask, b.text_mask)
+        p = self.config.input_dropout
+        xi = self.norm_image(self._image_in(b.image, b.logits))
+        pi = self.norm_image_patch(self._instance_norm(b.image_patches))
+        xt, pt = self.norm_text(b.text), self.norm_text_patch(b.text_patches) * b.text_mask.unsqueeze(-1)
+        if p and self.training:
+            xi, pi, xt, pt = (F.dropout(x, p) for x in (xi, pi, xt, pt))
+        return xi, pi, xt, pt, image_mask, b.text_mask
 
     # ---- stage 1 -------------------------------------------------------------------------
     def stage1_loss(self, b: Batch) -> Tensor:
@@ -208,13 +227,16 @@ class CCL(nn.Module):
             loss = loss + self.patch.loss(pi, pt, mi, mt, w)
         return loss
 
+    def _raw(self, xi: Tensor, pi: Tensor, xt: Tensor, pt: Tensor, mi: Tensor, mt: Tensor) -> tuple[Tensor, Tensor]:
+        if not self.config.use_patches:
+            return xi, xt
+        return torch.cat([xi, masked_mean(pi, mi)], -1), torch.cat([xt, masked_mean(pt, mt)], -1)
+
     def fused(self, b: Batch) -> tuple[Tensor, Tensor]:
         """Per-modality multi-grained representations (stage 1 output)."""
-        xi, pi, xt, pt, mi, mt = self._inputs(b)
-        if not self.config.use_stage1:
-            if not self.config.use_patches:
-                return xi, xt
-            return torch.cat([xi, masked_mean(pi, mi)], -1), torch.cat([xt, masked_mean(pt, mt)], -1)
+        return self._fused(*self._inputs(b))
+
+    def _fused(self, xi: Tensor, pi: Tensor, xt: Tensor, pt: Tensor, mi: Tensor, mt: Tensor) -> tuple[Tensor, Tensor]:
         parts_i = list(self.instance.codes(xi, "image"))
         parts_t = list(self.instance.codes(xt, "text"))
         if self.patch is not None:
@@ -231,9 +253,12 @@ class CCL(nn.Module):
     # ---- stage 2 -------------------------------------------------------------------------
     def embed(self, b: Batch) -> tuple[Tensor, Tensor]:
         """Unit vectors in the common space, image side and text side."""
-        ri, rt = self.fused(b)
+        inputs = self._inputs(b)
+        ri, rt = self._raw(*inputs)
         if self.config.use_stage1:
-            ri, rt = F.relu(ri), F.relu(rt)
+            fi, ft = self._fused(*inputs)
+            fi, ft = F.relu(fi), F.relu(ft)
+            ri, rt = (torch.cat([fi, ri], -1), torch.cat([ft, rt], -1)) if self.config.stage2_skip else (fi, ft)
         return F.normalize(self.top_image(ri), dim=-1), F.normalize(self.top_text(rt), dim=-1)
 
     def stage2_losses(self, b: Batch) -> dict[str, Tensor]:

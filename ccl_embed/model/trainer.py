@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -242,14 +242,14 @@ def train_ccl(
     phases = [p for p in PHASES if p == "stage2" or config.use_stage1]
     epochs = {"stage1": config.stage1_epochs, "fusion": config.fusion_epochs, "stage2": config.stage2_epochs}
     plan = [(p, e) for p in phases for e in range(epochs[p]) if (PHASES.index(p), e) >= (start_phase, start_epoch)]
-    steps: Iterable[object] = plan
+    steps: Iterable[tuple[str, int]] = plan
     bar = None
     if progress is not None:
-        steps = bar = progress(plan, len(plan), "training CCL")  # type: ignore[assignment]
+        bar = progress(plan, len(plan), "training CCL")
+        steps = cast(Iterable[tuple[str, int]], bar)
     opt: torch.optim.Optimizer | None = None
     current = None
-    for item in steps:
-        phase, epoch = item  # type: ignore[misc]
+    for phase, epoch in steps:
         if phase != current:
             for p in model.parameters():
                 p.requires_grad_(False)
@@ -266,7 +266,9 @@ def train_ccl(
         torch.manual_seed(seed)
         gen = torch.Generator().manual_seed(seed)
         model.train()
-        t0, losses, parts_sum = time.perf_counter(), [], {}
+        t0 = time.perf_counter()
+        losses: list[float] = []
+        parts_sum: dict[str, float] = {}
         for idx in _batches(len(data), config.batch_size, gen):
             loss, parts = _phase_loss(model, phase, data.take(idx))
             opt.zero_grad()

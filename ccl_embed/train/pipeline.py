@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from ccl_embed.data.corpus import read_corpus
+from ccl_embed.data.splits import SplitConfig, assign_splits
 from ccl_embed.errors import CCLEmbedError
 from ccl_embed.evaluation import RetrievalScores
 from ccl_embed.paths import cache_dir
-from ccl_embed.train.baselines import METHODS, FitContext
+from ccl_embed.train.baselines import FitContext
+from ccl_embed.train.methods import METHODS
 from ccl_embed.train.cache import FeatureCache
 from ccl_embed.train.evaluate import Encoders, evaluate_method
 from ccl_embed.train.features import FeatureSet, Progress, encode_texts, extract_features
@@ -30,6 +32,7 @@ class Workbench:
     text_tower: TextTower
     cache_path: Path
     seed: int = 0
+    image_tower_id: str = ""
 
     def context(self) -> FitContext:
         def class_vectors() -> np.ndarray:
@@ -73,6 +76,48 @@ class Workbench:
         return evaluate_method(encoders, self.split(split))
 
 
+@dataclass
+class TrainedModel:
+    """What :func:`train_model` returns."""
+
+    folder: Path
+    val: RetrievalScores | None
+
+
+def train_model(
+    corpus: str | Path,
+    out: str | Path,
+    *,
+    overrides: dict[str, object] | None = None,
+    resume: bool = False,
+    text_feature: str = "minilm",
+    progress: Progress | None = None,
+) -> TrainedModel:
+    """Train CCL on a corpus's ``train`` split (validating on ``val``) and write the model folder.
+
+    A corpus without splits is split by concept (seed 0: 70% train, 15% val, 15% test).
+
+    Raises:
+        CCLEmbedError: For bad options, a bad corpus, or resume without a checkpoint.
+        ValueError: For invalid CCLConfig values (the message names the field).
+    """
+    from ccl_embed.model.config import CCLConfig
+    from ccl_embed.model.trainer import train_ccl
+
+    config = CCLConfig.from_dict(dict(overrides or {}))
+    bench = open_workbench(corpus, text_feature=text_feature, seed=config.seed, progress=progress)
+    ctx = bench.context()
+    vectors = ctx.class_vectors() if config.use_conse and ctx.class_vectors else None
+    if config.use_conse and vectors is None:
+        config = replace(config, use_conse=False)
+    val = bench.features.split("val")
+    result = train_ccl(bench.split("train"), val if len(val) else None, config, class_vectors=vectors, out=out,
+                       resume=resume, progress=progress, towers=(bench.image_tower_id, bench.text_tower.id))
+    from ccl_embed.model.trainer import CCLEncoders
+
+    return TrainedModel(Path(out), evaluate_method(CCLEncoders(result.model), val) if len(val) else None)
+
+
 def open_workbench(
     corpus: str | Path,
     *,
@@ -102,7 +147,9 @@ def open_workbench(
             raise CCLEmbedError(f"unknown text feature {text_feature!r}; choose from: {', '.join(TEXT_FEATURES)}")
         text_tower = TEXT_FEATURES[text_feature]()
     cache_path = Path(cache) if cache else cache_dir() / "features.sqlite"
-    features = extract_features(
-        read_corpus(corpus), image_tower or EfficientNetTower(), text_tower, cache=cache_path, progress=progress
-    )
-    return Workbench(features, text_tower, cache_path, seed)
+    data = read_corpus(corpus)
+    if all(p.split is None for p in data.pairs):
+        data = replace(data, pairs=tuple(assign_splits(data.pairs, SplitConfig())))
+    image_tower = image_tower or EfficientNetTower()
+    features = extract_features(data, image_tower, text_tower, cache=cache_path, progress=progress)
+    return Workbench(features, text_tower, cache_path, seed, image_tower.id)

@@ -36,3 +36,11 @@ def test_held_out_style_goes_whole_to_style_split():
 def test_bad_config_is_a_clear_error(kwargs, match):
     with pytest.raises(ValueError, match=match):
         SplitConfig(**kwargs)
+
+
+def test_validation_style_is_held_out_too():
+    out = assign_splits(_pairs(), SplitConfig(holdout_style="held", val_style="b"))
+    assert {p.split for p in out if p.style == "b"} == {"style-val"}
+    assert {p.split for p in out if p.style == "held"} == {"style"}
+    with pytest.raises(ValueError, match="cannot be both"):
+        SplitConfig(holdout_style="b", val_style="b")

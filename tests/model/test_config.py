@@ -1,0 +1,33 @@
+import pytest
+
+from ccl_embed.model.config import CCLConfig, DataSpec
+
+
+def test_config_round_trips_through_json():
+    cfg = CCLConfig(dim=64, use_patches=False, margin=0.5, seed=7)
+    assert CCLConfig.from_json(cfg.to_json()) == cfg
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"dim": 0}, "CCLConfig.dim=0: must be a positive integer"),
+    ({"dropout": 1.0}, r"CCLConfig.dropout=1.0: must be in \[0, 1\)"),
+    ({"margin": 3.0}, "unit vectors are at most 2 apart"),
+    ({"use_intra": False, "use_inter": False}, "stage 2 would learn nothing"),
+    ({"stage2_epochs": -1}, "must be 0 or more"),
+    ({"lr": 0.0}, "must be positive"),
+])
+def test_bad_configs_say_what_is_wrong(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        CCLConfig(**kwargs)
+
+
+def test_unknown_field_is_named():
+    with pytest.raises(ValueError, match="unknown field 'dimension'"):
+        CCLConfig.from_dict({"dimension": 3})
+
+
+def test_spec_needs_two_categories_and_round_trips():
+    spec = DataSpec(image_dim=4, text_dim=3, classes=10, image_patches=5, text_patches=8, labels=("a", "b"))
+    assert DataSpec.from_dict(__import__("json").loads(spec.to_json())) == spec
+    with pytest.raises(ValueError, match="training needs at least 2"):
+        DataSpec(image_dim=4, text_dim=3, classes=10, image_patches=5, text_patches=8, labels=("a",))

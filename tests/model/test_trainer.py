@@ -1,0 +1,125 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ccl_embed.errors import CCLEmbedError
+from ccl_embed.model.config import CCLConfig
+from ccl_embed.model.folder import CONFIG_FILE, ModelFolderError, load_model
+from ccl_embed.model.network import CCL
+from ccl_embed.model.trainer import CCLEncoders, make_spec, to_batch, train_ccl
+from ccl_embed.train.evaluate import evaluate_method
+from tests.conftest import synthetic_features
+
+TINY = CCLConfig(dim=16, hidden=32, code=16, stage1_epochs=2, fusion_epochs=2, stage2_epochs=4, batch_size=32, val_every=2)
+CLASS_VECTORS = np.random.default_rng(1).normal(size=(10, 12)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def features():
+    return synthetic_features()
+
+
+def test_a_training_step_lowers_each_phase_loss(features):
+    train = features.split("train")
+    spec = make_spec(train, TINY, CLASS_VECTORS)
+    torch.manual_seed(0)
+    model = CCL(TINY, spec)
+    model.class_vectors.copy_(torch.from_numpy(CLASS_VECTORS))
+    batch = to_batch(train, spec)
+    model.fit_normalizers(batch)
+    model.eval()  # no dropout: the same loss function before and after
+    for loss_fn in (model.stage1_loss, model.fusion_loss, lambda b: model.stage2_loss(b)[0]):
+        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+        before = float(loss_fn(batch).detach())
+        for _ in range(5):
+            opt.zero_grad()
+            loss_fn(batch).backward()
+            opt.step()
+        assert float(loss_fn(batch).detach()) < before
+
+
+def test_training_learns_and_the_folder_round_trips(features, tmp_path):
+    result = train_ccl(features.split("train"), features.split("val"), TINY, class_vectors=CLASS_VECTORS, out=tmp_path / "m")
+    scores = evaluate_method(CCLEncoders(result.model), features.split("test"))
+    assert scores.mean_map > 0.6  # 4 balanced categories: chance is about 0.25
+    assert [h["phase"] for h in result.history] == ["stage1"] * 2 + ["fusion"] * 2 + ["stage2"] * 4
+    assert "val_map" in result.history[-1] and "val_map" in result.history[5] and "val_map" not in result.history[4]
+    loaded = load_model(tmp_path / "m")
+    test = features.split("test")
+    np.testing.assert_array_equal(CCLEncoders(loaded).encode_images(test), CCLEncoders(result.model).encode_images(test))
+    np.testing.assert_array_equal(CCLEncoders(loaded).encode_texts(test), CCLEncoders(result.model).encode_texts(test))
+    record = json.loads((tmp_path / "m" / CONFIG_FILE).read_text())
+    assert record["format_version"] == 1 and record["metrics"]["val"]["mean_map"] > 0.5
+    assert CCLConfig.from_dict(record["config"]) == TINY
+
+
+def test_training_is_deterministic(features):
+    a = train_ccl(features.split("train"), None, TINY, class_vectors=CLASS_VECTORS).model
+    b = train_ccl(features.split("train"), None, TINY, class_vectors=CLASS_VECTORS).model
+    for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(va, vb), k
+
+
+def test_label_free_corpus_trains_on_pair_identity():
+    fs = synthetic_features(labelled=False)
+    result = train_ccl(fs.split("train"), None, TINY, class_vectors=CLASS_VECTORS)
+    assert len(result.model.spec.labels) == len(fs.split("train"))
+    scores = evaluate_method(CCLEncoders(result.model), fs.split("test"))
+    assert scores.r10_i2t > 10 / len(fs.split("test")) * 1.5  # well above chance
+
+
+def test_resume_continues_from_the_saved_step(features, tmp_path):
+    full = train_ccl(features.split("train"), None, TINY, class_vectors=CLASS_VECTORS, out=tmp_path / "full")
+
+    class Stop(Exception):
+        pass
+
+    def stop_after(n):
+        def progress(iterable, total, desc):
+            for i, item in enumerate(iterable):
+                if i == n:
+                    raise Stop
+                yield item
+        return progress
+
+    with pytest.raises(Stop):  # killed in stage 2's 4th epoch, after the checkpoint at its 2nd
+        train_ccl(features.split("train"), None, TINY, class_vectors=CLASS_VECTORS, out=tmp_path / "part",
+                  progress=stop_after(2 + 2 + 3), checkpoint_every=2)
+    state = json.loads((tmp_path / "part" / "checkpoint" / "state.json").read_text())
+    assert (state["phase"], state["epoch"]) == ("stage2", 2)
+    resumed = train_ccl(features.split("train"), None, TINY, class_vectors=CLASS_VECTORS, out=tmp_path / "part", resume=True)
+    assert len(resumed.history) == 8
+    for (k, va), vb in zip(full.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.allclose(va, vb, atol=1e-6), k
+
+
+def test_resume_errors_are_clear(features, tmp_path):
+    with pytest.raises(CCLEmbedError, match="no checkpoint to resume from"):
+        train_ccl(features.split("train"), None, TINY, class_vectors=CLASS_VECTORS, out=tmp_path, resume=True)
+    train_ccl(features.split("train"), None, TINY, class_vectors=CLASS_VECTORS, out=tmp_path / "m")
+    other = CCLConfig(**{**TINY.__dict__, "dim": 8})
+    with pytest.raises(CCLEmbedError, match="trained with another config"):
+        train_ccl(features.split("train"), None, other, class_vectors=CLASS_VECTORS, out=tmp_path / "m", resume=True)
+    with pytest.raises(CCLEmbedError, match="no class_vectors"):
+        train_ccl(features.split("train"), None, TINY)
+
+
+@pytest.mark.parametrize("overrides", [{"use_patches": False}, {"use_stage1": False}, {"use_intra": False},
+                                       {"use_inter": False}, {"adaptive_weights": False}, {"use_conse": False},
+                                       {"stage2_skip": False, "image_instance_norm": False}])
+def test_every_ablation_trains(features, overrides):
+    cfg = CCLConfig(**{**TINY.__dict__, **overrides})
+    model = train_ccl(features.split("train"), None, cfg, class_vectors=CLASS_VECTORS).model
+    vectors = CCLEncoders(model).encode_images(features.split("test"))
+    assert vectors.shape == (len(features.split("test")), 16)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_load_errors_name_the_problem(tmp_path):
+    with pytest.raises(ModelFolderError, match="no config.json"):
+        load_model(tmp_path)
+    (tmp_path / CONFIG_FILE).write_text(json.dumps({"format_version": 99}))
+    with pytest.raises(ModelFolderError, match="format version 99, this ccl-embed reads version 1"):
+        load_model(tmp_path)
