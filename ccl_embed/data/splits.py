@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from ccl_embed.data.corpus import Pair
 
-SPLITS = ("train", "val", "test", "style-val", "style")
+SPLITS = ("train", "val", "test", "style-val", "style", "photos")
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,9 @@ def assign_splits(pairs: Iterable[Pair], config: SplitConfig) -> list[Pair]:
     """Give every pair its split; pairs of the held-out styles go to ``style`` and ``style-val``."""
     out = []
     for p in pairs:
-        if config.holdout_style is not None and p.style == config.holdout_style:
+        if p.split == "photos":  # evaluation-only sources fix their own split
+            out.append(p)
+        elif config.holdout_style is not None and p.style == config.holdout_style:
             out.append(replace(p, split="style"))
         elif config.val_style is not None and p.style == config.val_style:
             out.append(replace(p, split="style-val"))

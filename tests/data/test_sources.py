@@ -134,5 +134,20 @@ def test_build_corpus_end_to_end(tmp_path, monkeypatch):
 
 
 def test_unknown_source_lists_the_choices(tmp_path):
-    with pytest.raises(Exception, match="unknown source 'flickr'; choose from: emoji, openclipart"):
+    with pytest.raises(Exception, match="unknown source 'flickr'; choose from: emoji, openclipart, photos"):
         build_corpus(tmp_path, ("flickr",))
+
+
+def test_photos_source_keeps_its_own_split(tmp_path):
+    from ccl_embed.data.sources import photos
+
+    data = tmp_path / "skimage" / "data"
+    data.mkdir(parents=True)
+    Image.new("RGB", (8, 8), (200, 100, 0)).save(data / "chelsea.png")
+    log = BuildLog()
+    items = list(photos.build({"photos": tmp_path}, SourceOptions(), log))
+    assert [(p.text, p.split, p.label) for p, _ in items] == [(photos.CAPTIONS["chelsea.png"], "photos", "photo:chelsea")]
+    assert log.skipped and log.skipped.get("coffee.png missing from the package") == 1
+    from ccl_embed.data.splits import assign_splits
+
+    assert assign_splits([p for p, _ in items], SplitConfig())[0].split == "photos"
