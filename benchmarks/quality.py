@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DOCS, file_sha256, versions, write_result  # noqa: E402
+from _common import DOCS, RESULTS, file_sha256, versions, write_result  # noqa: E402
 
 from ccl_embed.data.build import REPORT_FILE, SOURCES_FILE  # noqa: E402
 from ccl_embed.paths import cache_dir  # noqa: E402
@@ -53,7 +53,13 @@ def main() -> None:
     parser.add_argument("--photos", type=Path, default=cache_dir() / "photos")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--rows", nargs="+", default=[r[0] for r in ROWS], help="Subset of rows to run.")
+    parser.add_argument("--tables-only", action="store_true",
+                        help="Rewrite docs/results.md from the existing results/quality.json without measuring.")
     args = parser.parse_args()
+    if args.tables_only:
+        record = json.loads((RESULTS / "quality.json").read_text())
+        write_table(record["results"], record["seeds"], record["corpus"])
+        return
 
     benches, photo_benches = {}, {}
     results: dict[str, dict[str, dict[str, object]]] = {s: {} for s in (*SPLITS, "photos")}
@@ -149,7 +155,42 @@ def write_table(results: dict[str, dict[str, dict[str, object]]], seeds: list[in
             lines.append(f"| {row} | {r['text_feature']} | {i2t} | {t2i} | {r['mean_map']:.4f} | "
                          f"{r['r10_i2t']:.3f} | {r['r10_t2i']:.3f} | {r['fit_seconds']:.1f} |")
         lines.append("")
+    lines += component_table(results)
     (DOCS / "results.md").write_text("\n".join(lines))
+
+
+def component_table(results: dict[str, dict[str, dict[str, object]]]) -> list[str]:
+    """The targets (is CCL best?) and what each ablated component is worth, computed from the results."""
+    lines: list[str] = []
+    splits = [s for s in ("test", "style") if "ccl" in results.get(s, {})]
+    if not splits:
+        return lines
+    lines += ["## Targets", "", "| split | direction | best CCL-free method | its MAP | full CCL | CCL best? |", "|---|---|---|---|---|---|"]
+    for split in splits:
+        rows = results[split]
+        for key, name in (("i2t_map", "I->T"), ("t2i_map", "T->I")):
+            others = {r: v for r, v in rows.items() if not r.startswith("ccl")}
+            if not others:
+                continue
+            best = max(others, key=lambda r: float(others[r][key]))  # type: ignore[arg-type]
+            ours = float(rows["ccl"][key])  # type: ignore[arg-type]
+            theirs = float(others[best][key])  # type: ignore[arg-type]
+            lines.append(f"| {split} | {name} | {best} | {theirs:.4f} | {ours:.4f} | {'yes' if ours > theirs else 'no'} |")
+    lines += ["", "## What each component brings", "",
+              "Change in MAP when the component is removed (negative: the component helps).", "",
+              "| ablation | " + " | ".join(f"{s} I->T | {s} T->I" for s in splits) + " |",
+              "|---|" + "---|---|" * len(splits)]
+    for row in results[splits[0]]:
+        if not row.startswith("ccl-"):
+            continue
+        cells = []
+        for split in splits:
+            full, abl = results[split]["ccl"], results[split].get(row)
+            for key in ("i2t_map", "t2i_map"):
+                cells.append(f"{float(abl[key]) - float(full[key]):+.4f}" if abl else "n/a")  # type: ignore[arg-type]
+        lines.append(f"| {row} | " + " | ".join(cells) + " |")
+    lines.append("")
+    return lines
 
 
 if __name__ == "__main__":

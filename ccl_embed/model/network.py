@@ -208,15 +208,25 @@ class CCL(nn.Module):
         conse = (w.unsqueeze(-1) * self.class_vectors[idx]).sum(1)
         return torch.cat([image, conse], -1)
 
-    def _inputs(self, b: Batch) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
-        image_mask = torch.ones(b.image_patches.shape[:2], dtype=torch.bool, device=b.image.device)
+    def _dropout(self, *xs: Tensor) -> tuple[Tensor, ...]:
         p = self.config.input_dropout
-        xi = self.norm_image(self._image_in(b.image, b.logits))
-        pi = self.norm_image_patch(self._instance_norm(b.image_patches))
-        xt, pt = self.norm_text(b.text), self.norm_text_patch(b.text_patches) * b.text_mask.unsqueeze(-1)
-        if p and self.training:
-            xi, pi, xt, pt = (F.dropout(x, p) for x in (xi, pi, xt, pt))
-        return xi, pi, xt, pt, image_mask, b.text_mask
+        return tuple(F.dropout(x, p) for x in xs) if p and self.training else xs
+
+    def _image_inputs(self, image: Tensor, logits: Tensor, patches: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        x = self.norm_image(self._image_in(image, logits))
+        p = self.norm_image_patch(self._instance_norm(patches))
+        x, p = self._dropout(x, p)
+        return x, p, torch.ones(patches.shape[:2], dtype=torch.bool, device=patches.device)
+
+    def _text_inputs(self, text: Tensor, fragments: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        x, p = self.norm_text(text), self.norm_text_patch(fragments) * mask.unsqueeze(-1)
+        x, p = self._dropout(x, p)
+        return x, p, mask
+
+    def _inputs(self, b: Batch) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+        xi, pi, mi = self._image_inputs(b.image, b.logits, b.image_patches)
+        xt, pt, mt = self._text_inputs(b.text, b.text_patches, b.text_mask)
+        return xi, pi, xt, pt, mi, mt
 
     # ---- stage 1 -------------------------------------------------------------------------
     def stage1_loss(self, b: Batch) -> Tensor:
@@ -227,22 +237,20 @@ class CCL(nn.Module):
             loss = loss + self.patch.loss(pi, pt, mi, mt, w)
         return loss
 
-    def _raw(self, xi: Tensor, pi: Tensor, xt: Tensor, pt: Tensor, mi: Tensor, mt: Tensor) -> tuple[Tensor, Tensor]:
-        if not self.config.use_patches:
-            return xi, xt
-        return torch.cat([xi, masked_mean(pi, mi)], -1), torch.cat([xt, masked_mean(pt, mt)], -1)
+    def _raw(self, x: Tensor, p: Tensor, m: Tensor) -> Tensor:
+        return torch.cat([x, masked_mean(p, m)], -1) if self.config.use_patches else x
+
+    def _fused(self, modality: str, x: Tensor, p: Tensor, m: Tensor) -> Tensor:
+        parts = list(self.instance.codes(x, modality))
+        if self.patch is not None:
+            parts += self.patch.codes(p, modality, m)
+        fuse = self.fuse_image if modality == "image" else self.fuse_text
+        return fuse(torch.cat(parts, -1))
 
     def fused(self, b: Batch) -> tuple[Tensor, Tensor]:
         """Per-modality multi-grained representations (stage 1 output)."""
-        return self._fused(*self._inputs(b))
-
-    def _fused(self, xi: Tensor, pi: Tensor, xt: Tensor, pt: Tensor, mi: Tensor, mt: Tensor) -> tuple[Tensor, Tensor]:
-        parts_i = list(self.instance.codes(xi, "image"))
-        parts_t = list(self.instance.codes(xt, "text"))
-        if self.patch is not None:
-            parts_i += self.patch.codes(pi, "image", mi)
-            parts_t += self.patch.codes(pt, "text", mt)
-        return self.fuse_image(torch.cat(parts_i, -1)), self.fuse_text(torch.cat(parts_t, -1))
+        xi, pi, xt, pt, mi, mt = self._inputs(b)
+        return self._fused("image", xi, pi, mi), self._fused("text", xt, pt, mt)
 
     def fusion_loss(self, b: Batch) -> Tensor:
         ri, rt = self.fused(b)
@@ -251,15 +259,25 @@ class CCL(nn.Module):
                 + F.cross_entropy(self.fuse_text_classifier(rt)[known], b.label[known]))
 
     # ---- stage 2 -------------------------------------------------------------------------
+    def _embed(self, modality: str, x: Tensor, p: Tensor, m: Tensor) -> Tensor:
+        r = self._raw(x, p, m)
+        if self.config.use_stage1:
+            f = F.relu(self._fused(modality, x, p, m))
+            r = torch.cat([f, r], -1) if self.config.stage2_skip else f
+        top = self.top_image if modality == "image" else self.top_text
+        return F.normalize(top(r), dim=-1)
+
+    def encode_image(self, image: Tensor, logits: Tensor, patches: Tensor) -> Tensor:
+        """Unit vectors of images: pooled ``[n, image_dim]``, logits ``[n, classes]``, regions ``[n, r, image_dim]``."""
+        return self._embed("image", *self._image_inputs(image, logits, patches))
+
+    def encode_text(self, text: Tensor, fragments: Tensor, mask: Tensor) -> Tensor:
+        """Unit vectors of texts: ``[n, text_dim]``, fragments ``[n, f, text_dim]``, mask ``[n, f]``."""
+        return self._embed("text", *self._text_inputs(text, fragments, mask))
+
     def embed(self, b: Batch) -> tuple[Tensor, Tensor]:
         """Unit vectors in the common space, image side and text side."""
-        inputs = self._inputs(b)
-        ri, rt = self._raw(*inputs)
-        if self.config.use_stage1:
-            fi, ft = self._fused(*inputs)
-            fi, ft = F.relu(fi), F.relu(ft)
-            ri, rt = (torch.cat([fi, ri], -1), torch.cat([ft, rt], -1)) if self.config.stage2_skip else (fi, ft)
-        return F.normalize(self.top_image(ri), dim=-1), F.normalize(self.top_text(rt), dim=-1)
+        return self.encode_image(b.image, b.logits, b.image_patches), self.encode_text(b.text, b.text_patches, b.text_mask)
 
     def stage2_losses(self, b: Batch) -> dict[str, Tensor]:
         zi, zt = self.embed(b)

@@ -64,10 +64,10 @@ def test_training_is_deterministic(features):
 
 def test_label_free_corpus_trains_on_pair_identity():
     fs = synthetic_features(labelled=False)
-    result = train_ccl(fs.split("train"), None, TINY, class_vectors=CLASS_VECTORS)
+    result = train_ccl(fs.split("train"), None, CCLConfig(**{**TINY.__dict__, "stage2_epochs": 10}), class_vectors=CLASS_VECTORS)
     assert len(result.model.spec.labels) == len(fs.split("train"))
     scores = evaluate_method(CCLEncoders(result.model), fs.split("test"))
-    assert scores.r10_i2t > 10 / len(fs.split("test")) * 1.5  # well above chance
+    assert scores.r10_i2t > 0.8  # chance: 10 / 24
 
 
 def test_resume_continues_from_the_saved_step(features, tmp_path):
