@@ -102,6 +102,25 @@ def train(
 
 
 @app.command()
+def export(
+    model: Annotated[Path, typer.Argument(help="A model folder written by `ccl-embed train`.")],
+    name: Annotated[Optional[str], typer.Option(help="The model's name at run time (default: the folder's name).")] = None,
+) -> None:
+    """Export a trained model to ONNX encoders in place, checked against PyTorch."""
+    try:
+        from ccl_embed.export import export_model
+
+        reports = export_model(model, name=name)
+    except ImportError as e:
+        raise _fail(f"{e}; export needs: pip install 'ccl-embed[export]'") from None
+    except (CCLEmbedError, ValueError, OSError) as e:
+        raise _fail(str(e)) from None
+    for r in reports:
+        typer.echo(f"  {r.graph:22s} {r.inputs:22s} min cosine {r.min_cosine:.6f}  max abs error {r.max_abs_error:.2e}")
+    typer.echo(f"exported {model}")
+
+
+@app.command()
 def evaluate(
     corpus: Annotated[Path, typer.Argument(help="A corpus folder with pairs.jsonl and train/val/test splits.")],
     method: Annotated[str, typer.Option(help="What to score: ccl, an ablation (ccl-no-patches...), cca, infonce or conse; fitted on the train split.")] = "ccl",

@@ -119,3 +119,47 @@ def synthetic_features(n_concepts: int = 120, n_labels: int = 4, labelled: bool 
     return FeatureSet(tuple(pairs), {"pool": np.array(img, np.float32), "regions": np.array(reg, np.float32),
                                      "logits": np.array(logit, np.float32)},
                       np.array(txt, np.float32), frags, mask)
+
+
+def tiny_backbones(folder: Path, image_dim: int = 24, classes: int = 10, text_dim: int = 12) -> dict[str, Path]:
+    """Tiny ONNX backbones with the real graphs' signatures, and a word-level tokenizer."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    from ccl_embed.export.onnx_export import _export
+    from ccl_embed.runtime.folder import IMAGE_BACKBONE, TEXT_BACKBONE, TOKENIZER
+
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+
+    class Image(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, image_dim, 3, padding=1)
+            self.fc = torch.nn.Linear(image_dim, classes)
+
+        def forward(self, pixels):
+            fmap = torch.relu(self.conv(torch.nn.functional.adaptive_avg_pool2d(pixels, 7)))
+            return fmap, self.fc(fmap.mean(dim=(2, 3)))
+
+    class Text(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = torch.nn.Embedding(64, text_dim)
+
+        def forward(self, input_ids, attention_mask):
+            m = attention_mask.unsqueeze(-1).float()
+            v = (self.emb(input_ids) * m).sum(1) / m.sum(1).clamp(min=1.0)
+            return torch.nn.functional.normalize(v, dim=-1)
+
+    _export(Image(), (torch.zeros(1, 3, 224, 224),), folder / IMAGE_BACKBONE, ["pixels"], ["feature_map", "logits"],
+            {"pixels": {0: "batch"}, "feature_map": {0: "batch"}, "logits": {0: "batch"}})
+    ids = torch.zeros(2, 5, dtype=torch.long)
+    _export(Text(), (ids, torch.ones_like(ids)), folder / TEXT_BACKBONE, ["input_ids", "attention_mask"], ["vector"],
+            {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"}, "vector": {0: "batch"}})
+    words = ["[UNK]", "[PAD]"] + sorted({w for c in COLOURS for w in (c,)} | set(SHAPES) | {"a", "shape"})
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.enable_padding(pad_id=1, pad_token="[PAD]")
+    tok.save(str(folder / TOKENIZER))
+    return {IMAGE_BACKBONE: folder / IMAGE_BACKBONE, TEXT_BACKBONE: folder / TEXT_BACKBONE, TOKENIZER: folder / TOKENIZER}

@@ -1,0 +1,1 @@
+"""The torch-free runtime: ONNX encoders run with onnxruntime, preprocessing in numpy/PIL."""

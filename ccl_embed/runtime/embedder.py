@@ -1,0 +1,157 @@
+"""Embedding images and texts with an exported model: streaming, batched, one bad item never costs a batch."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+from PIL import Image
+
+from ccl_embed.data.images import ImageError, load_image, preprocess, to_rgb
+from ccl_embed.data.patches import MAX_FRAGMENTS, text_fragments
+from ccl_embed.errors import CCLEmbedError, require
+from ccl_embed.runtime.folder import (
+    IMAGE_BACKBONE,
+    IMAGE_HEAD,
+    TEXT_BACKBONE,
+    TEXT_HEAD,
+    TOKENIZER,
+    RuntimeModel,
+    read_runtime,
+)
+from ccl_embed.runtime.session import device_of, make_session
+
+ImageInput = Union[str, "os.PathLike[str]", Image.Image]
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """One input's result: its vector, or the reason it could not be embedded."""
+
+    index: int
+    vector: np.ndarray | None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.vector is not None
+
+
+def _batched(items: Iterable[Any], size: int) -> Iterator[list[tuple[int, Any]]]:
+    batch: list[tuple[int, Any]] = []
+    for i, item in enumerate(items):
+        batch.append((i, item))
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class Embedder:
+    """Image and text encoders of one model folder, run with onnxruntime (no torch).
+
+    Args:
+        model: A model folder written by ``ccl-embed export``.
+        device: ``auto`` (CUDA when onnxruntime can really use it), ``cpu`` or ``cuda``.
+        threads: Intra-op threads per session (default: onnxruntime's choice).
+    """
+
+    def __init__(self, model: str | Path | RuntimeModel, device: str = "auto", threads: int | None = None) -> None:
+        self.model = model if isinstance(model, RuntimeModel) else read_runtime(model)
+        self._device, self._threads = device, threads
+        self._sessions: dict[str, Any] = {}
+        self._tokenizer: Any = None
+
+    @property
+    def dim(self) -> int:
+        return self.model.dim
+
+    def _session(self, name: str) -> Any:
+        if name not in self._sessions:
+            self._sessions[name] = make_session(self.model.path(name), self._device, self._threads)
+        return self._sessions[name]
+
+    @property
+    def device(self) -> str:
+        """The device the image backbone really runs on (``cpu`` or ``cuda``)."""
+        return device_of(self._session(IMAGE_BACKBONE))
+
+    # ---- images ----------------------------------------------------------------------------
+    def _decode(self, item: ImageInput) -> Image.Image:
+        if isinstance(item, Image.Image):
+            return to_rgb(item)
+        return load_image(item)
+
+    def embed_images(self, images: Iterable[ImageInput], batch_size: int = 32) -> Iterator[Embedded]:
+        """Embed images (paths or PIL images), in order, one result per input.
+
+        A file that cannot be decoded yields an :class:`Embedded` with ``error`` set; the rest
+        of its batch is embedded as usual.
+        """
+        for batch in _batched(images, batch_size):
+            pixels, ok, failed = [], [], {}
+            for i, item in batch:
+                try:
+                    pixels.append(preprocess(self._decode(item)))
+                    ok.append(i)
+                except (ImageError, CCLEmbedError, OSError) as e:
+                    failed[i] = str(e)
+            vectors: dict[int, np.ndarray] = {}
+            if pixels:
+                fmap, logits = self._session(IMAGE_BACKBONE).run(None, {"pixels": np.stack(pixels)})
+                out = self._session(IMAGE_HEAD).run(None, {"feature_map": fmap, "logits": logits})[0]
+                vectors = dict(zip(ok, out))
+            for i, _ in batch:
+                yield Embedded(i, vectors.get(i), failed.get(i))
+
+    # ---- texts -----------------------------------------------------------------------------
+    def _tokenize(self, texts: list[str]) -> dict[str, np.ndarray]:
+        if self._tokenizer is None:
+            tokenizers = require("tokenizers", "runtime")
+            tok = tokenizers.Tokenizer.from_file(str(self.model.path(TOKENIZER)))
+            tok.enable_truncation(self.model.max_text_tokens)
+            tok.enable_padding()
+            self._tokenizer = tok
+        enc = self._tokenizer.encode_batch(texts)
+        return {"input_ids": np.array([e.ids for e in enc], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64)}
+
+    def _text_vectors(self, texts: list[str]) -> np.ndarray:
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths pad less
+        chunks = []
+        for start in range(0, len(order), 64):
+            idx = order[start : start + 64]
+            chunks.append((idx, self._session(TEXT_BACKBONE).run(None, self._tokenize([texts[i] for i in idx]))[0]))
+        dim = chunks[0][1].shape[1]
+        out = np.zeros((len(texts), dim), dtype=np.float32)
+        for idx, vec in chunks:
+            out[idx] = vec
+        return out
+
+    def embed_texts(self, texts: Iterable[str], batch_size: int = 64) -> Iterator[Embedded]:
+        """Embed texts, in order, one result per input (an empty or non-string text yields an error)."""
+        for batch in _batched(texts, batch_size):
+            good = [(i, t.strip()) for i, t in batch if isinstance(t, str) and t.strip()]
+            vectors: dict[int, np.ndarray] = {}
+            if good:
+                frags = [text_fragments(t) for _, t in good]
+                flat = [t for _, t in good] + [f for fs in frags for f in fs]
+                vec = self._text_vectors(flat)
+                n = len(good)
+                dim = vec.shape[1]
+                fragments = np.zeros((n, MAX_FRAGMENTS, dim), dtype=np.float32)
+                mask = np.zeros((n, MAX_FRAGMENTS), dtype=np.float32)
+                k = n
+                for j, fs in enumerate(frags):
+                    fragments[j, : len(fs)] = vec[k : k + len(fs)]
+                    mask[j, : len(fs)] = 1.0
+                    k += len(fs)
+                out = self._session(TEXT_HEAD).run(None, {"text": vec[:n], "fragments": fragments, "fragment_mask": mask})[0]
+                vectors = {i: v for (i, _), v in zip(good, out)}
+            for i, t in batch:
+                yield Embedded(i, vectors.get(i), None if i in vectors else f"text #{i} is empty or not a string: {t!r:.40}")

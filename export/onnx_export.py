@@ -1,0 +1,297 @@
+"""Torch to ONNX: the two frozen backbones and the two CCL heads, each checked against PyTorch.
+
+The backbones never change when CCL is retrained; they are exported once into the cache and
+copied into every model folder, so retraining only rewrites the small head graphs. Every file
+passes ``onnx.checker`` and a parity check against the PyTorch module on fresh random inputs
+and on real-looking inputs; a cosine below :data:`MIN_COSINE` fails the export.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ccl_embed.data.images import IMAGE_MEAN, IMAGE_SIZE, IMAGE_STD
+from ccl_embed.data.patches import IMAGE_REGIONS, MAX_FRAGMENTS
+from ccl_embed.errors import CCLEmbedError, require
+from ccl_embed.runtime.folder import (
+    CONFIG_FILE,
+    IMAGE_BACKBONE,
+    IMAGE_HEAD,
+    RUNTIME_FILES,
+    RUNTIME_FORMAT_VERSION,
+    TEXT_BACKBONE,
+    TEXT_HEAD,
+    TOKENIZER,
+    sha256_file,
+)
+
+OPSET = 17
+MIN_COSINE = 0.9999
+MAX_TEXT_TOKENS = 256
+
+
+class ExportError(CCLEmbedError, RuntimeError):
+    """An export failed a check; the message names the graph and the measured numbers."""
+
+
+@dataclass(frozen=True)
+class ParityReport:
+    """How close an ONNX graph's output is to PyTorch's on the same inputs."""
+
+    graph: str
+    inputs: str
+    n: int
+    min_cosine: float
+    max_abs_error: float
+
+
+def _torch() -> Any:
+    return require("torch", "export")
+
+
+def _check(path: Path) -> None:
+    onnx = require("onnx", "export")
+    onnx.checker.check_model(str(path))
+
+
+def _session(path: Path) -> Any:
+    ort = require("onnxruntime", "export")
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def parity(graph: str, label: str, expected: np.ndarray, got: np.ndarray) -> ParityReport:
+    """Compare row vectors; raises ExportError below MIN_COSINE."""
+    e = expected.reshape(len(expected), -1).astype(np.float64)
+    g = got.reshape(len(got), -1).astype(np.float64)
+    cos = (e * g).sum(1) / np.maximum(np.linalg.norm(e, axis=1) * np.linalg.norm(g, axis=1), 1e-12)
+    report = ParityReport(graph, label, len(e), float(cos.min()), float(np.abs(e - g).max()))
+    if report.min_cosine < MIN_COSINE:
+        raise ExportError(f"{graph}: ONNX output differs from PyTorch on {label} inputs (min cosine "
+                          f"{report.min_cosine:.6f} < {MIN_COSINE}, max abs error {report.max_abs_error:.3g})")
+    return report
+
+
+def _export(module: Any, args: tuple[Any, ...], path: Path, inputs: list[str], outputs: list[str],
+            axes: dict[str, dict[int, str]]) -> None:
+    torch = _torch()
+    tmp = path.with_name(path.name + ".tmp")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module.eval(), args, str(tmp), input_names=inputs, output_names=outputs,
+                          dynamic_axes=axes, opset_version=OPSET, dynamo=False)
+    tmp.replace(path)
+    _check(path)
+
+
+# ---- backbones ---------------------------------------------------------------------------------
+
+def image_backbone_module() -> Any:
+    """EfficientNet-Lite0 returning (feature map, logits)."""
+    torch = _torch()
+    from ccl_embed.train.towers import _load_efficientnet
+
+    class ImageBackbone(torch.nn.Module):  # type: ignore[name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = _load_efficientnet()
+
+        def forward(self, pixels: Any) -> tuple[Any, Any]:
+            fmap = self.model.extract_features(pixels)
+            return fmap, self.model._fc(fmap.mean(dim=(2, 3)))
+
+    return ImageBackbone().eval()
+
+
+def text_backbone_module() -> tuple[Any, Any]:
+    """MiniLM returning the mean-pooled unit vector, and its tokenizer."""
+    torch = _torch()
+    from ccl_embed.train.towers import MiniLMTower
+
+    tower = MiniLMTower()
+
+    class TextBackbone(torch.nn.Module):  # type: ignore[name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = tower.model
+
+        def forward(self, input_ids: Any, attention_mask: Any) -> Any:
+            hidden = self.model(input_ids=input_ids, attention_mask=attention_mask,
+                                token_type_ids=torch.zeros_like(input_ids)).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            vec = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(vec, dim=-1)
+
+    return TextBackbone().eval(), tower.tokenizer
+
+
+def export_image_backbone(path: Path) -> list[ParityReport]:
+    torch = _torch()
+    module = image_backbone_module()
+    _export(module, (torch.zeros(1, 3, IMAGE_SIZE, IMAGE_SIZE),), path, ["pixels"], ["feature_map", "logits"],
+            {"pixels": {0: "batch"}, "feature_map": {0: "batch"}, "logits": {0: "batch"}})
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(4, 3, IMAGE_SIZE, IMAGE_SIZE, generator=gen) * 2 - 1
+    with torch.inference_mode():
+        fmap, logits = module(x)
+    got = _session(path).run(None, {"pixels": x.numpy()})
+    return [parity(IMAGE_BACKBONE, "random (feature map)", fmap.numpy(), got[0]),
+            parity(IMAGE_BACKBONE, "random (logits)", logits.numpy(), got[1])]
+
+
+def export_text_backbone(path: Path, tokenizer_path: Path) -> list[ParityReport]:
+    torch = _torch()
+    module, tokenizer = text_backbone_module()
+    batch = tokenizer(["a cat", "grinning face. face, grin"], padding=True, return_tensors="pt")
+    _export(module, (batch["input_ids"], batch["attention_mask"]), path, ["input_ids", "attention_mask"], ["vector"],
+            {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"}, "vector": {0: "batch"}})
+    tokenizer.backend_tokenizer.save(str(tokenizer_path))
+    texts = ["a red motorcycle parked in a garage", "flag: Germany", "x", "a " * 300]
+    real = tokenizer(texts, padding=True, truncation=True, max_length=MAX_TEXT_TOKENS, return_tensors="pt")
+    gen = torch.Generator().manual_seed(0)
+    rand_ids = torch.randint(1000, 30000, (3, 17), generator=gen)
+    rand_mask = torch.ones_like(rand_ids)
+    rand_mask[1, 9:] = 0
+    reports = []
+    session = _session(path)
+    for label, ids, mask in (("real", real["input_ids"], real["attention_mask"]), ("random", rand_ids, rand_mask)):
+        with torch.inference_mode():
+            expected = module(ids, mask).numpy()
+        got = session.run(None, {"input_ids": ids.numpy().astype(np.int64), "attention_mask": mask.numpy().astype(np.int64)})[0]
+        reports.append(parity(TEXT_BACKBONE, label, expected, got))
+    return reports
+
+
+# ---- CCL heads ----------------------------------------------------------------------------------
+
+def head_modules(model: Any) -> tuple[Any, Any]:
+    """(image head, text head) wrapping a trained CCL model for export."""
+    torch = _torch()
+
+    class ImageHead(torch.nn.Module):  # type: ignore[name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            self.ccl = model
+
+        def forward(self, feature_map: Any, logits: Any) -> Any:
+            pooled = feature_map.mean(dim=(2, 3))
+            regions = torch.stack([feature_map[:, :, r0:r1, c0:c1].mean(dim=(2, 3)) for r0, r1, c0, c1 in IMAGE_REGIONS], 1)
+            return self.ccl.encode_image(pooled, logits, regions)
+
+    class TextHead(torch.nn.Module):  # type: ignore[name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            self.ccl = model
+
+        def forward(self, text: Any, fragments: Any, fragment_mask: Any) -> Any:
+            return self.ccl.encode_text(text, fragments, fragment_mask > 0.5)
+
+    return ImageHead().eval(), TextHead().eval()
+
+
+def export_heads(model: Any, folder: Path, real: dict[str, np.ndarray] | None = None) -> list[ParityReport]:
+    """Export and check the image and text heads of a trained model."""
+    torch = _torch()
+    model = model.eval()
+    image_head, text_head = head_modules(model)
+    spec = model.spec
+    gen = torch.Generator().manual_seed(0)
+    fmap = torch.rand(5, spec.image_dim, 7, 7, generator=gen) * 4
+    logits = torch.randn(5, spec.classes, generator=gen) * 3
+    text = torch.nn.functional.normalize(torch.randn(5, spec.text_dim, generator=gen), dim=-1)
+    frags = torch.nn.functional.normalize(torch.randn(5, MAX_FRAGMENTS, spec.text_dim, generator=gen), dim=-1)
+    mask = (torch.rand(5, MAX_FRAGMENTS, generator=gen) > 0.4).float()
+    mask[:, 0] = 1.0
+    frags = frags * mask.unsqueeze(-1)
+    _export(image_head, (fmap, logits), folder / IMAGE_HEAD, ["feature_map", "logits"], ["embedding"],
+            {"feature_map": {0: "batch"}, "logits": {0: "batch"}, "embedding": {0: "batch"}})
+    _export(text_head, (text, frags, mask), folder / TEXT_HEAD, ["text", "fragments", "fragment_mask"], ["embedding"],
+            {"text": {0: "batch"}, "fragments": {0: "batch", 1: "fragments"}, "fragment_mask": {0: "batch", 1: "fragments"},
+             "embedding": {0: "batch"}})
+    cases = [("random", fmap, logits, text, frags, mask)]
+    if real is not None:
+        cases.append(("real", *(torch.from_numpy(real[k]) for k in ("feature_map", "logits", "text", "fragments", "fragment_mask"))))
+    reports = []
+    si, st = _session(folder / IMAGE_HEAD), _session(folder / TEXT_HEAD)
+    for label, f, lg, t, fr, m in cases:
+        with torch.inference_mode():
+            ei, et = image_head(f, lg).numpy(), text_head(t, fr, m).numpy()
+        gi = si.run(None, {"feature_map": f.numpy(), "logits": lg.numpy()})[0]
+        gt = st.run(None, {"text": t.numpy(), "fragments": fr.numpy(), "fragment_mask": m.numpy()})[0]
+        reports += [parity(IMAGE_HEAD, label, ei, gi), parity(TEXT_HEAD, label, et, gt)]
+    return reports
+
+
+# ---- the whole folder ------------------------------------------------------------------------------
+
+def backbones(cache: Path | None = None) -> tuple[dict[str, Path], list[ParityReport]]:
+    """The backbone graphs and tokenizer, exported once into the cache and reused."""
+    from ccl_embed.paths import cache_dir
+
+    where = (cache or cache_dir()) / "backbones" / f"opset{OPSET}"
+    where.mkdir(parents=True, exist_ok=True)
+    reports: list[ParityReport] = []
+    files = {IMAGE_BACKBONE: where / IMAGE_BACKBONE, TEXT_BACKBONE: where / TEXT_BACKBONE, TOKENIZER: where / TOKENIZER}
+    if not files[IMAGE_BACKBONE].exists():
+        reports += export_image_backbone(files[IMAGE_BACKBONE])
+    if not files[TEXT_BACKBONE].exists() or not files[TOKENIZER].exists():
+        reports += export_text_backbone(files[TEXT_BACKBONE], files[TOKENIZER])
+    return files, reports
+
+
+def export_model(folder: str | Path, *, name: str | None = None, real: dict[str, np.ndarray] | None = None,
+                 cache: Path | None = None, backbone_files: dict[str, Path] | None = None) -> list[ParityReport]:
+    """Export a trained model folder for the runtime, in place.
+
+    Args:
+        folder: A model folder written by ``ccl-embed train``.
+        name: The model's name in the runtime (default: the folder's name).
+        real: Real head inputs for the parity check (``feature_map``, ``logits``, ``text``,
+            ``fragments``, ``fragment_mask`` arrays), besides the random ones.
+        cache: Where the exported backbones are kept (default: the user cache).
+        backbone_files: Use these backbone graphs and tokenizer (keyed by file name) instead of
+            the cached EfficientNet-Lite0 and MiniLM exports.
+
+    Returns:
+        The parity report of every graph checked.
+
+    Raises:
+        ExportError: When a graph fails its parity check.
+        ModelFolderError: When the folder is not a trained model.
+    """
+    from ccl_embed.model.folder import load_model
+
+    folder = Path(folder)
+    model = load_model(folder)
+    if backbone_files is not None:
+        files, reports = backbone_files, []
+    else:
+        files, reports = backbones(cache)
+    for fname, src in files.items():
+        shutil.copyfile(src, folder / fname)
+    reports += export_heads(model, folder, real)
+    record = json.loads((folder / CONFIG_FILE).read_text())
+    record["runtime"] = {
+        "format_version": RUNTIME_FORMAT_VERSION,
+        "name": name or folder.name,
+        "dim": model.config.dim,
+        "distance": "cosine",
+        "opset": OPSET,
+        "preprocessing": {"image_size": IMAGE_SIZE, "mean": IMAGE_MEAN, "std": IMAGE_STD, "resize": "pad to square on white, bicubic"},
+        "patches": {"image_regions": [list(r) for r in IMAGE_REGIONS], "max_fragments": MAX_FRAGMENTS},
+        "max_text_tokens": MAX_TEXT_TOKENS,
+        "parity": [asdict(r) for r in reports],
+        "files": {f: sha256_file(folder / f) for f in RUNTIME_FILES},
+    }
+    tmp = folder / (CONFIG_FILE + ".tmp")
+    tmp.write_text(json.dumps(record, indent=2) + "\n")
+    tmp.replace(folder / CONFIG_FILE)
+    return reports

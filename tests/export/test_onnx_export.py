@@ -1,0 +1,62 @@
+import json
+
+import numpy as np
+import pytest
+
+from ccl_embed.export.onnx_export import ExportError, export_model, parity
+from ccl_embed.model.config import CCLConfig
+from ccl_embed.model.trainer import train_ccl
+from ccl_embed.runtime.folder import RUNTIME_FILES, ModelError, read_runtime
+from tests.conftest import synthetic_features, tiny_backbones
+
+TINY = CCLConfig(dim=16, hidden=32, code=16, stage1_epochs=1, fusion_epochs=1, stage2_epochs=2, batch_size=32)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    root = tmp_path_factory.mktemp("export")
+    fs = synthetic_features()
+    vectors = np.random.default_rng(1).normal(size=(10, 12)).astype(np.float32)
+    train_ccl(fs.split("train"), None, TINY, class_vectors=vectors, out=root / "model")
+    reports = export_model(root / "model", name="tiny", backbone_files=tiny_backbones(root / "bb"))
+    return root / "model", reports
+
+
+def test_export_writes_checked_graphs_and_hashes(exported):
+    folder, reports = exported
+    assert {r.graph for r in reports} == {"image_head.onnx", "text_head.onnx"}
+    assert all(r.min_cosine >= 0.9999 for r in reports)
+    runtime = read_runtime(folder)
+    assert runtime.name == "tiny" and runtime.dim == 16 and set(runtime.files) == set(RUNTIME_FILES)
+    record = json.loads((folder / "config.json").read_text())
+    assert record["runtime"]["preprocessing"]["image_size"] == 224 and record["runtime"]["parity"]
+
+
+def test_altered_or_missing_files_are_named(exported, tmp_path):
+    import shutil
+
+    folder, _ = exported
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    with (copy / "text_head.onnx").open("ab") as f:
+        f.write(b"x")
+    with pytest.raises(ModelError, match="text_head.onnx: its SHA-256 differs"):
+        read_runtime(copy)
+    (copy / "image_head.onnx").unlink()
+    with pytest.raises(ModelError, match="image_head.onnx is missing"):
+        read_runtime(copy)
+
+
+def test_parity_check_fails_loudly():
+    a = np.eye(3, dtype=np.float32)
+    with pytest.raises(ExportError, match=r"x.onnx: ONNX output differs from PyTorch on random inputs \(min cosine 0.000000"):
+        parity("x.onnx", "random", a, a[::-1].copy() * np.array([[1], [0], [1]]) + np.array([[0, 0, 0], [0, 0, 1], [0, 0, 0]]))
+    assert parity("x.onnx", "random", a, a * 2).min_cosine == pytest.approx(1.0)
+
+
+def test_unexported_folder_says_how_to_export(tmp_path):
+    fs = synthetic_features()
+    vectors = np.zeros((10, 12), dtype=np.float32)
+    train_ccl(fs.split("train"), None, TINY, class_vectors=vectors, out=tmp_path / "m")
+    with pytest.raises(ModelError, match="never exported; run `ccl-embed export"):
+        read_runtime(tmp_path / "m")

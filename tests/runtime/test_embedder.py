@@ -1,0 +1,105 @@
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from ccl_embed.data.images import load_image, preprocess
+from ccl_embed.model.config import CCLConfig
+from ccl_embed.model.folder import load_model
+from ccl_embed.model.trainer import train_ccl
+from ccl_embed.runtime.embedder import Embedder
+from ccl_embed.runtime.session import make_session, providers_for
+from ccl_embed.train.towers import pool_regions
+from tests.conftest import draw, synthetic_features, tiny_backbones
+
+TINY = CCLConfig(dim=16, hidden=32, code=16, stage1_epochs=1, fusion_epochs=1, stage2_epochs=2, batch_size=32)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    from ccl_embed.export import export_model
+
+    root = tmp_path_factory.mktemp("rt")
+    fs = synthetic_features()
+    vectors = np.random.default_rng(1).normal(size=(10, 12)).astype(np.float32)
+    train_ccl(fs.split("train"), None, TINY, class_vectors=vectors, out=root / "model")
+    export_model(root / "model", backbone_files=tiny_backbones(root / "bb"))
+    return root / "model"
+
+
+@pytest.fixture()
+def images(tmp_path):
+    paths = []
+    for i, (c, s) in enumerate([("red", "square"), ("blue", "circle"), ("green", "bar")]):
+        p = tmp_path / f"{i}.png"
+        draw(c, s).save(p)
+        paths.append(p)
+    return paths
+
+
+def test_images_embed_to_unit_vectors_matching_the_torch_model(model_dir, images):
+    emb = Embedder(model_dir, device="cpu")
+    out = list(emb.embed_images(images, batch_size=2))
+    assert [r.index for r in out] == [0, 1, 2] and all(r.ok for r in out)
+    vecs = np.stack([r.vector for r in out])
+    np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+    # The same vectors from the PyTorch model fed with the backbone's outputs.
+    pixels = np.stack([preprocess(load_image(p)) for p in images])
+    fmap, logits = make_session(model_dir / "image_backbone.onnx", "cpu").run(None, {"pixels": pixels})
+    with torch.inference_mode():
+        ref = load_model(model_dir).encode_image(torch.from_numpy(fmap.mean(axis=(2, 3))), torch.from_numpy(logits),
+                                                 torch.from_numpy(pool_regions(fmap))).numpy()
+    cos = (ref * vecs).sum(1) / np.linalg.norm(ref, axis=1)
+    assert cos.min() >= 0.9999
+
+
+def test_a_bad_image_costs_only_itself(model_dir, images, tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    out = list(Embedder(model_dir).embed_images([images[0], bad, draw("red", "dot"), images[1]], batch_size=4))
+    assert [r.ok for r in out] == [True, False, True, True]
+    assert "bad.png: not a readable image" in out[1].error
+
+
+def test_texts_embed_with_fragments_and_empty_text_is_reported(model_dir):
+    emb = Embedder(model_dir)
+    out = list(emb.embed_texts(["a red square. red, square, shape", "", "a blue circle", 3]))  # type: ignore[list-item]
+    assert [r.ok for r in out] == [True, False, True, False]
+    assert "text #1 is empty" in out[1].error
+    again = next(iter(emb.embed_texts(["a red square. red, square, shape"])))
+    np.testing.assert_allclose(again.vector, out[0].vector, atol=1e-6)
+    assert not np.allclose(out[0].vector, out[2].vector)
+
+
+def test_runtime_works_with_torch_blocked(model_dir, images):
+    code = f"""
+import sys
+sys.modules['torch'] = None
+from ccl_embed.runtime.embedder import Embedder
+e = Embedder({str(model_dir)!r})
+v = [r.vector for r in e.embed_images([{str(images[0])!r}])] + [r.vector for r in e.embed_texts(['a red square'])]
+assert all(x is not None and x.shape == (16,) for x in v), v
+assert 'torch' not in [m for m in sys.modules if sys.modules[m] is not None]
+print('ok')
+"""
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "ok"
+
+
+def test_device_choice_and_honest_fallback(model_dir):
+    assert providers_for("cpu", ["CUDAExecutionProvider", "CPUExecutionProvider"]) == ["CPUExecutionProvider"]
+    assert providers_for("auto", ["CUDAExecutionProvider", "CPUExecutionProvider"])[0] == "CUDAExecutionProvider"
+    assert providers_for("cuda", ["CPUExecutionProvider"]) == ["CPUExecutionProvider"]
+    with pytest.raises(Exception, match="device='tpu': choose one of auto, cpu, cuda"):
+        providers_for("tpu", [])
+    import ccl_embed.runtime.session as session
+
+    session._warned.clear()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        s = make_session(model_dir / "text_head.onnx", "cuda")
+    assert session.device_of(s) == "cpu"
+    assert any("CUDA is not active" in str(w.message) for w in caught)
+    assert Embedder(model_dir, device="cuda").device == "cpu"
