@@ -102,6 +102,38 @@ def train(
 
 
 @app.command()
+def info(
+    model: Annotated[str, typer.Option(help="'default' or a model folder.")] = "default",
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda: the device to try.")] = "auto",
+) -> None:
+    """Show the model, its metrics and the device onnxruntime really runs it on."""
+    import warnings
+
+    from ccl_embed import __version__
+    from ccl_embed.runtime.embedder import Embedder
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            emb = Embedder(model, device=device)
+            real = emb.device
+    except (CCLEmbedError, ValueError, OSError) as e:
+        raise _fail(str(e)) from None
+    import onnxruntime
+
+    runtime = emb.model.record["runtime"]
+    typer.echo(f"ccl-embed {__version__}, onnxruntime {onnxruntime.__version__}")
+    typer.echo(f"model: {emb.model.name} ({emb.model.folder})")
+    typer.echo(f"  embedding: {emb.dim}-d, {emb.model.distance}; int8 parts: {runtime.get('quantized_int8') or 'none'}")
+    metrics = runtime.get("test_metrics")
+    if metrics:
+        typer.echo(f"  test MAP image->text {metrics['i2t_map']:.4f}, text->image {metrics['t2i_map']:.4f}")
+    typer.echo(f"device: {real} (asked: {device}; available providers: {', '.join(onnxruntime.get_available_providers())})")
+    for w in caught:
+        typer.echo(f"warning: {w.message}", err=True)
+
+
+@app.command()
 def export(
     model: Annotated[Path, typer.Argument(help="A model folder written by `ccl-embed train`.")],
     name: Annotated[Optional[str], typer.Option(help="The model's name at run time (default: the folder's name).")] = None,

@@ -7,10 +7,13 @@ Recall@1/5/10 and the median rank use instance relevance (the query's own pair).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
+
+from ccl_embed.data.corpus import Corpus, Pair
 
 RECALL_KS = (1, 5, 10)
 
@@ -127,4 +130,35 @@ def evaluate_embeddings(
         n_images=len(iv),
         n_texts=len(tv),
         **rec,
+    )
+
+
+def evaluate_encoders(
+    encode_images: Callable[[list[Path]], np.ndarray],
+    encode_texts: Callable[[list[str]], np.ndarray],
+    corpus: Corpus,
+) -> RetrievalScores:
+    """Score any pair of encoders on a corpus (or one split of it: ``corpus.split("test")``).
+
+    Every image is a query against every distinct text (images of several styles share a text),
+    and every distinct text against every image.
+
+    Args:
+        encode_images: Maps image paths to ``[n, dim]`` vectors.
+        encode_texts: Maps texts to ``[n, dim]`` vectors in the same space.
+        corpus: The pairs to score.
+    """
+    pairs = corpus.pairs
+    first: dict[tuple[str, str], Pair] = {}
+    for p in pairs:
+        first.setdefault((p.key, p.text), p)
+    texts = list(first.values())
+    label = lambda p: p.label if p.label is not None else p.key  # noqa: E731
+    return evaluate_embeddings(
+        encode_images([corpus.image_path(p) for p in pairs]),
+        encode_texts([p.text for p in texts]),
+        image_labels=[label(p) for p in pairs],
+        text_labels=[label(p) for p in texts],
+        image_keys=[p.key for p in pairs],
+        text_keys=[p.key for p in texts],
     )

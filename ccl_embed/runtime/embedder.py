@@ -19,9 +19,11 @@ from ccl_embed.runtime.folder import (
     IMAGE_HEAD,
     TEXT_BACKBONE,
     TEXT_HEAD,
+    DEFAULT_MODEL,
     TOKENIZER,
     RuntimeModel,
     read_runtime,
+    resolve_model,
 )
 from ccl_embed.runtime.session import device_of, make_session
 
@@ -56,13 +58,15 @@ class Embedder:
     """Image and text encoders of one model folder, run with onnxruntime (no torch).
 
     Args:
-        model: A model folder written by ``ccl-embed export``.
+        model: ``"default"`` (the shipped model), another shipped model's name, or a model
+            folder written by ``ccl-embed export``.
         device: ``auto`` (CUDA when onnxruntime can really use it), ``cpu`` or ``cuda``.
         threads: Intra-op threads per session (default: onnxruntime's choice).
     """
 
-    def __init__(self, model: str | Path | RuntimeModel, device: str = "auto", threads: int | None = None) -> None:
-        self.model = model if isinstance(model, RuntimeModel) else read_runtime(model)
+    def __init__(self, model: str | Path | RuntimeModel = DEFAULT_MODEL, device: str = "auto",
+                 threads: int | None = None) -> None:
+        self.model = model if isinstance(model, RuntimeModel) else read_runtime(resolve_model(model))
         self._device, self._threads = device, threads
         self._sessions: dict[str, Any] = {}
         self._tokenizer: Any = None
@@ -155,3 +159,13 @@ class Embedder:
                 vectors = {i: v for (i, _), v in zip(good, out)}
             for i, t in batch:
                 yield Embedded(i, vectors.get(i), None if i in vectors else f"text #{i} is empty or not a string: {t!r:.40}")
+
+
+def vectors_or_raise(results: Iterable[Embedded], what: str) -> np.ndarray:
+    """Stack the vectors of a stream of results; raise on the first failed item (for evaluation)."""
+    out = []
+    for r in results:
+        if r.vector is None:
+            raise CCLEmbedError(f"{what} #{r.index} could not be embedded: {r.error}")
+        out.append(r.vector)
+    return np.stack(out)

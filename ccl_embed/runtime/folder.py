@@ -93,3 +93,29 @@ def read_runtime(folder: str | Path, *, check_hashes: bool = True) -> RuntimeMod
     return RuntimeModel(folder=folder, name=str(runtime.get("name", folder.name)), dim=int(runtime["dim"]),
                         distance=str(runtime.get("distance", "cosine")), max_text_tokens=int(runtime.get("max_text_tokens", 256)),
                         files=files, record=record)
+
+
+DEFAULT_MODEL = "default"
+
+
+def installed_models() -> dict[str, Path]:
+    """Models shipped inside the package, by name."""
+    root = Path(__file__).resolve().parent.parent / "models"
+    return {p.name: p for p in sorted(root.iterdir()) if (p / CONFIG_FILE).is_file()} if root.is_dir() else {}
+
+
+def resolve_model(model: str | Path = DEFAULT_MODEL) -> Path:
+    """A model folder from a shipped model's name (``default``) or a path.
+
+    Raises:
+        ModelError: When it is neither.
+    """
+    shipped = installed_models()
+    if isinstance(model, str) and model in shipped:
+        return shipped[model]
+    path = Path(model)
+    if path.is_dir():
+        return path
+    names = ", ".join(shipped) or "none installed"
+    raise ModelError(f"model {str(model)!r} is neither a shipped model ({names}) nor a folder; "
+                     "pass a folder written by `ccl-embed export`")

@@ -103,3 +103,25 @@ def test_device_choice_and_honest_fallback(model_dir):
     assert session.device_of(s) == "cpu"
     assert any("CUDA is not active" in str(w.message) for w in caught)
     assert Embedder(model_dir, device="cuda").device == "cpu"
+
+
+def test_resolve_model_names_the_choices(tmp_path):
+    from ccl_embed.runtime.folder import ModelError, resolve_model
+
+    with pytest.raises(ModelError, match=r"model 'nope' is neither a shipped model \(.*\) nor a folder"):
+        resolve_model("nope")
+    assert resolve_model(str(tmp_path)) == tmp_path
+
+
+def test_info_reports_the_real_device(model_dir):
+    from typer.testing import CliRunner
+
+    import ccl_embed.runtime.session as session
+    from ccl_embed.cli import app
+
+    session._warned.clear()  # the warning is given once per process
+    result = CliRunner().invoke(app, ["info", "--model", str(model_dir), "--device", "cuda"])
+    assert result.exit_code == 0, result.output
+    assert "embedding: 16-d, cosine" in result.stdout
+    assert "device: cpu (asked: cuda" in result.stdout
+    assert "CUDA is not active" in result.stderr
