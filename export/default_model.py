@@ -120,7 +120,7 @@ def main() -> None:
     if size > MAX_SHIPPED_MB:
         sys.exit(f"the shipped model is {size:.1f} MB, over the {MAX_SHIPPED_MB} MB budget")
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-    from _common import versions, write_result
+    from _common import versions, write_result  # type: ignore[import-not-found]
 
     write_result("default_model", {
         "versions": versions("ccl-embed", "torch", "onnxruntime", "onnx", "numpy"),

@@ -271,6 +271,7 @@ def export_model(folder: str | Path, *, name: str | None = None, real: dict[str,
 
     folder = Path(folder)
     model = load_model(folder)
+    reports: list[ParityReport]
     if backbone_files is not None:
         files, reports = backbone_files, []
     else:
