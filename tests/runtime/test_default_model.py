@@ -1,0 +1,29 @@
+"""The shipped default model: present, intact, within budget, embeds without training or network."""
+
+import json
+
+import numpy as np
+
+from ccl_embed.runtime.embedder import Embedder
+from ccl_embed.runtime.folder import installed_models, read_runtime
+from tests.conftest import draw
+
+
+def test_default_model_is_shipped_intact_and_small():
+    folder = installed_models()["default"]
+    model = read_runtime(folder)  # checks every file's SHA-256
+    size_mb = sum(p.stat().st_size for p in folder.iterdir()) / 2**20
+    assert size_mb <= 60
+    runtime = json.loads((folder / "config.json").read_text())["runtime"]
+    assert runtime["test_metrics"]["i2t_map"] > 0.3 and runtime["test_metrics"]["t2i_map"] > 0.3
+    assert (folder / "LICENSES.md").read_text().count("Apache-2.0") >= 3
+    assert model.dim == 256
+
+
+def test_default_model_embeds_images_and_texts():
+    emb = Embedder("default", device="cpu")
+    img = [r.vector for r in emb.embed_images([draw("red", "circle", 96), draw("blue", "square", 96)])]
+    txt = [r.vector for r in emb.embed_texts(["red apple. apple, fruit, red", "blue square"])]
+    for v in img + txt:
+        assert v is not None and v.shape == (256,) and abs(float(np.linalg.norm(v)) - 1) < 1e-4
+    assert float(img[0] @ img[1]) < 0.9999
