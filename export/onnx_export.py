@@ -232,6 +232,43 @@ def export_heads(model: Any, folder: Path, real: dict[str, np.ndarray] | None = 
 
 # ---- the whole folder ------------------------------------------------------------------------------
 
+REAL_TEXTS = ("a red apple. apple, fruit, red", "grinning face. face, grin", "a rocket standing on the launch pad",
+              "flag: Germany", "a ginger tabby cat looking to the side")
+
+
+def real_head_inputs(files: dict[str, Path]) -> dict[str, np.ndarray]:
+    """Real head inputs: the exported backbones' outputs on drawn pictures and real sentences."""
+    from PIL import Image, ImageDraw
+
+    from ccl_embed.data.images import preprocess
+    from ccl_embed.data.patches import text_fragments
+    from ccl_embed.runtime.embedder import Embedder
+
+    pictures = []
+    for i, colour in enumerate(("#d22", "#2a4", "#24d", "#eb2", "#222")):
+        img = Image.new("RGB", (160, 120 + 20 * i), "white")
+        ImageDraw.Draw(img).ellipse([20 + 5 * i, 15, 140, 100 + 10 * i], fill=colour, outline="black", width=3)
+        pictures.append(preprocess(img))
+    fmap, logits = _session(files[IMAGE_BACKBONE]).run(None, {"pixels": np.stack(pictures)})
+    tokenizer = Embedder.tokenizer_from(files[TOKENIZER], MAX_TEXT_TOKENS)
+    text_session = _session(files[TEXT_BACKBONE])
+
+    def vectors(texts: list[str]) -> np.ndarray:
+        enc = tokenizer.encode_batch(texts)
+        feed = {"input_ids": np.array([e.ids for e in enc], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64)}
+        return np.asarray(text_session.run(None, feed)[0])
+
+    text = vectors(list(REAL_TEXTS))
+    fragments = np.zeros((len(REAL_TEXTS), MAX_FRAGMENTS, text.shape[1]), dtype=np.float32)
+    mask = np.zeros((len(REAL_TEXTS), MAX_FRAGMENTS), dtype=np.float32)
+    for i, t in enumerate(REAL_TEXTS):
+        frags = text_fragments(t)
+        fragments[i, : len(frags)] = vectors(frags)
+        mask[i, : len(frags)] = 1.0
+    return {"feature_map": fmap, "logits": logits, "text": text, "fragments": fragments, "fragment_mask": mask}
+
+
 def backbones(cache: Path | None = None) -> tuple[dict[str, Path], list[ParityReport]]:
     """The backbone graphs and tokenizer, exported once into the cache and reused."""
     from ccl_embed.paths import cache_dir
@@ -255,7 +292,8 @@ def export_model(folder: str | Path, *, name: str | None = None, real: dict[str,
         folder: A model folder written by ``ccl-embed train``.
         name: The model's name in the runtime (default: the folder's name).
         real: Real head inputs for the parity check (``feature_map``, ``logits``, ``text``,
-            ``fragments``, ``fragment_mask`` arrays), besides the random ones.
+            ``fragments``, ``fragment_mask`` arrays), besides the random ones; by default the
+            backbones' outputs on drawn pictures and real sentences.
         cache: Where the exported backbones are kept (default: the user cache).
         backbone_files: Use these backbone graphs and tokenizer (keyed by file name) instead of
             the cached EfficientNet-Lite0 and MiniLM exports.
@@ -278,7 +316,7 @@ def export_model(folder: str | Path, *, name: str | None = None, real: dict[str,
         files, reports = backbones(cache)
     for fname, src in files.items():
         shutil.copyfile(src, folder / fname)
-    reports += export_heads(model, folder, real)
+    reports += export_heads(model, folder, real if real is not None else real_head_inputs(files))
     record = json.loads((folder / CONFIG_FILE).read_text())
     record["runtime"] = {
         "format_version": RUNTIME_FORMAT_VERSION,

@@ -114,13 +114,18 @@ class Embedder:
                 yield Embedded(i, vectors.get(i), failed.get(i))
 
     # ---- texts -----------------------------------------------------------------------------
+    @staticmethod
+    def tokenizer_from(path: Path, max_tokens: int) -> Any:
+        """A ``tokenizers`` tokenizer from its JSON file, truncating and padding to the longest."""
+        tokenizers = require("tokenizers", "runtime")
+        tok = tokenizers.Tokenizer.from_file(str(path))
+        tok.enable_truncation(max_tokens)
+        tok.enable_padding()
+        return tok
+
     def _tokenize(self, texts: list[str]) -> dict[str, np.ndarray]:
         if self._tokenizer is None:
-            tokenizers = require("tokenizers", "runtime")
-            tok = tokenizers.Tokenizer.from_file(str(self.model.path(TOKENIZER)))
-            tok.enable_truncation(self.model.max_text_tokens)
-            tok.enable_padding()
-            self._tokenizer = tok
+            self._tokenizer = self.tokenizer_from(self.model.path(TOKENIZER), self.model.max_text_tokens)
         enc = self._tokenizer.encode_batch(texts)
         return {"input_ids": np.array([e.ids for e in enc], dtype=np.int64),
                 "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64)}

@@ -26,6 +26,7 @@ def test_export_writes_checked_graphs_and_hashes(exported):
     folder, reports = exported
     assert {r.graph for r in reports} == {"image_head.onnx", "text_head.onnx"}
     assert all(r.min_cosine >= 0.9999 for r in reports)
+    assert {r.inputs for r in reports} == {"random", "real"}
     runtime = read_runtime(folder)
     assert runtime.name == "tiny" and runtime.dim == 16 and set(runtime.files) == set(RUNTIME_FILES)
     record = json.loads((folder / "config.json").read_text())
