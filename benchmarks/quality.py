@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,7 @@ ROWS = [  # (row name, method, text feature)
     ("conse", "conse", "minilm"),
 ]
 SPLITS = ("val", "style-val", "test", "style")
+SEMANTIC = Path(__file__).resolve().parent / "results" / "semantic_tuning.json"
 REPORTED = ("test", "style", "photos")
 METRICS = ("i2t_map", "t2i_map", "mean_map", "r1_i2t", "r10_i2t", "r1_t2i", "r10_t2i", "medr_i2t", "medr_t2i")
 
@@ -53,6 +55,8 @@ def main() -> None:
     parser.add_argument("--photos", type=Path, default=cache_dir() / "photos")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--rows", nargs="+", default=[r[0] for r in ROWS], help="Subset of rows to run.")
+    parser.add_argument("--merge", action="store_true",
+                        help="Keep the rows of the existing results/quality.json that this run does not measure.")
     parser.add_argument("--tables-only", action="store_true",
                         help="Rewrite docs/results.md from the existing results/quality.json without measuring.")
     args = parser.parse_args()
@@ -71,26 +75,42 @@ def main() -> None:
             if args.photos.exists():
                 photo_benches[text_feature] = open_workbench(args.photos, text_tower=benches[text_feature].text_tower)
         bench = benches[text_feature]
-        runs: dict[str, list[dict[str, float]]] = {s: [] for s in results}
+        variants = [(row, None)]
+        if method == "ccl" and SEMANTIC.exists():  # the same fitted model, with the semantic part appended
+            variants.append(("ccl+semantic", float(json.loads(SEMANTIC.read_text())["chosen"])))
+        runs: dict[str, dict[str, list[dict[str, float]]]] = {v: {s: [] for s in results} for v, _ in variants}
         for seed in args.seeds:
             bench.seed = seed
             encoders, fit_s = bench.fit(method)
-            for split in SPLITS:
-                runs[split].append(bench.score(encoders, split).to_dict() | {"fit_seconds": fit_s})
-            if text_feature in photo_benches:
-                scores = evaluate_method(encoders, photo_benches[text_feature].features)
-                runs["photos"].append(scores.to_dict() | {"fit_seconds": fit_s})
-        for split, split_runs in runs.items():
-            if not split_runs:
-                continue
-            mean = {k: float(np.mean([r[k] for r in split_runs])) for k in split_runs[0]}
-            entry: dict[str, object] = {"method": method, "text_feature": text_feature, **mean}
-            if len(split_runs) > 1:
-                entry["std"] = {k: float(np.std([r[k] for r in split_runs])) for k in METRICS}
-            results[split][row] = entry
-        line = " ".join(f"{s} {results[s][row]['i2t_map']:.4f}/{results[s][row]['t2i_map']:.4f}"
-                        for s in (*SPLITS, "photos") if row in results[s])
-        print(f"{row:18s} {line}", flush=True)
+            for name, weight in variants:
+                if weight is not None:
+                    encoders.model.config = replace(encoders.model.config, semantic_weight=weight)  # type: ignore[attr-defined]
+                for split in SPLITS:
+                    runs[name][split].append(bench.score(encoders, split).to_dict() | {"fit_seconds": fit_s})
+                if text_feature in photo_benches:
+                    scores = evaluate_method(encoders, photo_benches[text_feature].features)
+                    runs[name]["photos"].append(scores.to_dict() | {"fit_seconds": fit_s})
+        for name, weight in variants:
+            for split, split_runs in runs[name].items():
+                if not split_runs:
+                    continue
+                mean = {k: float(np.mean([r[k] for r in split_runs])) for k in split_runs[0]}
+                entry: dict[str, object] = {"method": method, "text_feature": text_feature, **mean}
+                if weight is not None:
+                    entry["semantic_weight"] = weight
+                if len(split_runs) > 1:
+                    entry["std"] = {k: float(np.std([r[k] for r in split_runs])) for k in METRICS}
+                results[split][name] = entry
+            line = " ".join(f"{s} {results[s][name]['i2t_map']:.4f}/{results[s][name]['t2i_map']:.4f}"
+                            for s in (*SPLITS, "photos") if name in results[s])
+            print(f"{name:18s} {line}", flush=True)
+
+    if args.merge and (RESULTS / "quality.json").exists():
+        old = json.loads((RESULTS / "quality.json").read_text())["results"]
+        order = [r[0] for r in ROWS] + ["ccl+semantic"]
+        for split in results:
+            merged = {**old.get(split, {}), **results[split]}
+            results[split] = {k: merged[k] for k in sorted(merged, key=lambda r: order.index(r) if r in order else 99)}
 
     features = next(iter(benches.values())).features
     corpus = {

@@ -4,7 +4,8 @@
 
 1. trains CCL with the default config on the corpus's ``train`` split (skipped when ``--work``
    already holds a trained model);
-2. exports it (ONNX, parity-checked against PyTorch);
+2. sets the semantic weight chosen on validation splits (``benchmarks/tune_semantic.py``) and
+   exports the model (ONNX, parity-checked against PyTorch);
 3. makes int8 (dynamic quantization) variants of the text backbone and the two heads, and keeps
    each only if the MAP on the ``test`` split drops by at most ``MAX_INT8_MAP_DROP``, measured
    end to end with the runtime;
@@ -81,6 +82,11 @@ def main() -> None:
 
     if not (args.work / "model.safetensors").exists():
         train_model(args.corpus, args.work, progress=None)
+    semantic = Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "semantic_tuning.json"
+    if semantic.exists():  # the weight chosen on validation splits by benchmarks/tune_semantic.py
+        record = json.loads((args.work / CONFIG_FILE).read_text())
+        record["config"]["semantic_weight"] = float(json.loads(semantic.read_text())["chosen"])
+        (args.work / CONFIG_FILE).write_text(json.dumps(record, indent=2) + "\n")
     reports = export_model(args.work, name="default")
     fp32 = _scores(args.work, args.corpus)
     print(f"fp32 test MAP {fp32.i2t_map:.4f}/{fp32.t2i_map:.4f}", flush=True)

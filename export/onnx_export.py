@@ -273,7 +273,7 @@ def backbones(cache: Path | None = None) -> tuple[dict[str, Path], list[ParityRe
     """The backbone graphs and tokenizer, exported once into the cache and reused."""
     from ccl_embed.paths import cache_dir
 
-    where = (cache or cache_dir()) / "backbones" / f"opset{OPSET}"
+    where = (cache or cache_dir()) / "backbones" / f"opset{OPSET}-v2"
     where.mkdir(parents=True, exist_ok=True)
     reports: list[ParityReport] = []
     files = {IMAGE_BACKBONE: where / IMAGE_BACKBONE, TEXT_BACKBONE: where / TEXT_BACKBONE, TOKENIZER: where / TOKENIZER}
@@ -321,7 +321,7 @@ def export_model(folder: str | Path, *, name: str | None = None, real: dict[str,
     record["runtime"] = {
         "format_version": RUNTIME_FORMAT_VERSION,
         "name": name or folder.name,
-        "dim": model.config.dim,
+        "dim": model.out_dim,
         "distance": "cosine",
         "opset": OPSET,
         "preprocessing": {"image_size": IMAGE_SIZE, "mean": IMAGE_MEAN, "std": IMAGE_STD, "resize": "pad to square on white, bicubic"},

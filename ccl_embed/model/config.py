@@ -62,6 +62,11 @@ class CCLConfig:
     """Scale of the cosine classifier of stage 2."""
     use_conse: bool = True
     """Add the ConSE vector (ImageNet class probabilities over class-name embeddings) to the image instance."""
+    semantic_weight: float = 0.0
+    """Weight w of a zero-shot semantic part appended to each output vector (not trained): images
+    get their ConSE vector, texts their text-tower vector, so that cosine similarity becomes
+    (1 - w) * CCL's + w * ConSE's. Keeps the image tower's ImageNet knowledge (photos) that
+    training on pictograms does not cover. Needs ``use_conse``. 0 is the paper's model."""
     stage1_epochs: int = 20
     fusion_epochs: int = 20
     stage2_epochs: int = 40
@@ -88,6 +93,10 @@ class CCLConfig:
             raise ValueError(f"CCLConfig.margin={self.margin!r}: unit vectors are at most 2 apart; use (0, 2]")
         if not (self.use_intra or self.use_inter):
             raise ValueError("CCLConfig: use_intra and use_inter are both False; stage 2 would learn nothing")
+        if not 0.0 <= self.semantic_weight < 1.0:
+            raise ValueError(f"CCLConfig.semantic_weight={self.semantic_weight!r}: must be in [0, 1)")
+        if self.semantic_weight > 0 and not self.use_conse:
+            raise ValueError("CCLConfig: semantic_weight > 0 needs use_conse=True (the image side's semantic part is ConSE)")
         if self.lr <= 0:
             raise ValueError(f"CCLConfig.lr={self.lr!r}: must be positive")
 

@@ -198,15 +198,17 @@ class CCL(nn.Module):
             return x
         return (x - x.mean(-1, keepdim=True)) / x.std(-1, keepdim=True).clamp(min=1e-6)
 
+    def _conse(self, logits: Tensor) -> Tensor:
+        p = torch.softmax(logits, dim=-1)
+        w, idx = torch.topk(p, CONSE_TOP, dim=-1)
+        w = w / w.sum(-1, keepdim=True)
+        return (w.unsqueeze(-1) * self.class_vectors[idx]).sum(1)
+
     def _image_in(self, image: Tensor, logits: Tensor) -> Tensor:
         image = self._instance_norm(image)
         if not self.config.use_conse:
             return image
-        p = torch.softmax(logits, dim=-1)
-        w, idx = torch.topk(p, CONSE_TOP, dim=-1)
-        w = w / w.sum(-1, keepdim=True)
-        conse = (w.unsqueeze(-1) * self.class_vectors[idx]).sum(1)
-        return torch.cat([image, conse], -1)
+        return torch.cat([image, self._conse(logits)], -1)
 
     def _dropout(self, *xs: Tensor) -> tuple[Tensor, ...]:
         p = self.config.input_dropout
@@ -267,20 +269,37 @@ class CCL(nn.Module):
         top = self.top_image if modality == "image" else self.top_text
         return F.normalize(top(r), dim=-1)
 
+    @property
+    def out_dim(self) -> int:
+        """Width of the output vectors: D, plus the text width when a semantic part is appended."""
+        return self.config.dim + (self.spec.text_dim if self.config.semantic_weight > 0 else 0)
+
+    def _with_semantic(self, z: Tensor, semantic: Tensor) -> Tensor:
+        w = self.config.semantic_weight
+        if w <= 0:
+            return z
+        return torch.cat([z * (1.0 - w) ** 0.5, F.normalize(semantic, dim=-1) * w**0.5], -1)
+
     def encode_image(self, image: Tensor, logits: Tensor, patches: Tensor) -> Tensor:
         """Unit vectors of images: pooled ``[n, image_dim]``, logits ``[n, classes]``, regions ``[n, r, image_dim]``."""
-        return self._embed("image", *self._image_inputs(image, logits, patches))
+        z = self._embed("image", *self._image_inputs(image, logits, patches))
+        return self._with_semantic(z, self._conse(logits)) if self.config.semantic_weight > 0 else z
 
     def encode_text(self, text: Tensor, fragments: Tensor, mask: Tensor) -> Tensor:
         """Unit vectors of texts: ``[n, text_dim]``, fragments ``[n, f, text_dim]``, mask ``[n, f]``."""
-        return self._embed("text", *self._text_inputs(text, fragments, mask))
+        return self._with_semantic(self._embed("text", *self._text_inputs(text, fragments, mask)), text)
 
     def embed(self, b: Batch) -> tuple[Tensor, Tensor]:
-        """Unit vectors in the common space, image side and text side."""
+        """Unit output vectors (with the semantic part, if configured), image side and text side."""
         return self.encode_image(b.image, b.logits, b.image_patches), self.encode_text(b.text, b.text_patches, b.text_mask)
 
+    def common(self, b: Batch) -> tuple[Tensor, Tensor]:
+        """Unit vectors in the learned common space only (what stage 2 trains)."""
+        return (self._embed("image", *self._image_inputs(b.image, b.logits, b.image_patches)),
+                self._embed("text", *self._text_inputs(b.text, b.text_patches, b.text_mask)))
+
     def stage2_losses(self, b: Batch) -> dict[str, Tensor]:
-        zi, zt = self.embed(b)
+        zi, zt = self.common(b)
         c = self.config
         out: dict[str, Tensor] = {}
         known = b.label >= 0

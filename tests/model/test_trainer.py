@@ -123,3 +123,19 @@ def test_load_errors_name_the_problem(tmp_path):
     (tmp_path / CONFIG_FILE).write_text(json.dumps({"format_version": 99}))
     with pytest.raises(ModelFolderError, match="format version 99, this ccl-embed reads version 1"):
         load_model(tmp_path)
+
+
+def test_semantic_part_mixes_cosines_and_needs_conse(features):
+    from dataclasses import replace
+
+    model = train_ccl(features.split("train"), None, TINY, class_vectors=CLASS_VECTORS).model
+    test = features.split("test")
+    plain_i, plain_t = CCLEncoders(model).encode_images(test), CCLEncoders(model).encode_texts(test)
+    model.config = replace(TINY, semantic_weight=0.3)
+    assert model.out_dim == 16 + 12
+    mixed_i, mixed_t = CCLEncoders(model).encode_images(test), CCLEncoders(model).encode_texts(test)
+    np.testing.assert_allclose(np.linalg.norm(mixed_i, axis=1), 1.0, atol=1e-5)
+    sem_i, sem_t = mixed_i[:, 16:] / np.sqrt(0.3), mixed_t[:, 16:] / np.sqrt(0.3)
+    np.testing.assert_allclose(mixed_i @ mixed_t.T, 0.7 * plain_i @ plain_t.T + 0.3 * sem_i @ sem_t.T, atol=1e-5)
+    with pytest.raises(ValueError, match="semantic_weight > 0 needs use_conse=True"):
+        CCLConfig(semantic_weight=0.2, use_conse=False)

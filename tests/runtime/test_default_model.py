@@ -17,7 +17,7 @@ def test_default_model_is_shipped_intact_and_small():
     runtime = json.loads((folder / "config.json").read_text())["runtime"]
     assert runtime["test_metrics"]["i2t_map"] > 0.3 and runtime["test_metrics"]["t2i_map"] > 0.3
     assert (folder / "LICENSES.md").read_text().count("Apache-2.0") >= 3
-    assert model.dim == 256
+    assert model.dim == 256 + 384  # the common space, then the semantic part (MiniLM width)
 
 
 def test_default_model_embeds_images_and_texts():
@@ -25,5 +25,5 @@ def test_default_model_embeds_images_and_texts():
     img = [r.vector for r in emb.embed_images([draw("red", "circle", 96), draw("blue", "square", 96)])]
     txt = [r.vector for r in emb.embed_texts(["red apple. apple, fruit, red", "blue square"])]
     for v in img + txt:
-        assert v is not None and v.shape == (256,) and abs(float(np.linalg.norm(v)) - 1) < 1e-4
+        assert v is not None and v.shape == (640,) and abs(float(np.linalg.norm(v)) - 1) < 1e-4
     assert float(img[0] @ img[1]) < 0.9999
