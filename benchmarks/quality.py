@@ -57,6 +57,7 @@ def main() -> None:
     parser.add_argument("--rows", nargs="+", default=[r[0] for r in ROWS], help="Subset of rows to run.")
     parser.add_argument("--merge", action="store_true",
                         help="Keep the rows of the existing results/quality.json that this run does not measure.")
+    parser.add_argument("--wait-pid", type=int, default=0, help="Before merging, wait for this process to end.")
     parser.add_argument("--tables-only", action="store_true",
                         help="Rewrite docs/results.md from the existing results/quality.json without measuring.")
     args = parser.parse_args()
@@ -105,6 +106,10 @@ def main() -> None:
                             for s in (*SPLITS, "photos") if name in results[s])
             print(f"{name:18s} {line}", flush=True)
 
+    while args.wait_pid and Path(f"/proc/{args.wait_pid}").exists():  # another run still writing
+        import time
+
+        time.sleep(5)
     if args.merge and (RESULTS / "quality.json").exists():
         old = json.loads((RESULTS / "quality.json").read_text())["results"]
         order = [r[0] for r in ROWS] + ["ccl+semantic"]
