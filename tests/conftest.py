@@ -163,3 +163,17 @@ def tiny_backbones(folder: Path, image_dim: int = 24, classes: int = 10, text_di
     tok.enable_padding(pad_id=1, pad_token="[PAD]")
     tok.save(str(folder / TOKENIZER))
     return {IMAGE_BACKBONE: folder / IMAGE_BACKBONE, TEXT_BACKBONE: folder / TEXT_BACKBONE, TOKENIZER: folder / TOKENIZER}
+
+
+def build_tiny_exported(root: Path):
+    """A tiny CCL model trained on synthetic features and exported with tiny backbones: (folder, reports)."""
+    from ccl_embed.export import export_model
+    from ccl_embed.model.config import CCLConfig
+    from ccl_embed.model.trainer import train_ccl
+
+    config = CCLConfig(dim=16, hidden=32, code=16, stage1_epochs=1, fusion_epochs=1, stage2_epochs=2, batch_size=32)
+    fs = synthetic_features()
+    vectors = np.random.default_rng(1).normal(size=(10, 12)).astype(np.float32)
+    train_ccl(fs.split("train"), None, config, class_vectors=vectors, out=root / "model")
+    reports = export_model(root / "model", name="tiny", backbone_files=tiny_backbones(root / "bb"))
+    return root / "model", reports

@@ -9,7 +9,6 @@ a seed derived from (seed, phase, epoch), so a resumed run equals an uninterrupt
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -301,7 +300,3 @@ def train_ccl(
         save_model(model, folder, metrics=metrics | {"history": history[-3:]})
     return TrainResult(model, history)
 
-
-def remove_checkpoint(folder: str | Path) -> None:
-    """Delete a finished training's checkpoint folder."""
-    shutil.rmtree(Path(folder) / CHECKPOINT_DIR, ignore_errors=True)

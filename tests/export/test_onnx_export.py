@@ -3,23 +3,18 @@ import json
 import numpy as np
 import pytest
 
-from ccl_embed.export.onnx_export import ExportError, export_model, parity
+from ccl_embed.export.onnx_export import ExportError, parity
 from ccl_embed.model.config import CCLConfig
 from ccl_embed.model.trainer import train_ccl
 from ccl_embed.runtime.folder import RUNTIME_FILES, ModelError, read_runtime
-from tests.conftest import synthetic_features, tiny_backbones
+from tests.conftest import build_tiny_exported, synthetic_features
 
 TINY = CCLConfig(dim=16, hidden=32, code=16, stage1_epochs=1, fusion_epochs=1, stage2_epochs=2, batch_size=32)
 
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    root = tmp_path_factory.mktemp("export")
-    fs = synthetic_features()
-    vectors = np.random.default_rng(1).normal(size=(10, 12)).astype(np.float32)
-    train_ccl(fs.split("train"), None, TINY, class_vectors=vectors, out=root / "model")
-    reports = export_model(root / "model", name="tiny", backbone_files=tiny_backbones(root / "bb"))
-    return root / "model", reports
+    return build_tiny_exported(tmp_path_factory.mktemp("export"))
 
 
 def test_export_writes_checked_graphs_and_hashes(exported):

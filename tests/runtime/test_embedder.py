@@ -7,27 +7,15 @@ import pytest
 import torch
 
 from ccl_embed.data.images import load_image, preprocess
-from ccl_embed.model.config import CCLConfig
 from ccl_embed.model.folder import load_model
-from ccl_embed.model.trainer import train_ccl
 from ccl_embed.runtime.embedder import Embedder
 from ccl_embed.runtime.session import make_session, providers_for
 from ccl_embed.train.towers import pool_regions
-from tests.conftest import draw, synthetic_features, tiny_backbones
-
-TINY = CCLConfig(dim=16, hidden=32, code=16, stage1_epochs=1, fusion_epochs=1, stage2_epochs=2, batch_size=32)
-
+from tests.conftest import build_tiny_exported, draw
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    from ccl_embed.export import export_model
-
-    root = tmp_path_factory.mktemp("rt")
-    fs = synthetic_features()
-    vectors = np.random.default_rng(1).normal(size=(10, 12)).astype(np.float32)
-    train_ccl(fs.split("train"), None, TINY, class_vectors=vectors, out=root / "model")
-    export_model(root / "model", backbone_files=tiny_backbones(root / "bb"))
-    return root / "model"
+    return build_tiny_exported(tmp_path_factory.mktemp("rt"))[0]
 
 
 @pytest.fixture()
