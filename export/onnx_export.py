@@ -269,16 +269,25 @@ def real_head_inputs(files: dict[str, Path]) -> dict[str, np.ndarray]:
     return {"feature_map": fmap, "logits": logits, "text": text, "fragments": fragments, "fragment_mask": mask}
 
 
-def backbones(cache: Path | None = None) -> tuple[dict[str, Path], list[ParityReport]]:
-    """The backbone graphs and tokenizer, exported once into the cache and reused."""
+def _backbone_dir(cache: Path | None) -> Path:
     from ccl_embed.paths import cache_dir
 
     where = (cache or cache_dir()) / "backbones" / f"opset{OPSET}-v2"
     where.mkdir(parents=True, exist_ok=True)
-    reports: list[ParityReport] = []
-    files = {IMAGE_BACKBONE: where / IMAGE_BACKBONE, TEXT_BACKBONE: where / TEXT_BACKBONE, TOKENIZER: where / TOKENIZER}
-    if not files[IMAGE_BACKBONE].exists():
-        reports += export_image_backbone(files[IMAGE_BACKBONE])
+    return where
+
+
+def cached_image_backbone(cache: Path | None = None) -> tuple[Path, list[ParityReport]]:
+    """The image backbone graph, exported (and parity-checked) into the cache on first use."""
+    path = _backbone_dir(cache) / IMAGE_BACKBONE
+    return path, ([] if path.exists() else export_image_backbone(path))
+
+
+def backbones(cache: Path | None = None) -> tuple[dict[str, Path], list[ParityReport]]:
+    """The backbone graphs and tokenizer, exported once into the cache and reused."""
+    where = _backbone_dir(cache)
+    image, reports = cached_image_backbone(cache)
+    files = {IMAGE_BACKBONE: image, TEXT_BACKBONE: where / TEXT_BACKBONE, TOKENIZER: where / TOKENIZER}
     if not files[TEXT_BACKBONE].exists() or not files[TOKENIZER].exists():
         reports += export_text_backbone(files[TEXT_BACKBONE], files[TOKENIZER])
     return files, reports

@@ -14,6 +14,7 @@ from typing import Any
 
 from ccl_embed.errors import CCLEmbedError
 from ccl_embed.model.config import CCLConfig, DataSpec
+from ccl_embed.runtime.folder import read_record
 
 FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
@@ -66,12 +67,7 @@ def read_config(folder: str | Path) -> tuple[CCLConfig, DataSpec, dict[str, Any]
     """
     folder = Path(folder)
     path = folder / CONFIG_FILE
-    if not path.is_file():
-        raise ModelFolderError(f"{folder}: no {CONFIG_FILE}; a model folder is written by `ccl-embed train`")
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise ModelFolderError(f"{path}: not readable JSON ({e})") from e
+    record = read_record(folder, ModelFolderError, "a model folder is written by `ccl-embed train`")
     version = record.get("format_version")
     if version != FORMAT_VERSION:
         raise ModelFolderError(f"{path}: format version {version!r}, this ccl-embed reads version {FORMAT_VERSION}; "

@@ -62,6 +62,20 @@ class RuntimeModel:
         return self.folder / name
 
 
+def read_record(folder: Path, error: type[CCLEmbedError], hint: str) -> dict[str, Any]:
+    """The parsed ``config.json`` of a model folder; ``error`` (with ``hint`` on how to get one) when missing or bad."""
+    path = folder / CONFIG_FILE
+    if not path.is_file():
+        raise error(f"{folder}: no {CONFIG_FILE}; {hint}")
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise error(f"{path}: not readable JSON ({e})") from e
+    if not isinstance(record, dict):
+        raise error(f"{path}: expected a JSON object")
+    return record
+
+
 def read_runtime(folder: str | Path, *, check_hashes: bool = True) -> RuntimeModel:
     """Read and validate an exported model folder.
 
@@ -70,12 +84,7 @@ def read_runtime(folder: str | Path, *, check_hashes: bool = True) -> RuntimeMod
     """
     folder = Path(folder)
     path = folder / CONFIG_FILE
-    if not path.is_file():
-        raise ModelError(f"{folder}: no {CONFIG_FILE}; pass a model folder written by `ccl-embed export`, or 'default'")
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise ModelError(f"{path}: not readable JSON ({e})") from e
+    record = read_record(folder, ModelError, "pass a model folder written by `ccl-embed export`, or 'default'")
     runtime = record.get("runtime")
     if not isinstance(runtime, dict):
         raise ModelError(f"{folder}: the model was trained but never exported; run `ccl-embed export {folder}`")

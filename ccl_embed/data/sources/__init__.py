@@ -16,9 +16,8 @@ from ccl_embed.data.fetch import Package
 
 @dataclass
 class BuildLog:
-    """What a source builder kept and skipped, for the build report."""
+    """What a source builder skipped and why, for the build report."""
 
-    kept: int = 0
     skipped: dict[str, int] | None = None
 
     def skip(self, reason: str) -> None:
