@@ -10,15 +10,18 @@ import json
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from ccl_embed.errors import CCLEmbedError
 
+if TYPE_CHECKING:
+    from ccl_embed.sdk import Index
+
 app = typer.Typer(
     name="ccl-embed",
-    help="CCL image-text embeddings for Qdrant: build corpora, train, evaluate.",
+    help="CCL image-text embeddings for Qdrant: ingest and search folders; build corpora, train, export, evaluate.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -190,6 +193,116 @@ def evaluate(
     typer.echo(f"  R@1/5/10 image->text {scores.r1_i2t:.3f}/{scores.r5_i2t:.3f}/{scores.r10_i2t:.3f}  "
                f"text->image {scores.r1_t2i:.3f}/{scores.r5_t2i:.3f}/{scores.r10_t2i:.3f}")
     typer.echo(f"  median rank image->text {scores.medr_i2t:g}  text->image {scores.medr_t2i:g}")
+
+
+# ---- ingest and search ----------------------------------------------------------------------
+Collection_ = Annotated[str, typer.Option("--collection", "-c", help="The collection's name.")]
+Store_ = Annotated[Optional[Path], typer.Option("--store", help="The embedded store's folder (default: $CCL_EMBED_STORE or ~/.local/share/ccl-embed/store).")]
+Url_ = Annotated[Optional[str], typer.Option("--url", envvar="QDRANT_URL", help="A Qdrant server or cluster instead of the embedded store.")]
+ApiKey_ = Annotated[Optional[str], typer.Option("--api-key", envvar="QDRANT_API_KEY", show_default=False, help="The server's API key (never printed).")]
+Grpc_ = Annotated[bool, typer.Option("--grpc", help="Talk gRPC to the server.")]
+Model_ = Annotated[str, typer.Option("--model", "-m", help="'default', a shipped model's name or an exported model folder.")]
+Device_ = Annotated[str, typer.Option(help="auto, cpu or cuda.")]
+
+
+def _open_index(collection: str, store: Path | None, url: str | None, api_key: str | None, grpc: bool, model: str,
+                device: str, create: bool, shards: int | None = None, replicas: int | None = None) -> Index:
+    from ccl_embed.sdk import open as open_index
+
+    return open_index(collection, store=store, url=url or None, api_key=api_key or None, prefer_grpc=grpc,
+                      model=model, device=device, create=create, shards=shards, replicas=replicas)
+
+
+@app.command()
+def ingest(
+    folder: Annotated[Path, typer.Argument(help="The folder of images and texts to ingest.")],
+    collection: Collection_ = "ccl-embed",
+    store: Store_ = None,
+    url: Url_ = None,
+    api_key: ApiKey_ = None,
+    grpc: Grpc_ = False,
+    model: Model_ = "default",
+    device: Device_ = "auto",
+    prune: Annotated[bool, typer.Option(help="Remove the points of this folder whose files are gone.")] = False,
+    batch_size: Annotated[int, typer.Option(min=1, help="Items embedded and stored together.")] = 32,
+    shards: Annotated[Optional[int], typer.Option(min=1, help="Shard number when a server creates the collection.")] = None,
+    replicas: Annotated[Optional[int], typer.Option(min=1, help="Replication factor when a server creates the collection.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no per-item lines.")] = False,
+) -> None:
+    """Embed every image and text under FOLDER and store them; a re-run adds only what changed.
+
+    Exit code: 0 when everything was ingested, 1 when some items were skipped or failed, 2 on usage errors.
+    """
+    try:
+        index = _open_index(collection, store, url, api_key, grpc, model, device, True, shards, replicas)
+        with index:
+            summary = index.ingest(folder, prune=prune, batch_size=batch_size, show_progress=not quiet and not as_json)
+            total = index.count()
+    except (CCLEmbedError, ValueError, OSError) as e:
+        raise _fail(str(e)) from None
+    if as_json:
+        typer.echo(json.dumps({**summary.to_dict(), "collection": collection, "points": total}))
+    else:
+        if not quiet:
+            for s in summary.skipped:
+                typer.echo(f"skipped {s}", err=True)
+            for s in summary.failed:
+                typer.echo(f"failed {s}", err=True)
+        typer.echo(f"{collection}: {summary.added} added, {summary.unchanged} unchanged, {len(summary.skipped)} skipped, "
+                   f"{len(summary.failed)} failed, {summary.replaced} replaced, {summary.pruned} pruned, "
+                   f"{summary.ignored} ignored; {total} points")
+    if not summary.complete:
+        raise typer.Exit(1)
+
+
+def _parse_filters(filters: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for f in filters:
+        key, sep, value = f.partition("=")
+        if not sep or not key.strip() or not value:
+            raise CCLEmbedError(f"--filter {f!r}: write it as FIELD=VALUE, for example --filter label=animals")
+        out.setdefault(key.strip(), []).append(value)
+    return out
+
+
+@app.command()
+def search(
+    query: Annotated[Optional[str], typer.Argument(help="The text to search for.")] = None,
+    image: Annotated[Optional[Path], typer.Option("--image", "-i", help="Search with this image instead of a text.")] = None,
+    collection: Collection_ = "ccl-embed",
+    store: Store_ = None,
+    url: Url_ = None,
+    api_key: ApiKey_ = None,
+    grpc: Grpc_ = False,
+    model: Model_ = "default",
+    device: Device_ = "auto",
+    limit: Annotated[int, typer.Option("--limit", "-k", min=1, help="How many hits.")] = 10,
+    modality: Annotated[Optional[str], typer.Option(help="Only image or only text hits.")] = None,
+    filters: Annotated[Optional[list[str]], typer.Option("--filter", help="FIELD=VALUE payload condition (repeatable; the same field twice is any-of).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array of hits.")] = False,
+) -> None:
+    """Search a collection by text (QUERY) or by image (--image)."""
+    if (query is None) == (image is None):
+        raise _fail("give either a text QUERY or --image PATH (one of them)")
+    try:
+        where = _parse_filters(filters or [])
+        if image is not None and not image.is_file():
+            raise CCLEmbedError(f"--image {image}: no such file")
+        index = _open_index(collection, store, url, api_key, grpc, model, device, False)
+        with index:
+            hits = index.search(query if query is not None else Path(image or ""), limit=limit, modality=modality, where=where)
+    except (CCLEmbedError, ValueError, OSError) as e:
+        raise _fail(str(e)) from None
+    if as_json:
+        typer.echo(json.dumps([h.to_dict() for h in hits], ensure_ascii=False))
+        return
+    if not hits:
+        typer.echo("no hits", err=True)
+    for h in hits:
+        shown = f"  {h.text[:80]!r}" if h.text else ""
+        label = f"  [{h.label}]" if h.label else ""
+        typer.echo(f"{h.score:.4f}  {h.modality:5s}  {h.path}{label}{shown}")
 
 
 def main() -> None:

@@ -22,12 +22,14 @@ class MissingDependencyError(CCLEmbedError, ImportError):
     """An optional dependency is missing; the message gives the exact pip command."""
 
 
-def require(module: str, extra: str) -> ModuleType:
+def require(module: str, extra: str, package: str | None = None) -> ModuleType:
     """Import an optional dependency or explain which extra installs it.
 
     Args:
         module: The module to import, for example ``"torch"``.
-        extra: The ccl-embed extra that provides it, for example ``"train"``.
+        extra: The ccl-embed extra that provides it, for example ``"train"``; ``"runtime"`` for
+            a dependency of ccl-embed itself.
+        package: The distribution to pip-install when it differs from the module's name.
 
     Returns:
         The imported module.
@@ -38,6 +40,10 @@ def require(module: str, extra: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as e:
+        if extra == "runtime":
+            raise MissingDependencyError(
+                f"{module!r} is not installed, though ccl-embed needs it: pip install {package or module}"
+            ) from e
         raise MissingDependencyError(
             f"{module!r} is not installed; it comes with the {extra!r} extra: "
             f"pip install 'ccl-embed[{extra}]'"

@@ -7,12 +7,13 @@ rendered with resvg (``pip install resvg-py``), a maintained renderer with no sy
 
 from __future__ import annotations
 
+import gzip
 import io
 import os
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ccl_embed.errors import CCLEmbedError, MissingDependencyError
 
@@ -90,12 +91,13 @@ def to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def load_image(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> Image.Image:
+def load_image(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS, data: bytes | None = None) -> Image.Image:
     """Decode an image file (raster or SVG) to RGB.
 
     Args:
-        path: The file.
+        path: The file (its suffix tells SVG from raster; it names the file in errors).
         max_pixels: Refuse images with more pixels than this.
+        data: The file's bytes when already read; the file is then not opened again.
 
     Returns:
         An 8-bit RGB image.
@@ -106,9 +108,20 @@ def load_image(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> Im
     """
     path = Path(path)
     if path.suffix.lower() in SVG_SUFFIXES:
-        return to_rgb(render_svg(path))
+        if data is None:
+            return to_rgb(render_svg(path))
+        try:
+            markup = (gzip.decompress(data) if path.suffix.lower() == ".svgz" else data).decode("utf-8")
+        except (OSError, UnicodeDecodeError, EOFError) as e:
+            raise ImageError(f"{path}: not a readable SVG ({e})") from e
+        try:
+            return to_rgb(render_svg(markup, markup=True))
+        except ImageError as e:
+            raise ImageError(str(e).replace("<svg markup>", str(path))) from e
+    if data is not None and not data:
+        raise ImageError(f"{path}: empty file (0 bytes)")
     try:
-        with Image.open(path) as img:
+        with Image.open(io.BytesIO(data) if data is not None else path) as img:
             if img.width * img.height > max_pixels:
                 raise ImageError(
                     f"{path}: {img.width}x{img.height} pixels is over the limit of {max_pixels:,}; "
@@ -123,6 +136,8 @@ def load_image(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> Im
         raise ImageError(f"{path}: file not found") from e
     except Image.DecompressionBombError as e:
         raise ImageError(f"{path}: too many pixels (decompression bomb guard)") from e
+    except UnidentifiedImageError as e:
+        raise ImageError(f"{path}: not an image in a format Pillow reads (is it another kind of file?)") from e
     except (OSError, ValueError, SyntaxError) as e:
         raise ImageError(f"{path}: not a readable image ({e})") from e
 

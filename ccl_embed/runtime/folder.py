@@ -61,6 +61,12 @@ class RuntimeModel:
     def path(self, name: str) -> Path:
         return self.folder / name
 
+    @property
+    def version(self) -> str:
+        """A fingerprint of the model's files: the same for the same weights, different after retraining."""
+        digest = hashlib.sha256(json.dumps(self.files, sort_keys=True).encode()).hexdigest()
+        return digest[:16]
+
 
 def read_record(folder: Path, error: type[CCLEmbedError], hint: str) -> dict[str, Any]:
     """The parsed ``config.json`` of a model folder; ``error`` (with ``hint`` on how to get one) when missing or bad."""

@@ -1,0 +1,235 @@
+"""Ingesting a folder into a collection: hash, skip what is there, embed the rest in batches, upsert.
+
+Point ids are UUIDs derived from the model version, the modality, the path under the root and the
+content's SHA-256. So a re-run finds unchanged files by id and embeds nothing twice; an edited
+file gets a new id and its old point is removed once the new one is stored; a kill at any moment
+leaves only whole points behind, and the next run completes the collection.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ccl_embed.data.images import ImageError, load_image
+from ccl_embed.errors import CCLEmbedError
+from ccl_embed.ingest.walk import Item, Skipped, find_items
+from ccl_embed.runtime.embedder import Embedder
+from ccl_embed.store.base import Collection, CollectionMeta, Point
+
+MAX_TEXT_BYTES = 1 << 20
+"""At most this much of a text file is read; a longer file is embedded from its beginning."""
+
+PAYLOAD_TEXT_CHARS = 2000
+"""A text item's payload keeps at most this many characters of it."""
+
+_ID_NAMESPACE = uuid.UUID("0b6f3c58-3a51-4c1e-9d0a-6a3f1c2e9b7d")
+
+
+@dataclass
+class IngestSummary:
+    """What an ingest did.
+
+    Attributes:
+        added: Items embedded and stored by this run.
+        unchanged: Items already stored with the same content and model (nothing done).
+        replaced: Stored points removed because their file changed (the new content is in ``added``).
+        pruned: Stored points removed because their file is gone (``prune=True``).
+        ignored: Files of other types, and hidden files.
+        skipped: Inputs not ingested, each with its reason (bad or unreadable input).
+        failed: Items the model could not embed, each with its reason.
+    """
+
+    added: int = 0
+    unchanged: int = 0
+    replaced: int = 0
+    pruned: int = 0
+    ignored: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    failed: list[Skipped] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        """Whether every input was ingested (the CLI exits 0 then, 1 otherwise)."""
+        return not self.skipped and not self.failed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"added": self.added, "unchanged": self.unchanged, "replaced": self.replaced, "pruned": self.pruned,
+                "ignored": self.ignored, "skipped": [vars(s) for s in self.skipped],
+                "failed": [vars(s) for s in self.failed]}
+
+
+def point_id(meta: CollectionMeta, modality: str, path: str, sha256: str) -> str:
+    """The deterministic id of one item's point."""
+    return str(uuid.uuid5(_ID_NAMESPACE, f"{meta.model_version}\n{modality}\n{path}\n{sha256}"))
+
+
+def _sha_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _decode_text(data: bytes, cut: bool) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        if cut and e.start >= len(data) - 3:  # the read stopped inside a character
+            return data[: e.start].decode("utf-8")
+        raise
+
+
+def _os_reason(e: OSError) -> str:
+    if isinstance(e, FileNotFoundError):
+        return "vanished during the ingest"
+    return f"cannot be read ({e.strerror or e})"
+
+
+@dataclass
+class _Prepared:
+    item: Item
+    sha: str
+    id: str = ""
+
+
+def _hash(item: Item) -> str:
+    if item.file is None:
+        return hashlib.sha256((item.text or "").encode()).hexdigest()
+    return _sha_file(item.file)
+
+
+def _load(p: _Prepared) -> Any:
+    """The decoded content of a pending item (PIL image or text), checked against the hash of the first pass."""
+    item = p.item
+    if item.file is None:
+        return item.text
+    if item.modality == "image":
+        data = item.file.read_bytes()
+        if hashlib.sha256(data).hexdigest() != p.sha:
+            raise CCLEmbedError("changed during the ingest; run the ingest again")
+        if not data:
+            raise CCLEmbedError("empty file (0 bytes)")
+        return load_image(item.file, data=data)
+    with item.file.open("rb") as f:
+        data = f.read(MAX_TEXT_BYTES + 1)
+    cut = len(data) > MAX_TEXT_BYTES
+    if not cut and hashlib.sha256(data).hexdigest() != p.sha:
+        raise CCLEmbedError("changed during the ingest; run the ingest again")
+    try:
+        text = _decode_text(data[:MAX_TEXT_BYTES], cut)
+    except UnicodeDecodeError as e:
+        raise CCLEmbedError(f"not UTF-8 text (byte {e.start}); convert it to UTF-8") from e
+    if not text.strip():
+        raise CCLEmbedError("empty text")
+    return text
+
+
+def _payload(p: _Prepared, content: Any, meta: CollectionMeta, root: str, ids: dict[str, str]) -> dict[str, Any]:
+    item = p.item
+    payload: dict[str, Any] = {"modality": item.modality, "path": item.path, "root": root, "sha256": p.sha,
+                               "model": meta.model, "model_version": meta.model_version}
+    if item.modality == "text":
+        payload["text"] = content[:PAYLOAD_TEXT_CHARS]
+    if item.label is not None:
+        payload["label"] = item.label
+    partners = [ids[q] for q in item.partners if q in ids]
+    if partners:
+        payload["pairs"] = partners
+    return payload
+
+
+def ingest(root: str | os.PathLike[str], collection: Collection, embedder: Embedder, *, prune: bool = False,
+           batch_size: int = 32, exclude: tuple[str | os.PathLike[str], ...] = (),
+           progress: Callable[[int], Any] | None = None, on_total: Callable[[int], Any] | None = None) -> IngestSummary:
+    """Ingest a folder into a collection (see the module docs for what is kept and skipped).
+
+    Args:
+        root: The folder.
+        collection: An open collection whose record matches ``embedder``'s model.
+        embedder: The model.
+        prune: Remove the points of this root whose files are gone.
+        batch_size: Items embedded and upserted together.
+        exclude: Folders under root never to enter.
+        progress: Called with the number of items just handled (for a progress bar).
+        on_total: Called once with the number of items to embed, before the first is embedded.
+
+    Returns:
+        The summary.
+
+    Raises:
+        CorpusError: When root is not a folder.
+        StoreError: When the collection cannot be written.
+    """
+    root_path = Path(root).resolve()
+    root_key = root_path.as_posix()
+    meta = collection.meta
+    found = find_items(root_path, exclude)
+    summary = IngestSummary(ignored=found.ignored, skipped=list(found.skipped))
+    prepared: list[_Prepared] = []
+    for item in found.items:
+        try:
+            prepared.append(_Prepared(item, _hash(item)))
+        except OSError as e:
+            summary.skipped.append(Skipped(item.path, _os_reason(e)))
+    ids = {}
+    for p in prepared:
+        p.id = point_id(meta, p.item.modality, p.item.path, p.sha)
+        ids[p.item.path] = p.id
+    stored = {pid: payload.get("path", "") for pid, payload, _ in collection.scan({"root": root_key}, ("path",))}
+    pending = [p for p in prepared if p.id not in stored]
+    summary.unchanged = len(prepared) - len(pending)
+    if on_total is not None:
+        on_total(len(pending))
+    added: set[str] = set()
+    for modality in ("image", "text"):
+        todo = [p for p in pending if p.item.modality == modality]
+        for start in range(0, len(todo), batch_size):
+            batch = todo[start : start + batch_size]
+            added |= _embed_batch(batch, modality, collection, embedder, root_key, ids, summary)
+            if progress is not None:
+                progress(len(batch))
+    summary.added = len(added)
+    # A stored point is stale when its path now has another point, stored; one whose file is now
+    # unreadable or undecodable is kept. Pruning removes only paths the walk did not see at all.
+    now = {p.item.path: p.id for p in prepared if p.id in stored or p.id in added}
+    seen = {i.path for i in found.items} | {s.path for s in summary.skipped}
+    stale = [pid for pid, path in stored.items() if path in now and now[path] != pid]
+    gone = [pid for pid, path in stored.items() if path not in seen] if prune else []
+    collection.delete(stale + gone)
+    summary.replaced, summary.pruned = len(stale), len(gone)
+    return summary
+
+
+def _embed_batch(batch: list[_Prepared], modality: str, collection: Collection, embedder: Embedder, root: str,
+                 ids: dict[str, str], summary: IngestSummary) -> set[str]:
+    loaded: list[tuple[_Prepared, Any]] = []
+    for p in batch:
+        try:
+            loaded.append((p, _load(p)))
+        except OSError as e:
+            summary.skipped.append(Skipped(p.item.path, _os_reason(e)))
+        except (ImageError, CCLEmbedError) as e:
+            summary.skipped.append(Skipped(p.item.path, str(e).split(": ", 1)[-1] if isinstance(e, ImageError) else str(e)))
+    if not loaded:
+        return set()
+    contents = [c for _, c in loaded]
+    results: Iterator[Any] = (embedder.embed_images(contents, batch_size=len(contents)) if modality == "image"
+                              else embedder.embed_texts(contents, batch_size=len(contents)))
+    points = []
+    for (p, content), r in zip(loaded, results):
+        if r.vector is None:
+            summary.failed.append(Skipped(p.item.path, r.error or "could not be embedded"))
+            continue
+        vector = np.asarray(r.vector, dtype=np.float32)
+        points.append(Point(p.id, vector.tolist(), _payload(p, content, collection.meta, root, ids)))
+    collection.upsert(points)
+    return {p.id for p in points}

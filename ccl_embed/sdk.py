@@ -1,0 +1,189 @@
+"""The SDK: open an index, ingest folders, search by text or image.
+
+    import ccl_embed
+    index = ccl_embed.open(collection="photos")       # embedded store, default model
+    index.ingest("./corpus")
+    for hit in index.search("a red bicycle", limit=5):
+        print(hit.score, hit.modality, hit.path)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from ccl_embed.errors import CCLEmbedError
+from ccl_embed.ingest import IngestSummary, ingest
+from ccl_embed.runtime.embedder import Embedder, vectors_or_raise
+from ccl_embed.runtime.folder import DEFAULT_MODEL, RuntimeModel
+from ccl_embed.store import DEFAULT_COLLECTION, Collection, CollectionMeta, Filter, default_store, open_collection
+from ccl_embed.store.base import StoreError
+
+MODALITIES = ("image", "text")
+Query = str | os.PathLike[str] | Image.Image
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result.
+
+    Attributes:
+        score: Cosine similarity to the query (higher is closer).
+        modality: ``image`` or ``text``.
+        path: Where the item came from, relative to the ingested folder, POSIX style.
+        text: The text of a text item (bounded), else None.
+        label: The item's label when known.
+        id: The point's id.
+        payload: The whole stored payload.
+    """
+
+    score: float
+    modality: str
+    path: str
+    text: str | None
+    label: str | None
+    id: str
+    payload: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"score": self.score, "modality": self.modality, "path": self.path, "text": self.text,
+                "label": self.label, "id": self.id}
+
+
+def model_meta(model: RuntimeModel) -> CollectionMeta:
+    """The collection record of a model."""
+    return CollectionMeta(model=model.name, model_version=model.version, dim=model.dim, distance=model.distance)
+
+
+class Index:
+    """A collection together with the model that fills it. Create it with :func:`ccl_embed.open`."""
+
+    def __init__(self, collection: Collection, embedder: Embedder) -> None:
+        self.collection = collection
+        self.embedder = embedder
+
+    def ingest(self, path: str | os.PathLike[str], *, prune: bool = False, batch_size: int = 32,
+               show_progress: bool = False) -> IngestSummary:
+        """Embed and store every image and text under a folder (see ``docs/ingest.md``).
+
+        Args:
+            path: The folder.
+            prune: Remove the points of this folder whose files are gone.
+            batch_size: Items embedded and stored together.
+            show_progress: Show a progress bar with items/s on stderr.
+
+        Returns:
+            What was added, left unchanged, replaced, pruned, skipped (with reasons) or failed.
+        """
+        bar: Any = None
+        update: Callable[[int], Any] | None = None
+
+        def start(total: int) -> None:
+            nonlocal bar, update
+            if show_progress:
+                from tqdm import tqdm
+
+                bar = tqdm(total=total, desc="ingest", unit="item", dynamic_ncols=True)
+                update = bar.update
+
+        exclude = (self.collection.folder,) if hasattr(self.collection, "folder") else ()
+        try:
+            summary = ingest(path, self.collection, self.embedder, prune=prune, batch_size=batch_size,
+                             exclude=exclude, progress=lambda n: update(n) if update else None, on_total=start)
+        finally:
+            if bar is not None:
+                bar.close()
+        optimize = getattr(self.collection, "optimize", None)
+        if optimize is not None and (summary.added or summary.replaced or summary.pruned):
+            optimize()
+        return summary
+
+    def embed_query(self, query: Query) -> list[float]:
+        """The vector of a query: a ``str`` is text; a path or a PIL image is an image."""
+        if isinstance(query, str):
+            vectors = vectors_or_raise(self.embedder.embed_texts([query]), "query")
+        elif isinstance(query, (os.PathLike, Image.Image)):
+            vectors = vectors_or_raise(self.embedder.embed_images([query]), "query image")
+        else:
+            raise CCLEmbedError(f"query {query!r}: pass a str (text), a pathlib.Path to an image, or a PIL image")
+        return [float(x) for x in vectors[0]]
+
+    def search(self, query: Query, limit: int = 10, modality: str | None = None,
+               where: Filter | None = None) -> list[Hit]:
+        """The stored items nearest to a query, best first.
+
+        Args:
+            query: A ``str`` (text), a ``pathlib.Path`` to an image, or a PIL image.
+            limit: How many hits.
+            modality: Only ``image`` or only ``text`` items (default: both).
+            where: Payload conditions, for example ``{"label": "animals"}``.
+
+        Raises:
+            CCLEmbedError: On a bad query, limit or modality.
+        """
+        if modality is not None and modality not in MODALITIES:
+            raise CCLEmbedError(f"modality={modality!r}: choose image or text (or leave it out for both)")
+        if not isinstance(limit, int) or limit < 1:
+            raise CCLEmbedError(f"limit={limit!r}: give a positive number of hits")
+        conditions = dict(where or {})
+        if modality is not None:
+            conditions["modality"] = modality
+        vector = self.embed_query(query)
+        return [Hit(score=h.score, modality=str(h.payload.get("modality", "")), path=str(h.payload.get("path", "")),
+                    text=h.payload.get("text"), label=h.payload.get("label"), id=h.id, payload=h.payload)
+                for h in self.collection.query(vector, limit, conditions)]
+
+    def count(self) -> int:
+        """How many points the collection holds."""
+        return self.collection.count()
+
+    def close(self) -> None:
+        """Release the collection (the embedded store's lock with it)."""
+        self.collection.close()
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open(collection: str = DEFAULT_COLLECTION, *, store: str | os.PathLike[str] | None = None,  # noqa: A001
+         url: str | None = None, api_key: str | None = None, prefer_grpc: bool = False,
+         model: str | os.PathLike[str] = DEFAULT_MODEL, device: str = "auto", create: bool = True,
+         shards: int | None = None, replicas: int | None = None) -> Index:
+    """Open an index: a collection in the embedded store (default) or on a Qdrant server, and a model.
+
+    Args:
+        collection: The collection's name (default ``ccl-embed``).
+        store: The embedded store's folder (default ``$CCL_EMBED_STORE`` or
+            ``~/.local/share/ccl-embed/store``).
+        url: A Qdrant server or cluster URL instead of the embedded store.
+        api_key: The server's API key.
+        prefer_grpc: Talk gRPC to the server.
+        model: ``default``, another shipped model's name, or an exported model folder.
+        device: ``auto``, ``cpu`` or ``cuda``.
+        create: Create the collection when it does not exist.
+        shards: Shard number when a server creates the collection.
+        replicas: Replication factor when a server creates the collection.
+
+    Returns:
+        The index; close it (or use ``with``) to release the embedded store for other processes.
+
+    Raises:
+        StoreError: When the collection holds another model's vectors, is held by another
+            process, does not exist (``create=False``) or the server does not answer.
+        ModelError: When the model cannot be found or is damaged.
+    """
+    embedder = Embedder(model if isinstance(model, str) else Path(model), device=device)
+    coll = open_collection(collection, model_meta(embedder.model), store=store, url=url, api_key=api_key,
+                           prefer_grpc=prefer_grpc, shards=shards, replicas=replicas, create=create)
+    return Index(coll, embedder)
+
+
+__all__ = ["Hit", "Index", "StoreError", "default_store", "open"]

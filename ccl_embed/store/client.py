@@ -1,0 +1,121 @@
+"""A Qdrant server or cluster through qdrant-client (also its local mode, used in congruence tests).
+
+The API key is passed to the client and never printed or logged; messages name the URL only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from ccl_embed.errors import require
+from ccl_embed.store.base import (
+    INDEXED_FIELDS,
+    VECTOR_NAME,
+    Collection,
+    CollectionMeta,
+    Filter,
+    Point,
+    ScoredPoint,
+    StoreError,
+    check_filter,
+)
+
+_PAGE = 1024
+
+
+def _filter(models: Any, where: Filter | None) -> Any:
+    conditions = []
+    for key, values in check_filter(where).items():
+        match = models.MatchValue(value=values[0]) if len(values) == 1 else models.MatchAny(any=values)
+        conditions.append(models.FieldCondition(key=key, match=match))
+    return models.Filter(must=conditions) if conditions else None
+
+
+class ClientCollection(Collection):
+    """A collection on a Qdrant server (``url``), or in qdrant-client's local mode (``location``/``path``).
+
+    Args:
+        name: The collection.
+        meta: The model about to write (checked against the collection's record); None to open an
+            existing collection as it is.
+        url: A server URL (``http://host:6333``); ``api_key`` and ``prefer_grpc`` go with it.
+        location: ``":memory:"`` for an in-memory local client (tests).
+        path: A folder for a persistent local client.
+        shards: Shard count on creation (cluster).
+        replicas: Replication factor on creation (cluster).
+        client: An existing ``QdrantClient`` to use (it is not closed with the collection).
+        create: Create the collection when missing (needs ``meta``).
+    """
+
+    def __init__(self, name: str, meta: CollectionMeta | None, *, url: str | None = None, api_key: str | None = None,
+                 prefer_grpc: bool = False, location: str | None = None, path: str | None = None,
+                 shards: int | None = None, replicas: int | None = None, client: Any = None, create: bool = True) -> None:
+        qc = require("qdrant_client", "runtime", "qdrant-client")
+        self._models = qc.models
+        self.name = name
+        self.where = f"collection {name!r} on {url}" if url else f"collection {name!r} of qdrant-client local mode"
+        self._owns_client = client is None
+        if client is None:
+            try:
+                client = qc.QdrantClient(url=url, api_key=api_key, prefer_grpc=prefer_grpc, location=location, path=path)
+            except Exception as e:
+                raise StoreError(f"cannot connect to {url or path or location} ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from e
+        self._client = client
+        try:
+            exists = client.collection_exists(name)
+        except Exception as e:
+            raise StoreError(f"{self.where}: the server did not answer ({type(e).__name__}: {str(e)[:200]}); "
+                             "check the URL and the API key") from e
+        if exists:
+            info = client.get_collection(name)
+            self.meta = CollectionMeta.from_dict(info.config.metadata, self.where)
+            if meta is not None:
+                self.meta.check_same(meta, self.where)
+        elif meta is None or not create:
+            raise StoreError(f"{self.where} does not exist; ingest something into it first "
+                             f"(ccl-embed ingest DIR --collection {name})")
+        else:
+            m = self._models
+            client.create_collection(
+                name, vectors_config={VECTOR_NAME: m.VectorParams(size=meta.dim, distance=m.Distance.COSINE)},
+                shard_number=shards, replication_factor=replicas, metadata=meta.to_dict())
+            for key in INDEXED_FIELDS:
+                client.create_payload_index(name, key, field_schema=m.PayloadSchemaType.KEYWORD)
+            self.meta = meta
+
+    def upsert(self, points: Sequence[Point]) -> None:
+        if points:
+            m = self._models
+            self._client.upsert(self.name, wait=True, points=[
+                m.PointStruct(id=p.id, vector={VECTOR_NAME: [float(x) for x in p.vector]}, payload=p.payload) for p in points])
+
+    def delete(self, ids: Sequence[str]) -> None:
+        if ids:
+            self._client.delete(self.name, points_selector=self._models.PointIdsList(points=list(ids)), wait=True)
+
+    def query(self, vector: Sequence[float], limit: int, where: Filter | None = None) -> list[ScoredPoint]:
+        res = self._client.query_points(self.name, query=[float(x) for x in vector], using=VECTOR_NAME, limit=limit,
+                                        query_filter=_filter(self._models, where), with_payload=True)
+        return [ScoredPoint(str(h.id), float(h.score), dict(h.payload or {})) for h in res.points]
+
+    def scan(self, where: Filter | None = None, fields: Sequence[str] = ("path",),
+             with_vectors: bool = False) -> Iterator[tuple[str, dict[str, Any], list[float] | None]]:
+        offset = None
+        while True:
+            records, offset = self._client.scroll(self.name, scroll_filter=_filter(self._models, where), limit=_PAGE,
+                                                  offset=offset, with_payload=list(fields) or False,
+                                                  with_vectors=[VECTOR_NAME] if with_vectors else False)
+            for r in records:
+                vector = r.vector.get(VECTOR_NAME) if with_vectors and isinstance(r.vector, dict) else None
+                yield str(r.id), dict(r.payload or {}), vector
+            if offset is None:
+                return
+
+    def count(self, where: Filter | None = None) -> int:
+        return int(self._client.count(self.name, count_filter=_filter(self._models, where), exact=True).count)
+
+    def close(self) -> None:
+        if self._owns_client and self._client is not None:
+            self._client.close()
+            self._client = None
