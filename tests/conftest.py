@@ -177,3 +177,28 @@ def build_tiny_exported(root: Path):
     train_ccl(fs.split("train"), None, config, class_vectors=vectors, out=root / "model")
     reports = export_model(root / "model", name="tiny", backbone_files=tiny_backbones(root / "bb"))
     return root / "model", reports
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A tiny exported model folder, built once per test session."""
+    return build_tiny_exported(tmp_path_factory.mktemp("tiny-model"))[0]
+
+
+def make_folder(root: Path) -> Path:
+    """A folder to ingest: 6 image/.txt pairs by stem, a pairs.jsonl with labels, a markdown note, an ignored file."""
+    root.mkdir(parents=True, exist_ok=True)
+    for colour, shape in [("red", "square"), ("blue", "circle"), ("green", "bar"), ("yellow", "dot"),
+                          ("red", "ring"), ("blue", "cross")]:
+        draw(colour, shape).save(root / f"{colour}-{shape}.png")
+        (root / f"{colour}-{shape}.txt").write_text(f"a {colour} {shape}")
+    sub = root / "labelled"
+    sub.mkdir()
+    lines = []
+    for colour, shape in [("green", "circle"), ("yellow", "square"), ("red", "bar")]:
+        draw(colour, shape).save(sub / f"{shape}.png")
+        lines.append(json.dumps({"image": f"{shape}.png", "text": f"a {shape} in {colour}", "label": colour}))
+    (sub / "pairs.jsonl").write_text("\n".join(lines) + "\n")
+    (root / "notes.md").write_text("# Notes\n\nA blue square and a red circle.\n")
+    (root / "data.csv").write_text("a,b\n")
+    return root

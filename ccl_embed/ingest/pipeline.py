@@ -1,7 +1,7 @@
 """Ingesting a folder into a collection: hash, skip what is there, embed the rest in batches, upsert.
 
-Point ids are UUIDs derived from the model version, the modality, the path under the root and the
-content's SHA-256. So a re-run finds unchanged files by id and embeds nothing twice; an edited
+Point ids are UUIDs derived from the model version, the ingested root, the modality, the path under
+the root and the content's SHA-256. So a re-run finds unchanged files by id and embeds nothing twice; an edited
 file gets a new id and its old point is removed once the new one is stored; a kill at any moment
 leaves only whole points behind, and the next run completes the collection.
 """
@@ -66,9 +66,9 @@ class IngestSummary:
                 "failed": [vars(s) for s in self.failed]}
 
 
-def point_id(meta: CollectionMeta, modality: str, path: str, sha256: str) -> str:
+def point_id(meta: CollectionMeta, root: str, modality: str, path: str, sha256: str) -> str:
     """The deterministic id of one item's point."""
-    return str(uuid.uuid5(_ID_NAMESPACE, f"{meta.model_version}\n{modality}\n{path}\n{sha256}"))
+    return str(uuid.uuid5(_ID_NAMESPACE, f"{meta.model_version}\n{root}\n{modality}\n{path}\n{sha256}"))
 
 
 def _sha_file(path: Path) -> str:
@@ -182,7 +182,7 @@ def ingest(root: str | os.PathLike[str], collection: Collection, embedder: Embed
             summary.skipped.append(Skipped(item.path, _os_reason(e)))
     ids = {}
     for p in prepared:
-        p.id = point_id(meta, p.item.modality, p.item.path, p.sha)
+        p.id = point_id(meta, root_key, p.item.modality, p.item.path, p.sha)
         ids[p.item.path] = p.id
     stored = {pid: payload.get("path", "") for pid, payload, _ in collection.scan({"root": root_key}, ("path",))}
     pending = [p for p in prepared if p.id not in stored]

@@ -58,7 +58,8 @@ class ClientCollection(Collection):
         self._owns_client = client is None
         if client is None:
             try:
-                client = qc.QdrantClient(url=url, api_key=api_key, prefer_grpc=prefer_grpc, location=location, path=path)
+                client = qc.QdrantClient(url=url, api_key=api_key, prefer_grpc=prefer_grpc, location=location, path=path,
+                                         check_compatibility=False)
             except Exception as e:
                 raise StoreError(f"cannot connect to {url or path or location} ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from e
         self._client = client
@@ -80,8 +81,9 @@ class ClientCollection(Collection):
             client.create_collection(
                 name, vectors_config={VECTOR_NAME: m.VectorParams(size=meta.dim, distance=m.Distance.COSINE)},
                 shard_number=shards, replication_factor=replicas, metadata=meta.to_dict())
-            for key in INDEXED_FIELDS:
-                client.create_payload_index(name, key, field_schema=m.PayloadSchemaType.KEYWORD)
+            if not getattr(client, "_client", None).__class__.__name__.startswith("QdrantLocal"):
+                for key in INDEXED_FIELDS:  # local mode has no payload indexes (and warns)
+                    client.create_payload_index(name, key, field_schema=m.PayloadSchemaType.KEYWORD)
             self.meta = meta
 
     def upsert(self, points: Sequence[Point]) -> None:
