@@ -139,12 +139,19 @@ def _payload(p: _Prepared, content: Any, meta: CollectionMeta, root: str, ids: d
                                "model": meta.model, "model_version": meta.model_version}
     if item.modality == "text":
         payload["text"] = content[:PAYLOAD_TEXT_CHARS]
+    payload.update(_links(item, ids))
+    return payload
+
+
+def _links(item: Item, ids: dict[str, str]) -> dict[str, Any]:
+    """The payload fields that depend on other items: the label and the ids of the paired items."""
+    out: dict[str, Any] = {}
     if item.label is not None:
-        payload["label"] = item.label
+        out["label"] = item.label
     partners = [ids[q] for q in item.partners if q in ids]
     if partners:
-        payload["pairs"] = partners
-    return payload
+        out["pairs"] = partners
+    return out
 
 
 def ingest(root: str | os.PathLike[str], collection: Collection, embedder: Embedder, *, prune: bool = False,
@@ -184,9 +191,15 @@ def ingest(root: str | os.PathLike[str], collection: Collection, embedder: Embed
     for p in prepared:
         p.id = point_id(meta, root_key, p.item.modality, p.item.path, p.sha)
         ids[p.item.path] = p.id
-    stored = {pid: payload.get("path", "") for pid, payload, _ in collection.scan({"root": root_key}, ("path",))}
+    links = ("path", "pairs", "label")
+    stored = {pid: payload for pid, payload, _ in collection.scan({"root": root_key}, links)}
     pending = [p for p in prepared if p.id not in stored]
     summary.unchanged = len(prepared) - len(pending)
+    for p in prepared:  # an unchanged item whose partner or label changed gets its links updated
+        if p.id in stored:
+            want = _links(p.item, ids)
+            if any(stored[p.id].get(k) != want.get(k) for k in ("pairs", "label")):
+                collection.set_payload(p.id, {k: want.get(k) for k in ("pairs", "label")})
     if on_total is not None:
         on_total(len(pending))
     added: set[str] = set()
@@ -202,8 +215,9 @@ def ingest(root: str | os.PathLike[str], collection: Collection, embedder: Embed
     # unreadable or undecodable is kept. Pruning removes only paths the walk did not see at all.
     now = {p.item.path: p.id for p in prepared if p.id in stored or p.id in added}
     seen = {i.path for i in found.items} | {s.path for s in summary.skipped}
-    stale = [pid for pid, path in stored.items() if path in now and now[path] != pid]
-    gone = [pid for pid, path in stored.items() if path not in seen] if prune else []
+    paths = {pid: str(payload.get("path", "")) for pid, payload in stored.items()}
+    stale = [pid for pid, path in paths.items() if path in now and now[path] != pid]
+    gone = [pid for pid, path in paths.items() if path not in seen] if prune else []
     collection.delete(stale + gone)
     summary.replaced, summary.pruned = len(stale), len(gone)
     return summary

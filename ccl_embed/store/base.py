@@ -107,6 +107,10 @@ class Collection(ABC):
         """Insert or replace points; durable when this returns (a crash later loses none of them)."""
 
     @abstractmethod
+    def set_payload(self, point_id: str, values: dict[str, Any]) -> None:
+        """Set some payload fields of one point (others are kept); a None value removes the field."""
+
+    @abstractmethod
     def delete(self, ids: Sequence[str]) -> None:
         """Remove points by id (unknown ids are ignored)."""
 

@@ -92,6 +92,14 @@ class ClientCollection(Collection):
             self._client.upsert(self.name, wait=True, points=[
                 m.PointStruct(id=p.id, vector={VECTOR_NAME: [float(x) for x in p.vector]}, payload=p.payload) for p in points])
 
+    def set_payload(self, point_id: str, values: dict[str, Any]) -> None:
+        keep = {k: v for k, v in values.items() if v is not None}
+        if keep:
+            self._client.set_payload(self.name, payload=keep, points=[point_id], wait=True)
+        if len(keep) < len(values):
+            self._client.delete_payload(self.name, keys=[k for k, v in values.items() if v is None],
+                                        points=[point_id], wait=True)
+
     def delete(self, ids: Sequence[str]) -> None:
         if ids:
             self._client.delete(self.name, points_selector=self._models.PointIdsList(points=list(ids)), wait=True)

@@ -140,6 +140,14 @@ class EdgeCollection(Collection):
             self._shard.update(q.UpdateOperation.upsert_points(
                 [q.Point(p.id, {VECTOR_NAME: [float(x) for x in p.vector]}, p.payload) for p in points]))
 
+    def set_payload(self, point_id: str, values: dict[str, Any]) -> None:
+        op = self._q.UpdateOperation
+        keep = {k: v for k, v in values.items() if v is not None}
+        if keep:
+            self._shard.update(op.set_payload([point_id], keep))
+        if len(keep) < len(values):
+            self._shard.update(op.delete_payload([point_id], [k for k, v in values.items() if v is None]))
+
     def delete(self, ids: Sequence[str]) -> None:
         if ids:
             self._shard.update(self._q.UpdateOperation.delete_points(list(ids)))

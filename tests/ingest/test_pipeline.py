@@ -153,3 +153,14 @@ def test_two_roots_share_a_collection_without_pruning_each_other(tmp_path, coll,
     ingest(a, coll, embedder)
     ingest(b, coll, embedder, prune=True)
     assert coll.count() == 38
+
+
+def test_links_follow_a_partner_that_changed_or_left(tmp_path, coll, embedder):
+    root = make_folder(tmp_path / "f")
+    ingest(root, coll, embedder)
+    (root / "red-square.txt").write_text("a crimson square")
+    (root / "blue-circle.txt").unlink()
+    ingest(root, coll, embedder, prune=True)
+    payloads = {p["path"]: (pid, p) for pid, p, _ in coll.scan(fields=("path", "pairs"))}
+    assert payloads["red-square.png"][1]["pairs"] == [payloads["red-square.txt"][0]]
+    assert "pairs" not in payloads["blue-circle.png"][1]

@@ -47,6 +47,9 @@ def test_upsert_query_scan_count_delete(open_backend):
     assert set(scanned) == {p.id for p in pts}
     assert scanned[pts[3].id][0] == {"path": "f3"}
     np.testing.assert_allclose(scanned[pts[3].id][1], pts[3].vector, atol=1e-6)
+    coll.set_payload(pts[5].id, {"label": "new", "path": None})
+    assert next(p for i, p, _ in coll.scan(fields=("label", "path", "modality")) if i == pts[5].id) == {
+        "label": "new", "modality": "image"}
     coll.delete([pts[0].id, pts[1].id, str(uuid.UUID(int=999))])
     assert coll.count() == 38 and coll.count({"modality": "text"}) == 19
 
