@@ -8,6 +8,8 @@ from importlib.metadata import PackageNotFoundError, version
 from ccl_embed.data.corpus import Corpus, read_corpus
 from ccl_embed.errors import CCLEmbedError, CorpusError
 from ccl_embed.evaluation import RetrievalScores, evaluate_embeddings
+from ccl_embed.sdk import Hit, open
+from ccl_embed.store.base import StoreError
 
 try:
     __version__ = version("ccl-embed")
@@ -18,8 +20,11 @@ __all__ = [
     "CCLEmbedError",
     "Corpus",
     "CorpusError",
+    "Hit",
     "RetrievalScores",
+    "StoreError",
     "__version__",
     "evaluate_embeddings",
+    "open",
     "read_corpus",
 ]

@@ -118,7 +118,13 @@ def load_image(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS, data:
             return to_rgb(render_svg(markup, markup=True))
         except ImageError as e:
             raise ImageError(str(e).replace("<svg markup>", str(path))) from e
-    if data is not None and not data:
+    try:
+        empty = not data if data is not None else path.stat().st_size == 0
+    except FileNotFoundError as e:
+        raise ImageError(f"{path}: file not found") from e
+    except OSError as e:
+        raise ImageError(f"{path}: cannot be read ({e.strerror})") from e
+    if empty:
         raise ImageError(f"{path}: empty file (0 bytes)")
     try:
         with Image.open(io.BytesIO(data) if data is not None else path) as img:
@@ -137,7 +143,8 @@ def load_image(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS, data:
     except Image.DecompressionBombError as e:
         raise ImageError(f"{path}: too many pixels (decompression bomb guard)") from e
     except UnidentifiedImageError as e:
-        raise ImageError(f"{path}: not an image in a format Pillow reads (is it another kind of file?)") from e
+        raise ImageError(f"{path}: not a readable image (Pillow does not recognise the content: "
+                         "another kind of file, or a damaged image)") from e
     except (OSError, ValueError, SyntaxError) as e:
         raise ImageError(f"{path}: not a readable image ({e})") from e
 

@@ -142,9 +142,9 @@ def check_filter(where: Filter | None) -> dict[str, list[str]]:
     """A filter normalised to lists of strings, or a StoreError naming the bad entry."""
     out: dict[str, list[str]] = {}
     for key, value in (where or {}).items():
-        values = [value] if isinstance(value, str) else list(value) if isinstance(value, (list, tuple)) else [None]
+        values: list[object] = [value] if isinstance(value, str) else list(value) if isinstance(value, (list, tuple)) else [None]
         if not key or not values or not all(isinstance(v, str) for v in values):
             raise StoreError(f"filter {key}={value!r}: give a field name and one or more string values, "
                              "for example label=animals")
-        out[key] = values
+        out[key] = [str(v) for v in values]
     return out

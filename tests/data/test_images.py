@@ -54,8 +54,9 @@ def test_svg_renders_to_requested_longer_side(tmp_path):
 
 
 @pytest.mark.parametrize("content, match", [
-    (b"", "not a readable image"),
-    (b"this is text renamed .png", "not a readable image"),
+    (b"", "empty file"),
+    (b"this is text renamed .png", "not a readable image \\(Pillow does not recognise"),
+    (b"\x89PNG\r\n\x1a\n cut short", "not a readable image"),
 ])
 def test_bad_files_name_the_file(tmp_path, content, match):
     (tmp_path / "bad.png").write_bytes(content)

@@ -121,7 +121,7 @@ def test_bad_input_is_skipped_with_reasons_and_the_rest_is_stored(tmp_path, coll
                             "gone.txt", "locked.txt"}
     assert "pixels" in reasons["bomb.png"] and "bomb" in reasons["bomb.png"]
     assert reasons["zero.png"] == "empty file (0 bytes)"
-    assert "not an image" in reasons["words.png"] and "not a readable image" in reasons["truncated.png"]
+    assert "does not recognise" in reasons["words.png"] and "not a readable image" in reasons["truncated.png"]
     assert reasons["latin1.txt"].startswith("not UTF-8 text")
     assert reasons["empty.txt"] == "empty text"
     assert reasons["gone.txt"] == "vanished during the ingest"

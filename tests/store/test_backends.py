@@ -114,6 +114,6 @@ def test_bad_arguments_fail_with_a_sentence(tmp_path):
 
 
 def test_unreachable_server_names_the_url_and_never_the_key():
-    with pytest.raises(StoreError) as err:
+    with pytest.raises(StoreError) as err, pytest.warns(UserWarning, match="insecure connection"):
         open_collection("c", META, url="http://127.0.0.1:9", api_key="SECRET-KEY-123")
     assert "127.0.0.1:9" in str(err.value) and "SECRET-KEY-123" not in str(err.value)

@@ -1,0 +1,106 @@
+"""The SDK: ccl_embed.open(), ingest, search by text, path or PIL image; the same results on every backend."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+import ccl_embed
+from ccl_embed.errors import CCLEmbedError
+from ccl_embed.runtime.embedder import Embedder
+from ccl_embed.sdk import Index, model_meta
+from ccl_embed.store.base import StoreError
+from ccl_embed.store.client import ClientCollection
+from tests.conftest import make_folder
+
+
+@pytest.fixture()
+def index(tmp_path, tiny_model):
+    make_folder(tmp_path / "f")
+    with ccl_embed.open("t", store=tmp_path / "store", model=tiny_model, device="cpu") as ix:
+        yield ix
+
+
+def test_open_ingest_and_search(tmp_path, index):
+    summary = index.ingest(tmp_path / "f")
+    assert summary.added == 19 and summary.complete and index.count() == 19
+    hits = index.search("a green circle", limit=5)
+    assert len(hits) == 5 and all(a.score >= b.score for a, b in zip(hits, hits[1:]))
+    top = index.search("a red square", limit=1, modality="text")[0]
+    assert (top.modality, top.path, top.text, top.label) == ("text", "red-square.txt", "a red square", None)
+    by_path = index.search(Path(tmp_path / "f" / "blue-circle.png"), limit=1, modality="image")[0]
+    assert by_path.path == "blue-circle.png" and by_path.score == pytest.approx(1.0, abs=1e-4)
+    with Image.open(tmp_path / "f" / "blue-circle.png") as img:
+        by_pil = index.search(img.copy(), limit=1, modality="image")[0]
+    assert by_pil.id == by_path.id
+    labelled = index.search("a shape", limit=10, where={"label": "yellow"})
+    assert {h.path for h in labelled} == {"labelled/square.png", "labelled/pairs.jsonl:2"}
+
+
+def test_bad_queries_say_what_to_pass(index):
+    with pytest.raises(CCLEmbedError, match="modality='video'"):
+        index.search("x", modality="video")
+    with pytest.raises(CCLEmbedError, match="limit=0"):
+        index.search("x", limit=0)
+    with pytest.raises(CCLEmbedError, match="pass a str"):
+        index.search(42)  # type: ignore[arg-type]
+
+
+def test_another_model_on_the_collection_is_refused(tmp_path, index):
+    index.ingest(tmp_path / "f")
+    index.close()
+    with pytest.raises(StoreError, match="holds vectors of model 'tiny'"):
+        ccl_embed.open("t", store=tmp_path / "store", model="default")
+    with pytest.raises(StoreError, match="does not exist"):
+        ccl_embed.open("other", store=tmp_path / "store", model=index.embedder.model.folder, create=False)
+
+
+def test_store_location_follows_the_environment(tmp_path, monkeypatch, tiny_model):
+    monkeypatch.setenv("CCL_EMBED_STORE", str(tmp_path / "elsewhere"))
+    with ccl_embed.open("x", model=tiny_model) as ix:
+        assert ix.count() == 0
+    assert (tmp_path / "elsewhere" / "x" / "collection.json").is_file()
+
+
+def test_the_same_ingest_and_search_on_every_backend(tmp_path, tiny_model):
+    """Congruence: the embedded engine and qdrant-client (local mode; a server when QDRANT_URL is set)."""
+    import os
+
+    from qdrant_client import QdrantClient
+
+    root = make_folder(tmp_path / "f")
+    embedder = Embedder(tiny_model, device="cpu")
+    meta = model_meta(embedder.model)
+    results = {}
+    backends = {"edge": lambda: ccl_embed.open("t", store=tmp_path / "s", model=tiny_model, device="cpu"),
+                "local": lambda: Index(ClientCollection("t", meta, client=QdrantClient(location=":memory:")), embedder)}
+    if os.environ.get("QDRANT_URL"):
+        import uuid
+
+        name = f"ccl-congruence-{uuid.uuid4().hex[:8]}"
+        backends["server"] = lambda: ccl_embed.open(name, url=os.environ["QDRANT_URL"],
+                                                    api_key=os.environ.get("QDRANT_API_KEY"), model=tiny_model)
+    for backend, make in backends.items():
+        with make() as ix:
+            summary = ix.ingest(root)
+            ids = sorted(pid for pid, _, _ in ix.collection.scan())
+            queries = [ix.search(q, limit=8) for q in ("a red square", "a blue circle", "notes")]
+            queries.append(ix.search(root / "green-bar.png", limit=8, modality="text"))
+            results[backend] = (summary.to_dict(), ids, [[(h.id, round(h.score, 4)) for h in hs] for hs in queries])
+            if backend == "server":
+                ix.collection._client.delete_collection(ix.collection.name)  # type: ignore[attr-defined]
+    first = results.pop("edge")
+    for backend, got in results.items():
+        assert got == first, backend
+
+
+def test_import_stays_light():
+    code = ("import sys, ccl_embed; ccl_embed.open; "
+            "print(any(m in sys.modules for m in ('torch', 'onnxruntime', 'qdrant_edge', 'qdrant_client')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
