@@ -3,7 +3,7 @@ artwork), each with a caption in a .txt of the same name, plus two notes without
 
     python examples/draw_corpus.py
 
-The pictures are this project's own work, released under CC0 1.0 (see examples/corpus/CREDITS.md).
+The pictures are this project's own work, released under CC0 1.0 (see examples/README.md).
 """
 
 from __future__ import annotations
