@@ -25,3 +25,20 @@ def test_missing_extra_names_the_pip_command(monkeypatch):
     monkeypatch.setitem(sys.modules, "not_installed_pkg", None)
     with pytest.raises(MissingDependencyError, match=r"pip install 'ccl-embed\[train\]'"):
         require("not_installed_pkg", "train")
+
+
+def test_wheel_installs_export_and_plugin_under_ccl_embed_only(tmp_path):
+    """`export/` and `plugin/` ship as ccl_embed.export and ccl_embed.plugin, never as bare top-level modules."""
+    import zipfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path),
+                    str(root)], check=True, capture_output=True, timeout=300)
+    wheel = next(tmp_path.glob("ccl_embed-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "ccl_embed/plugin/__init__.py" in names and "ccl_embed/plugin/fastembed_bridge.py" in names
+    assert "ccl_embed/export/__init__.py" in names and "ccl_embed/store/edge.py" in names
+    assert "ccl_embed/models/default/config.json" in names
+    tops = {n.split("/")[0] for n in names}
+    assert not tops & {"plugin", "export", "tests", "benchmarks", "examples"}, tops

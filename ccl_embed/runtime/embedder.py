@@ -70,6 +70,7 @@ class Embedder:
         self._device, self._threads = device, threads
         self._sessions: dict[str, Any] = {}
         self._tokenizer: Any = None
+        self._per_item = set(self.model.record.get("runtime", {}).get("quantized_int8") or [])
 
     @property
     def dim(self) -> int:
@@ -79,6 +80,23 @@ class Embedder:
         if name not in self._sessions:
             self._sessions[name] = make_session(self.model.path(name), self._device, self._threads)
         return self._sessions[name]
+
+    def _run(self, name: str, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        """The first output of a graph. A dynamically quantized (int8) graph picks its activation scale
+        from the whole batch, so it is run one item at a time (without padding tokens): an item's
+        vector never depends on what it was batched with."""
+        session = self._session(name)
+        if name not in self._per_item:
+            return session.run(None, feeds)[0]
+        rows = []
+        n = next(iter(feeds.values())).shape[0]
+        for i in range(n):
+            one = {k: v[i : i + 1] for k, v in feeds.items()}
+            if "attention_mask" in one:
+                length = max(1, int(one["attention_mask"].sum()))
+                one = {k: v[:, :length] for k, v in one.items()}
+            rows.append(session.run(None, one)[0])
+        return np.concatenate(rows, axis=0)
 
     @property
     def device(self) -> str:
@@ -108,7 +126,7 @@ class Embedder:
             vectors: dict[int, np.ndarray] = {}
             if pixels:
                 fmap, logits = self._session(IMAGE_BACKBONE).run(None, {"pixels": np.stack(pixels)})
-                out = self._session(IMAGE_HEAD).run(None, {"feature_map": fmap, "logits": logits})[0]
+                out = self._run(IMAGE_HEAD, {"feature_map": fmap, "logits": logits})
                 vectors = dict(zip(ok, out))
             for i, _ in batch:
                 yield Embedded(i, vectors.get(i), failed.get(i))
@@ -135,7 +153,7 @@ class Embedder:
         chunks = []
         for start in range(0, len(order), 64):
             idx = order[start : start + 64]
-            chunks.append((idx, self._session(TEXT_BACKBONE).run(None, self._tokenize([texts[i] for i in idx]))[0]))
+            chunks.append((idx, self._run(TEXT_BACKBONE, self._tokenize([texts[i] for i in idx]))))
         dim = chunks[0][1].shape[1]
         out = np.zeros((len(texts), dim), dtype=np.float32)
         for idx, vec in chunks:
@@ -160,7 +178,7 @@ class Embedder:
                     fragments[j, : len(fs)] = vec[k : k + len(fs)]
                     mask[j, : len(fs)] = 1.0
                     k += len(fs)
-                out = self._session(TEXT_HEAD).run(None, {"text": vec[:n], "fragments": fragments, "fragment_mask": mask})[0]
+                out = self._run(TEXT_HEAD, {"text": vec[:n], "fragments": fragments, "fragment_mask": mask})
                 vectors = {i: v for (i, _), v in zip(good, out)}
             for i, t in batch:
                 yield Embedded(i, vectors.get(i), None if i in vectors else f"text #{i} is empty or not a string: {t!r:.40}")

@@ -27,3 +27,23 @@ def test_default_model_embeds_images_and_texts():
     for v in img + txt:
         assert v is not None and v.shape == (640,) and abs(float(np.linalg.norm(v)) - 1) < 1e-4
     assert float(img[0] @ img[1]) < 0.9999
+
+
+def test_default_model_vectors_do_not_depend_on_batch_mates(tmp_path):
+    """int8 graphs scale activations per batch; the runtime runs them per item, so an item's vector is
+    the same alone and in any batch."""
+    from ccl_embed.runtime.embedder import Embedder
+    from tests.conftest import draw
+
+    emb = Embedder("default", device="cpu")
+    texts = ["a red apple", "a cup of hot coffee on a table, steaming", "moon"]
+    batched = np.stack([r.vector for r in emb.embed_texts(texts)])
+    alone = np.stack([next(emb.embed_texts([t])).vector for t in texts])
+    np.testing.assert_allclose((batched * alone).sum(1), 1.0, atol=1e-5)
+    paths = []
+    for i, (c, s) in enumerate([("red", "circle"), ("blue", "bar"), ("green", "ring")]):
+        paths.append(tmp_path / f"{i}.png")
+        draw(c, s, 96).save(paths[-1])
+    batched = np.stack([r.vector for r in emb.embed_images(paths)])
+    alone = np.stack([next(emb.embed_images([p])).vector for p in paths])
+    np.testing.assert_allclose((batched * alone).sum(1), 1.0, atol=1e-5)
