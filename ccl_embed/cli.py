@@ -77,6 +77,23 @@ def data_build(
             typer.echo(f"  skipped {n} from {name}: {reason}")
 
 
+@data_app.command("augment")
+def data_augment(
+    corpus: Annotated[Path, typer.Argument(help="A split corpus folder (from `ccl-embed data build`).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The augmented corpus folder to write.")],
+    copies: Annotated[int, typer.Option(min=1, help="Augmented copies of each training image.")] = 2,
+    seed: Annotated[int, typer.Option(help="Seed of the augmentations.")] = 0,
+) -> None:
+    """Add style-augmented copies of the training images (colour, greyscale, flat, sketch; moved and turned)."""
+    from ccl_embed.data.augment import augment_corpus
+
+    try:
+        n, added = augment_corpus(corpus, out, copies=copies, seed=seed)
+    except (CCLEmbedError, ValueError, OSError) as e:
+        raise _fail(str(e)) from None
+    typer.echo(f"wrote {out}: {n} pairs of {corpus} and {added} augmented training pairs")
+
+
 @app.command()
 def train(
     corpus: Annotated[Path, typer.Argument(help="A corpus folder with pairs.jsonl (split by concept if it has no splits).")],

@@ -77,7 +77,7 @@ def _classes() -> tuple[type, type]:
                              f"{', '.join(n for n, _, _ in _MODELS.values())}")
         return Embedder(entry[1], device=_device(cuda, providers), threads=threads)
 
-    class CCLTextEmbedding(TextEmbeddingBase):  # type: ignore[misc,valid-type]
+    class CCLTextEmbedding(TextEmbeddingBase):
         """CCL's text side behind fastembed's TextEmbedding."""
 
         @classmethod
@@ -103,7 +103,7 @@ def _classes() -> tuple[type, type]:
         def embedding_size(self) -> int:
             return self._embedder.dim
 
-    class CCLImageEmbedding(ImageEmbeddingBase):  # type: ignore[misc,valid-type]
+    class CCLImageEmbedding(ImageEmbeddingBase):
         """CCL's image side behind fastembed's ImageEmbedding."""
 
         @classmethod

@@ -22,7 +22,7 @@ from ccl_embed.runtime.folder import DEFAULT_MODEL
 _core = require("langchain_core.embeddings", "langchain")
 
 
-class CCLEmbeddings(_core.Embeddings):  # type: ignore[misc,name-defined]
+class CCLEmbeddings(_core.Embeddings):  # type: ignore[name-defined]
     """CCL embeddings for LangChain.
 
     Args:

@@ -23,10 +23,10 @@ from ccl_embed.store.base import VECTOR_NAME
 try:
     from mcp_server_qdrant.embeddings.base import EmbeddingProvider as _Base
 except ImportError:  # the shape without the package
-    _Base = object  # type: ignore[assignment,misc]
+    _Base = object
 
 
-class CCLEmbeddingProvider(_Base):  # type: ignore[misc,valid-type]
+class CCLEmbeddingProvider(_Base):
     """CCL text embeddings for the MCP server for Qdrant (async; the work runs in a thread).
 
     Args:
