@@ -58,9 +58,12 @@ def main() -> None:
     parser.add_argument("--merge", action="store_true",
                         help="Keep the rows of the existing results/quality.json that this run does not measure.")
     parser.add_argument("--wait-pid", type=int, default=0, help="Before merging, wait for this process to end.")
+    parser.add_argument("--ccl-overrides", default="{}",
+                        help='CCLConfig fields (JSON) under every CCL row, e.g. \'{"stage2_epochs": 14}\'')
     parser.add_argument("--tables-only", action="store_true",
                         help="Rewrite docs/results.md from the existing results/quality.json without measuring.")
     args = parser.parse_args()
+    ccl_overrides = json.loads(args.ccl_overrides)
     if args.tables_only:
         record = json.loads((RESULTS / "quality.json").read_text())
         write_table(record["results"], record["seeds"], record["corpus"])
@@ -82,7 +85,7 @@ def main() -> None:
         runs: dict[str, dict[str, list[dict[str, float]]]] = {v: {s: [] for s in results} for v, _ in variants}
         for seed in args.seeds:
             bench.seed = seed
-            encoders, fit_s = bench.fit(method)
+            encoders, fit_s = bench.fit(method, ccl_overrides=ccl_overrides)
             for name, weight in variants:
                 if weight is not None:
                     encoders.model.config = replace(encoders.model.config, semantic_weight=weight)  # type: ignore[attr-defined]
@@ -130,6 +133,7 @@ def main() -> None:
     payload = {
         "versions": versions("ccl-embed", "torch", "onnxruntime", "numpy", "scikit-learn", "transformers", "pillow", "resvg-py"),
         "seeds": args.seeds,
+        "ccl_overrides": ccl_overrides,
         "corpus": corpus,
         "towers": {"image": "efficientnet-lite0 (ImageNet)", "text": {k: b.text_tower.id for k, b in benches.items()}},
         "results": results,

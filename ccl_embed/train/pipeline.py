@@ -15,7 +15,7 @@ from ccl_embed.errors import CCLEmbedError
 from ccl_embed.evaluation import RetrievalScores
 from ccl_embed.paths import cache_dir
 from ccl_embed.train.baselines import FitContext
-from ccl_embed.train.methods import METHODS
+from ccl_embed.train.methods import CCL_VARIANTS, METHODS, ccl_fit
 from ccl_embed.train.cache import FeatureCache
 from ccl_embed.train.evaluate import Encoders, evaluate_method
 from ccl_embed.train.features import FeatureSet, Progress, encode_texts, extract_features
@@ -45,18 +45,28 @@ class Workbench:
 
         return FitContext(class_vectors=class_vectors, seed=self.seed)
 
-    def fit(self, method: str, val_split: str = "val") -> tuple[Encoders, float]:
+    def fit(self, method: str, val_split: str = "val", ccl_overrides: dict[str, object] | None = None) -> tuple[Encoders, float]:
         """Fit ``method`` on the ``train`` split; returns the encoders and the seconds it took.
+
+        Args:
+            method: A baseline, ``ccl`` or an ablation.
+            val_split: The split used for validation while training.
+            ccl_overrides: CCLConfig fields applied under every CCL variant's own (ignored by baselines).
 
         Raises:
             CCLEmbedError: For an unknown method or a corpus without a train split.
         """
         if method not in METHODS:
             raise CCLEmbedError(f"unknown method {method!r}; choose from: {', '.join(sorted(METHODS))}")
+        fit = METHODS[method]
+        if ccl_overrides and method in CCL_VARIANTS:
+            from ccl_embed.model.config import CCLConfig
+
+            fit = ccl_fit(CCL_VARIANTS[method], base=CCLConfig.from_dict(dict(ccl_overrides)))
         train = self.split("train")
         val = self.features.split(val_split)
         start = time.perf_counter()
-        encoders = METHODS[method](train, val if len(val) else None, self.context())
+        encoders = fit(train, val if len(val) else None, self.context())
         return encoders, time.perf_counter() - start
 
     def split(self, name: str) -> FeatureSet:

@@ -12,7 +12,8 @@ from ccl_embed.model.trainer import CCLEncoders, make_spec, to_batch, train_ccl
 from ccl_embed.train.evaluate import evaluate_method
 from tests.conftest import synthetic_features
 
-TINY = CCLConfig(dim=16, hidden=32, code=16, stage1_epochs=2, fusion_epochs=2, stage2_epochs=4, batch_size=32, val_every=2)
+TINY = CCLConfig(dim=16, hidden=32, code=16, stage1_epochs=2, fusion_epochs=2, stage2_epochs=4, batch_size=32, val_every=2,
+                 input_dropout=0.0)  # tiny synthetic features: no denoising needed
 CLASS_VECTORS = np.random.default_rng(1).normal(size=(10, 12)).astype(np.float32)
 
 
