@@ -1,6 +1,9 @@
 """Build the default model shipped inside the package: train, export, quantize, measure, copy.
 
-    python -m ccl_embed.export.default_model [--corpus DIR] [--work DIR]
+    python -m ccl_embed.export.default_model [--corpus DIR] [--work DIR] [--overrides JSON]
+
+The shipped model is trained on the style-augmented corpus (``ccl-embed data augment``) with the
+schedule of ``benchmarks/quality.py``'s CCL rows; its test split is the corpus's own.
 
 1. trains CCL with the default config on the corpus's ``train`` split (skipped when ``--work``
    already holds a trained model);
@@ -51,7 +54,7 @@ LICENCES = """# Licences of the default model
 Training data (train split only): emoji from npm `emojibase-data` 17.0.0 (MIT; CLDR: Unicode
 licence), `@iconify-json/fluent-emoji-flat` 1.2.6 and `@iconify-json/fluent-emoji` 1.2.7
 (Microsoft Fluent Emoji, MIT); clip-art from Debian `openclipart-svg` 1:0.18+dfsg-19 (public
-domain). Noto (`emoji-datasource-google`, Apache-2.0) and OpenMoji (`openmoji`, CC-BY-SA-4.0)
+domain); plus two style-augmented copies of each training image (`ccl-embed data augment`). Noto (`emoji-datasource-google`, Apache-2.0) and OpenMoji (`openmoji`, CC-BY-SA-4.0)
 images were held out for validation and testing and not trained on. See docs/data.md.
 """
 
@@ -74,14 +77,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=cache_dir() / "corpus")
     parser.add_argument("--work", type=Path, default=cache_dir() / "models" / "default-train")
+    parser.add_argument("--overrides", default="{}", help="CCLConfig fields (JSON) for training")
     args = parser.parse_args()
+    overrides = json.loads(args.overrides)
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     from ccl_embed.export.onnx_export import export_model
     from ccl_embed.train.pipeline import train_model
 
     if not (args.work / "model.safetensors").exists():
-        train_model(args.corpus, args.work, progress=None)
+        train_model(args.corpus, args.work, overrides=overrides, progress=None)
     semantic = Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "semantic_tuning.json"
     if semantic.exists():  # the weight chosen on validation splits by benchmarks/tune_semantic.py
         record = json.loads((args.work / CONFIG_FILE).read_text())
@@ -130,7 +135,7 @@ def main() -> None:
 
     write_result("default_model", {
         "versions": versions("ccl-embed", "torch", "onnxruntime", "onnx", "numpy"),
-        "corpus": str(args.corpus), "test_fp32": fp32.to_dict(), "test_shipped": final.to_dict(),
+        "corpus": str(args.corpus), "overrides": overrides, "test_fp32": fp32.to_dict(), "test_shipped": final.to_dict(),
         "int8_trials": trials, "int8_kept": kept, "max_int8_map_drop": MAX_INT8_MAP_DROP, "shipped_mb": size,
         "parity": [r.__dict__ for r in reports],
     })

@@ -77,57 +77,48 @@ def _classes() -> tuple[type, type]:
                              f"{', '.join(n for n, _, _ in _MODELS.values())}")
         return Embedder(entry[1], device=_device(cuda, providers), threads=threads)
 
-    class CCLTextEmbedding(TextEmbeddingBase):
+    class _CCLModel:
+        """What both sides share: loading the model by its registered name, and its width."""
+
+        _embedder: Embedder
+
+        def __init__(self, model_name: str, cache_dir: str | None = None, threads: int | None = None,
+                     providers: Any = None, cuda: Any = None, device_ids: Any = None, lazy_load: bool = False,
+                     **kwargs: Any) -> None:
+            super().__init__(model_name, cache_dir, threads, **kwargs)  # type: ignore[call-arg]
+            self._embedder = embedder(model_name, threads, cuda, providers)
+
+        @classmethod
+        def get_embedding_size(cls, model_name: str) -> int:
+            return _MODELS[model_name.lower()][2]
+
+        @property
+        def embedding_size(self) -> int:
+            return self._embedder.dim
+
+    class CCLTextEmbedding(_CCLModel, TextEmbeddingBase):
         """CCL's text side behind fastembed's TextEmbedding."""
 
         @classmethod
         def _list_supported_models(cls) -> list[Any]:
             return descriptions(TEXT_HEAD)
 
-        def __init__(self, model_name: str, cache_dir: str | None = None, threads: int | None = None,
-                     providers: Any = None, cuda: Any = None, device_ids: Any = None, lazy_load: bool = False,
-                     **kwargs: Any) -> None:
-            super().__init__(model_name, cache_dir, threads, **kwargs)
-            self._embedder = embedder(model_name, threads, cuda, providers)
-
         def embed(self, documents: str | Iterable[str], batch_size: int = 256, parallel: int | None = None,
                   **kwargs: Any) -> Iterable[np.ndarray]:
             texts = [documents] if isinstance(documents, str) else list(documents)
             yield from vectors_or_raise(self._embedder.embed_texts(texts, batch_size=min(batch_size, 64)), "text")
 
-        @classmethod
-        def get_embedding_size(cls, model_name: str) -> int:
-            return _MODELS[model_name.lower()][2]
-
-        @property
-        def embedding_size(self) -> int:
-            return self._embedder.dim
-
-    class CCLImageEmbedding(ImageEmbeddingBase):
+    class CCLImageEmbedding(_CCLModel, ImageEmbeddingBase):
         """CCL's image side behind fastembed's ImageEmbedding."""
 
         @classmethod
         def _list_supported_models(cls) -> list[Any]:
             return descriptions(IMAGE_HEAD)
 
-        def __init__(self, model_name: str, cache_dir: str | None = None, threads: int | None = None,
-                     providers: Any = None, cuda: Any = None, device_ids: Any = None, lazy_load: bool = False,
-                     **kwargs: Any) -> None:
-            super().__init__(model_name, cache_dir, threads, **kwargs)
-            self._embedder = embedder(model_name, threads, cuda, providers)
-
         def embed(self, images: Any, batch_size: int = 16, parallel: int | None = None,
                   **kwargs: Any) -> Iterable[np.ndarray]:
             items = [images] if isinstance(images, (str, Path)) or hasattr(images, "mode") else list(images)
             yield from vectors_or_raise(self._embedder.embed_images(items, batch_size=min(batch_size, 32)), "image")
-
-        @classmethod
-        def get_embedding_size(cls, model_name: str) -> int:
-            return _MODELS[model_name.lower()][2]
-
-        @property
-        def embedding_size(self) -> int:
-            return self._embedder.dim
 
     return CCLTextEmbedding, CCLImageEmbedding
 

@@ -22,6 +22,7 @@ from ccl_embed.data.images import ImageError, load_image
 from ccl_embed.errors import CCLEmbedError
 from ccl_embed.ingest.walk import Item, Skipped, find_items
 from ccl_embed.runtime.embedder import Embedder
+from ccl_embed.runtime.folder import sha256_file
 from ccl_embed.store.base import Collection, CollectionMeta, Point
 
 MAX_TEXT_BYTES = 1 << 20
@@ -71,14 +72,6 @@ def point_id(meta: CollectionMeta, root: str, modality: str, path: str, sha256: 
     return str(uuid.uuid5(_ID_NAMESPACE, f"{meta.model_version}\n{root}\n{modality}\n{path}\n{sha256}"))
 
 
-def _sha_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _decode_text(data: bytes, cut: bool) -> str:
     try:
         return data.decode("utf-8")
@@ -104,7 +97,7 @@ class _Prepared:
 def _hash(item: Item) -> str:
     if item.file is None:
         return hashlib.sha256((item.text or "").encode()).hexdigest()
-    return _sha_file(item.file)
+    return sha256_file(item.file)
 
 
 def _load(p: _Prepared) -> Any:
