@@ -131,7 +131,7 @@ def _payload(p: _Prepared, content: Any, meta: CollectionMeta, root: str, ids: d
     payload: dict[str, Any] = {"modality": item.modality, "path": item.path, "root": root, "sha256": p.sha,
                                "model": meta.model, "model_version": meta.model_version}
     if item.modality == "text":
-        payload["text"] = content[:PAYLOAD_TEXT_CHARS]
+        payload["text"] = content.strip()[:PAYLOAD_TEXT_CHARS]
     payload.update(_links(item, ids))
     return payload
 
