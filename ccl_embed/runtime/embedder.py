@@ -149,16 +149,15 @@ class Embedder:
                 "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64)}
 
     def _text_vectors(self, texts: list[str]) -> np.ndarray:
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths pad less
-        chunks = []
+        """Backbone vectors of texts; each distinct string is encoded once (fragments such as a
+        shared keyword recur across texts, and a string's vector never depends on its batch)."""
+        unique = list(dict.fromkeys(texts))
+        order = sorted(range(len(unique)), key=lambda i: len(unique[i]))  # similar lengths pad less
+        vectors: dict[str, np.ndarray] = {}
         for start in range(0, len(order), 64):
-            idx = order[start : start + 64]
-            chunks.append((idx, self._run(TEXT_BACKBONE, self._tokenize([texts[i] for i in idx]))))
-        dim = chunks[0][1].shape[1]
-        out = np.zeros((len(texts), dim), dtype=np.float32)
-        for idx, vec in chunks:
-            out[idx] = vec
-        return out
+            chunk = [unique[i] for i in order[start : start + 64]]
+            vectors.update(zip(chunk, self._run(TEXT_BACKBONE, self._tokenize(chunk))))
+        return np.stack([vectors[t] for t in texts]).astype(np.float32, copy=False)
 
     def embed_texts(self, texts: Iterable[str], batch_size: int = 64) -> Iterator[Embedded]:
         """Embed texts, in order, one result per input (an empty or non-string text yields an error)."""
