@@ -61,7 +61,8 @@ def main() -> None:
     emb = Embedder(folder, device="cpu", threads=args.threads)
     corpus = read_corpus(args.corpus).split("test")
     images = [load_image(corpus.image_path(p)) for p in corpus.pairs[: args.items]]
-    texts = [p.text for p in corpus.pairs[: args.items]]
+    # distinct texts: the runtime encodes each distinct string once, which must not flatter it
+    texts = list(dict.fromkeys(p.text for p in corpus.pairs))[: args.items]
 
     # PyTorch eager of the same model (needs the training folder with model.safetensors).
     train_folder = cache_dir() / "models" / "default-train" if args.model == "default" else folder
