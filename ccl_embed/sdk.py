@@ -10,9 +10,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from PIL import Image
@@ -80,28 +78,18 @@ class Index:
         Returns:
             What was added, left unchanged, replaced, pruned, skipped (with reasons) or failed.
         """
-        bar: Any = None
-        update: Callable[[int], Any] | None = None
+        if not show_progress:
+            return ingest(path, self.collection, self.embedder, prune=prune, batch_size=batch_size)
+        from tqdm import tqdm
 
-        def start(total: int) -> None:
-            nonlocal bar, update
-            if show_progress:
-                from tqdm import tqdm
+        with tqdm(total=0, desc="ingest", unit="item", dynamic_ncols=True) as bar:
 
-                bar = tqdm(total=total, desc="ingest", unit="item", dynamic_ncols=True)
-                update = bar.update
+            def start(total: int) -> None:
+                bar.total = total
+                bar.refresh()
 
-        exclude = (self.collection.folder,) if hasattr(self.collection, "folder") else ()
-        try:
-            summary = ingest(path, self.collection, self.embedder, prune=prune, batch_size=batch_size,
-                             exclude=exclude, progress=lambda n: update(n) if update else None, on_total=start)
-        finally:
-            if bar is not None:
-                bar.close()
-        optimize = getattr(self.collection, "optimize", None)
-        if optimize is not None and (summary.added or summary.replaced or summary.pruned):
-            optimize()
-        return summary
+            return ingest(path, self.collection, self.embedder, prune=prune, batch_size=batch_size,
+                          progress=bar.update, on_total=start)
 
     def embed_query(self, query: Query) -> list[float]:
         """The vector of a query: a ``str`` is text; a path or a PIL image is an image."""
@@ -180,7 +168,7 @@ def open(collection: str = DEFAULT_COLLECTION, *, store: str | os.PathLike[str] 
             process, does not exist (``create=False``) or the server does not answer.
         ModelError: When the model cannot be found or is damaged.
     """
-    embedder = Embedder(model if isinstance(model, str) else Path(model), device=device)
+    embedder = Embedder(model, device=device)
     coll = open_collection(collection, model_meta(embedder.model), store=store, url=url, api_key=api_key,
                            prefer_grpc=prefer_grpc, shards=shards, replicas=replicas, create=create)
     return Index(coll, embedder)

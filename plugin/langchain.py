@@ -31,9 +31,7 @@ class CCLEmbeddings(_core.Embeddings):  # type: ignore[name-defined]
     """
 
     def __init__(self, model: str | os.PathLike[str] = DEFAULT_MODEL, device: str = "auto") -> None:
-        from pathlib import Path
-
-        self._embedder = Embedder(model if isinstance(model, str) else Path(model), device=device)
+        self._embedder = Embedder(model, device=device)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed texts."""

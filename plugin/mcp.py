@@ -37,9 +37,7 @@ class CCLEmbeddingProvider(_Base):
 
     def __init__(self, model: str | os.PathLike[str] = DEFAULT_MODEL, device: str = "auto",
                  vector_name: str = VECTOR_NAME) -> None:
-        from pathlib import Path
-
-        self._embedder = Embedder(model if isinstance(model, str) else Path(model), device=device)
+        self._embedder = Embedder(model, device=device)
         self._vector_name = vector_name
 
     def _embed(self, texts: list[str]) -> list[list[float]]:

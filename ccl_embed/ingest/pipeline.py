@@ -158,7 +158,7 @@ def ingest(root: str | os.PathLike[str], collection: Collection, embedder: Embed
         embedder: The model.
         prune: Remove the points of this root whose files are gone.
         batch_size: Items embedded and upserted together.
-        exclude: Folders under root never to enter.
+        exclude: Folders under root never to enter (the collection's own folder is never entered).
         progress: Called with the number of items just handled (for a progress bar).
         on_total: Called once with the number of items to embed, before the first is embedded.
 
@@ -172,7 +172,7 @@ def ingest(root: str | os.PathLike[str], collection: Collection, embedder: Embed
     root_path = Path(root).resolve()
     root_key = root_path.as_posix()
     meta = collection.meta
-    found = find_items(root_path, exclude)
+    found = find_items(root_path, tuple(exclude) + ((collection.folder,) if collection.folder else ()))
     summary = IngestSummary(ignored=found.ignored, skipped=list(found.skipped))
     prepared: list[_Prepared] = []
     for item in found.items:
@@ -213,6 +213,8 @@ def ingest(root: str | os.PathLike[str], collection: Collection, embedder: Embed
     gone = [pid for pid, path in paths.items() if path not in seen] if prune else []
     collection.delete(stale + gone)
     summary.replaced, summary.pruned = len(stale), len(gone)
+    if summary.added or stale or gone:
+        collection.optimize()
     return summary
 
 

@@ -64,9 +64,10 @@ class Embedder:
         threads: Intra-op threads per session (default: onnxruntime's choice).
     """
 
-    def __init__(self, model: str | Path | RuntimeModel = DEFAULT_MODEL, device: str = "auto",
+    def __init__(self, model: str | os.PathLike[str] | RuntimeModel = DEFAULT_MODEL, device: str = "auto",
                  threads: int | None = None) -> None:
-        self.model = model if isinstance(model, RuntimeModel) else read_runtime(resolve_model(model))
+        self.model = model if isinstance(model, RuntimeModel) else read_runtime(
+            resolve_model(model if isinstance(model, str) else Path(model)))
         self._device, self._threads = device, threads
         self._sessions: dict[str, Any] = {}
         self._tokenizer: Any = None

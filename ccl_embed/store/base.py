@@ -9,6 +9,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ccl_embed.errors import CCLEmbedError
@@ -101,6 +102,11 @@ class Collection(ABC):
     meta: CollectionMeta
     where: str
     """A human description (``embedded store /path, collection x``) used in messages."""
+    folder: Path | None = None
+    """The collection's folder on this machine, if it has one (never walked by an ingest)."""
+
+    def optimize(self) -> None:  # noqa: B027 - a no-op where the engine indexes by itself
+        """Build indexes after a batch of writes; engines that index as they go do nothing."""
 
     @abstractmethod
     def upsert(self, points: Sequence[Point]) -> None:

@@ -83,7 +83,7 @@ class EdgeCollection(Collection):
     def __init__(self, store: str | os.PathLike[str], name: str, meta: CollectionMeta | None, create: bool = True) -> None:
         self._q = require("qdrant_edge", "runtime", "qdrant-edge-py")
         self.name = check_name(name)
-        self.folder = Path(store).expanduser() / name
+        self.folder: Path = Path(store).expanduser() / name
         self.where = f"collection {name!r} of the embedded store {Path(store).expanduser()}"
         meta_path = self.folder / META_FILE
         if not meta_path.is_file() and (meta is None or not create):
@@ -176,7 +176,7 @@ class EdgeCollection(Collection):
         return int(self._shard.count(self._q.CountRequest(exact=True, filter=_filter(self._q, where))))
 
     def optimize(self) -> None:
-        """Build the HNSW index and merge segments (the engine does this only when asked)."""
+        """Build the HNSW index and merge segments (this engine does it only when asked)."""
         self._shard.optimize()
 
     def close(self) -> None:
