@@ -99,7 +99,7 @@ class Index:
             vectors = vectors_or_raise(self.embedder.embed_images([query]), "query image")
         else:
             raise CCLEmbedError(f"query {query!r}: pass a str (text), a pathlib.Path to an image, or a PIL image")
-        return [float(x) for x in vectors[0]]
+        return vectors[0].astype(float).tolist()
 
     def search(self, query: Query, limit: int = 10, modality: str | None = None,
                where: Filter | None = None) -> list[Hit]:

@@ -76,6 +76,7 @@ class Point:
 
     id: str
     vector: Sequence[float]
+    """Plain Python floats (for example from ``ndarray.tolist()``); backends do not convert them again."""
     payload: dict[str, Any] = field(default_factory=dict)
 
 

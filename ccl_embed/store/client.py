@@ -90,7 +90,7 @@ class ClientCollection(Collection):
         if points:
             m = self._models
             self._client.upsert(self.name, wait=True, points=[
-                m.PointStruct(id=p.id, vector={VECTOR_NAME: [float(x) for x in p.vector]}, payload=p.payload) for p in points])
+                m.PointStruct(id=p.id, vector={VECTOR_NAME: list(p.vector)}, payload=p.payload) for p in points])
 
     def set_payload(self, point_id: str, values: dict[str, Any]) -> None:
         keep = {k: v for k, v in values.items() if v is not None}
@@ -105,7 +105,7 @@ class ClientCollection(Collection):
             self._client.delete(self.name, points_selector=self._models.PointIdsList(points=list(ids)), wait=True)
 
     def query(self, vector: Sequence[float], limit: int, where: Filter | None = None) -> list[ScoredPoint]:
-        res = self._client.query_points(self.name, query=[float(x) for x in vector], using=VECTOR_NAME, limit=limit,
+        res = self._client.query_points(self.name, query=list(vector), using=VECTOR_NAME, limit=limit,
                                         query_filter=_filter(self._models, where), with_payload=True)
         return [ScoredPoint(str(h.id), float(h.score), dict(h.payload or {})) for h in res.points]
 

@@ -138,7 +138,7 @@ class EdgeCollection(Collection):
         q = self._q
         if points:
             self._shard.update(q.UpdateOperation.upsert_points(
-                [q.Point(p.id, {VECTOR_NAME: [float(x) for x in p.vector]}, p.payload) for p in points]))
+                [q.Point(p.id, {VECTOR_NAME: list(p.vector)}, p.payload) for p in points]))
 
     def set_payload(self, point_id: str, values: dict[str, Any]) -> None:
         op = self._q.UpdateOperation
@@ -154,7 +154,7 @@ class EdgeCollection(Collection):
 
     def query(self, vector: Sequence[float], limit: int, where: Filter | None = None) -> list[ScoredPoint]:
         q = self._q
-        hits = self._shard.query(q.QueryRequest(limit=limit, query=q.Query.Nearest([float(x) for x in vector], using=VECTOR_NAME),
+        hits = self._shard.query(q.QueryRequest(limit=limit, query=q.Query.Nearest(list(vector), using=VECTOR_NAME),
                                                 filter=_filter(q, where), with_payload=True))
         return [ScoredPoint(str(h.id), float(h.score), dict(h.payload or {})) for h in hits]
 
