@@ -8,8 +8,8 @@ The corpus defaults to ``<cache>/corpus`` (``ccl-embed data build``) and the pho
 ``<cache>/photos`` (``ccl-embed data build photos --out ~/.cache/ccl-embed/photos``). Methods are
 fitted on ``train`` (CCL validates on ``val``) and scored on ``test`` (concepts never seen in
 training), ``style`` (OpenMoji, an art style never seen in training or validation) and
-``photos`` (17 photographs). ``val`` and ``style-val`` are recorded too: they are what choices
-were made on. Each number is the mean over seeds.
+``photos`` (17 photographs). ``val``, ``style-val`` and ``photos-val`` (21 other photographs)
+are recorded too: they are what choices were made on. Each number is the mean over seeds.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DOCS, RESULTS, file_sha256, versions, write_result  # noqa: E402
 
 from ccl_embed.data.build import REPORT_FILE, SOURCES_FILE  # noqa: E402
+from ccl_embed.export.default_model import semantic_choice  # noqa: E402
 from ccl_embed.paths import cache_dir  # noqa: E402
-from ccl_embed.train.evaluate import evaluate_method  # noqa: E402
 from ccl_embed.train.pipeline import open_workbench  # noqa: E402
 
 ROWS = [  # (row name, method, text feature)
@@ -44,7 +44,7 @@ ROWS = [  # (row name, method, text feature)
     ("conse", "conse", "minilm"),
 ]
 SPLITS = ("val", "style-val", "test", "style")
-SEMANTIC = Path(__file__).resolve().parent / "results" / "semantic_tuning.json"
+PHOTO_SPLITS = ("photos-val", "photos")
 REPORTED = ("test", "style", "photos")
 METRICS = ("i2t_map", "t2i_map", "mean_map", "r1_i2t", "r10_i2t", "r1_t2i", "r10_t2i", "medr_i2t", "medr_t2i")
 
@@ -70,7 +70,8 @@ def main() -> None:
         return
 
     benches, photo_benches = {}, {}
-    results: dict[str, dict[str, dict[str, object]]] = {s: {} for s in (*SPLITS, "photos")}
+    results: dict[str, dict[str, dict[str, object]]] = {s: {} for s in (*SPLITS, *PHOTO_SPLITS)}
+    semantic = semantic_choice()
     for row, method, text_feature in ROWS:
         if row not in args.rows:
             continue
@@ -79,34 +80,34 @@ def main() -> None:
             if args.photos.exists():
                 photo_benches[text_feature] = open_workbench(args.photos, text_tower=benches[text_feature].text_tower)
         bench = benches[text_feature]
-        variants = [(row, None)]
-        if method == "ccl" and SEMANTIC.exists():  # the same fitted model, with the semantic part appended
-            variants.append(("ccl+semantic", float(json.loads(SEMANTIC.read_text())["chosen"])))
+        variants: list[tuple[str, dict[str, float] | None]] = [(row, None)]
+        if method == "ccl" and semantic:  # the same fitted model, with the semantic part appended
+            variants.append(("ccl+semantic", semantic))
         runs: dict[str, dict[str, list[dict[str, float]]]] = {v: {s: [] for s in results} for v, _ in variants}
         for seed in args.seeds:
             bench.seed = seed
             encoders, fit_s = bench.fit(method, ccl_overrides=ccl_overrides)
-            for name, weight in variants:
-                if weight is not None:
-                    encoders.model.config = replace(encoders.model.config, semantic_weight=weight)  # type: ignore[attr-defined]
+            for name, choice in variants:
+                if choice is not None:
+                    encoders.model.config = replace(encoders.model.config, **choice)  # type: ignore[attr-defined]
                 for split in SPLITS:
                     runs[name][split].append(bench.score(encoders, split).to_dict() | {"fit_seconds": fit_s})
-                if text_feature in photo_benches:
-                    scores = evaluate_method(encoders, photo_benches[text_feature].features)
-                    runs[name]["photos"].append(scores.to_dict() | {"fit_seconds": fit_s})
-        for name, weight in variants:
+                for split in PHOTO_SPLITS if text_feature in photo_benches else ():
+                    scores = photo_benches[text_feature].score(encoders, split)
+                    runs[name][split].append(scores.to_dict() | {"fit_seconds": fit_s})
+        for name, choice in variants:
             for split, split_runs in runs[name].items():
                 if not split_runs:
                     continue
                 mean = {k: float(np.mean([r[k] for r in split_runs])) for k in split_runs[0]}
                 entry: dict[str, object] = {"method": method, "text_feature": text_feature, **mean}
-                if weight is not None:
-                    entry["semantic_weight"] = weight
+                if choice is not None:
+                    entry["semantic"] = choice
                 if len(split_runs) > 1:
                     entry["std"] = {k: float(np.std([r[k] for r in split_runs])) for k in METRICS}
                 results[split][name] = entry
             line = " ".join(f"{s} {results[s][name]['i2t_map']:.4f}/{results[s][name]['t2i_map']:.4f}"
-                            for s in (*SPLITS, "photos") if name in results[s])
+                            for s in (*SPLITS, *PHOTO_SPLITS) if name in results[s])
             print(f"{name:18s} {line}", flush=True)
 
     while args.wait_pid and Path(f"/proc/{args.wait_pid}").exists():  # another run still writing
@@ -201,7 +202,8 @@ def component_table(results: dict[str, dict[str, dict[str, object]]]) -> list[st
     if not splits:
         return lines
     lines += ["## Targets", "",
-              "`ccl+semantic` is the configuration of the shipped default model (CCL with the zero-shot part appended).", "",
+              "`ccl+semantic` is the configuration of the shipped default model: CCL with the zero-shot part appended, "
+              "and photographs routed through it (see docs/model.md).", "",
               "| split | direction | best CCL-free method | its MAP | full CCL | CCL best? | ccl+semantic | best? |",
               "|---|---|---|---|---|---|---|---|"]
     for split in [s for s in ("test", "style", "photos") if "ccl" in results.get(s, {})]:

@@ -7,13 +7,15 @@ schedule of ``benchmarks/quality.py``'s CCL rows; its test split is the corpus's
 
 1. trains CCL with the default config on the corpus's ``train`` split (skipped when ``--work``
    already holds a trained model);
-2. sets the semantic weight chosen on validation splits (``benchmarks/tune_semantic.py``) and
-   exports the model (ONNX, parity-checked against PyTorch);
+2. sets the semantic part chosen on validation splits (``benchmarks/tune_semantic.py``: the
+   semantic weight and the photograph route) and exports the model (ONNX, parity-checked
+   against PyTorch);
 3. makes int8 (dynamic quantization) variants of the text backbone and the two heads, and keeps
    each only if the MAP on the ``test`` split drops by at most ``MAX_INT8_MAP_DROP``, measured
    end to end with the runtime;
 4. copies the runtime files, with their hashes, the measured test metrics and the licences, to
-   ``ccl_embed/models/default/`` and writes ``benchmarks/results/default_model.json``.
+   ``ccl_embed/models/default/`` and writes ``benchmarks/results/default_model.json``, with the
+   shipped model's MAP on the photo sets (``--photos``) beside zero-shot ConSE's, end to end.
 """
 
 from __future__ import annotations
@@ -59,11 +61,32 @@ images were held out for validation and testing and not trained on. See docs/dat
 """
 
 
-def _scores(model_dir: Path, corpus_dir: Path) -> RetrievalScores:
+SEMANTIC_TUNING = Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "semantic_tuning.json"
+
+
+def semantic_choice(path: Path = SEMANTIC_TUNING) -> dict[str, float]:
+    """The CCLConfig fields of the semantic part chosen by ``benchmarks/tune_semantic.py`` ({} if not run)."""
+    if not path.exists():
+        return {}
+    record = json.loads(path.read_text())
+    return dict(record.get("chosen_config") or {"semantic_weight": float(record["chosen"])})
+
+
+def _scores(model_dir: Path, corpus_dir: Path, split: str = "test") -> RetrievalScores:
     emb = Embedder(model_dir, device="cpu")
-    test = read_corpus(corpus_dir).split("test")
+    test = read_corpus(corpus_dir).split(split)
     return evaluate_encoders(lambda paths: vectors_or_raise(emb.embed_images(paths), "image"),
                              lambda texts: vectors_or_raise(emb.embed_texts(texts), "text"), test)
+
+
+def _conse_scores(corpus_dir: Path, split: str) -> RetrievalScores:
+    """Zero-shot ConSE on the same images and texts, from the training-side features."""
+    from ccl_embed.train.baselines.conse import fit_conse
+    from ccl_embed.train.pipeline import open_workbench
+
+    bench = open_workbench(corpus_dir)
+    rows = bench.split(split)
+    return bench.score(fit_conse(rows, class_vectors=bench.context().class_vectors()), split)
 
 
 def _rehash(folder: Path, extra: dict[str, Any]) -> None:
@@ -77,6 +100,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=cache_dir() / "corpus")
     parser.add_argument("--work", type=Path, default=cache_dir() / "models" / "default-train")
+    parser.add_argument("--photos", type=Path, default=cache_dir() / "photos",
+                        help="The photo sets (`ccl-embed data build photos`), scored end to end when present.")
     parser.add_argument("--overrides", default="{}", help="CCLConfig fields (JSON) for training")
     args = parser.parse_args()
     overrides = json.loads(args.overrides)
@@ -87,10 +112,10 @@ def main() -> None:
 
     if not (args.work / "model.safetensors").exists():
         train_model(args.corpus, args.work, overrides=overrides, progress=None)
-    semantic = Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "semantic_tuning.json"
-    if semantic.exists():  # the weight chosen on validation splits by benchmarks/tune_semantic.py
+    choice = semantic_choice()
+    if choice:  # chosen on validation splits by benchmarks/tune_semantic.py
         record = json.loads((args.work / CONFIG_FILE).read_text())
-        record["config"]["semantic_weight"] = float(json.loads(semantic.read_text())["chosen"])
+        record["config"].update(choice)
         (args.work / CONFIG_FILE).write_text(json.dumps(record, indent=2) + "\n")
     reports = export_model(args.work, name="default")
     fp32 = _scores(args.work, args.corpus)
@@ -133,10 +158,18 @@ def main() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
     from _common import versions, write_result  # type: ignore[import-not-found]
 
+    photos: dict[str, object] = {}
+    if (args.photos / "pairs.jsonl").exists():
+        photos = {split: {"shipped": _scores(PACKAGE_MODEL, args.photos, split).to_dict(),
+                          "conse": _conse_scores(args.photos, split).to_dict()} for split in ("photos-val", "photos")}
+        for split, r in photos.items():
+            print(f"{split}: shipped {r['shipped']['i2t_map']:.4f}/{r['shipped']['t2i_map']:.4f}, "  # type: ignore[index]
+                  f"conse {r['conse']['i2t_map']:.4f}/{r['conse']['t2i_map']:.4f}", flush=True)  # type: ignore[index]
     write_result("default_model", {
         "versions": versions("ccl-embed", "torch", "onnxruntime", "onnx", "numpy"),
         "corpus": str(args.corpus), "overrides": overrides, "test_fp32": fp32.to_dict(), "test_shipped": final.to_dict(),
         "int8_trials": trials, "int8_kept": kept, "max_int8_map_drop": MAX_INT8_MAP_DROP, "shipped_mb": size,
+        "semantic_choice": choice, "photos": photos,
         "parity": [r.__dict__ for r in reports],
     })
 

@@ -181,10 +181,10 @@ def head_modules(model: Any) -> tuple[Any, Any]:
             super().__init__()
             self.ccl = model
 
-        def forward(self, feature_map: Any, logits: Any) -> Any:
+        def forward(self, feature_map: Any, logits: Any, flatness: Any = None) -> Any:
             pooled = feature_map.mean(dim=(2, 3))
             regions = torch.stack([feature_map[:, :, r0:r1, c0:c1].mean(dim=(2, 3)) for r0, r1, c0, c1 in IMAGE_REGIONS], 1)
-            return self.ccl.encode_image(pooled, logits, regions)
+            return self.ccl.encode_image(pooled, logits, regions, flatness)
 
     class TextHead(torch.nn.Module):  # type: ignore[name-defined]
         def __init__(self) -> None:
@@ -195,6 +195,11 @@ def head_modules(model: Any) -> tuple[Any, Any]:
             return self.ccl.encode_text(text, fragments, fragment_mask > 0.5)
 
     return ImageHead().eval(), TextHead().eval()
+
+
+def routes_photos(model: Any) -> bool:
+    """Whether the image head takes a ``flatness`` input (photographs routed, see CCLConfig)."""
+    return bool(model.config.semantic_weight > 0 and model.config.photo_semantic_weight > 0)
 
 
 def export_heads(model: Any, folder: Path, real: dict[str, np.ndarray] | None = None) -> list[ParityReport]:
@@ -211,20 +216,25 @@ def export_heads(model: Any, folder: Path, real: dict[str, np.ndarray] | None = 
     mask = (torch.rand(5, MAX_FRAGMENTS, generator=gen) > 0.4).float()
     mask[:, 0] = 1.0
     frags = frags * mask.unsqueeze(-1)
-    _export(image_head, (fmap, logits), folder / IMAGE_HEAD, ["feature_map", "logits"], ["embedding"],
-            {"feature_map": {0: "batch"}, "logits": {0: "batch"}, "embedding": {0: "batch"}})
+    flat = torch.rand(5, generator=gen)
+    image_inputs = ["feature_map", "logits"] + (["flatness"] if routes_photos(model) else [])
+    image_args = (fmap, logits, flat)[: len(image_inputs)]
+    _export(image_head, image_args, folder / IMAGE_HEAD, image_inputs, ["embedding"],
+            {**{k: {0: "batch"} for k in image_inputs}, "embedding": {0: "batch"}})
     _export(text_head, (text, frags, mask), folder / TEXT_HEAD, ["text", "fragments", "fragment_mask"], ["embedding"],
             {"text": {0: "batch"}, "fragments": {0: "batch", 1: "fragments"}, "fragment_mask": {0: "batch", 1: "fragments"},
              "embedding": {0: "batch"}})
-    cases = [("random", fmap, logits, text, frags, mask)]
+    cases = [("random", (fmap, logits, flat), text, frags, mask)]
     if real is not None:
-        cases.append(("real", *(torch.from_numpy(real[k]) for k in ("feature_map", "logits", "text", "fragments", "fragment_mask"))))
+        t = {k: torch.from_numpy(real[k]) for k in ("feature_map", "logits", "flatness", "text", "fragments", "fragment_mask")}
+        cases.append(("real", (t["feature_map"], t["logits"], t["flatness"]), t["text"], t["fragments"], t["fragment_mask"]))
     reports = []
     si, st = _session(folder / IMAGE_HEAD), _session(folder / TEXT_HEAD)
-    for label, f, lg, t, fr, m in cases:
+    for label, images, t, fr, m in cases:
+        images = images[: len(image_inputs)]
         with torch.inference_mode():
-            ei, et = image_head(f, lg).numpy(), text_head(t, fr, m).numpy()
-        gi = si.run(None, {"feature_map": f.numpy(), "logits": lg.numpy()})[0]
+            ei, et = image_head(*images).numpy(), text_head(t, fr, m).numpy()
+        gi = si.run(None, {k: v.numpy() for k, v in zip(image_inputs, images)})[0]
         gt = st.run(None, {"text": t.numpy(), "fragments": fr.numpy(), "fragment_mask": m.numpy()})[0]
         reports += [parity(IMAGE_HEAD, label, ei, gi), parity(TEXT_HEAD, label, et, gt)]
     return reports
@@ -240,16 +250,18 @@ def real_head_inputs(files: dict[str, Path]) -> dict[str, np.ndarray]:
     """Real head inputs: the exported backbones' outputs on drawn pictures and real sentences."""
     from PIL import Image, ImageDraw
 
-    from ccl_embed.data.images import preprocess
+    from ccl_embed.data.images import flatness, preprocess
     from ccl_embed.data.patches import text_fragments
     from ccl_embed.runtime.embedder import Embedder
 
-    pictures = []
+    images = []
     for i, colour in enumerate(("#d22", "#2a4", "#24d", "#eb2", "#222")):
         img = Image.new("RGB", (160, 120 + 20 * i), "white")
         ImageDraw.Draw(img).ellipse([20 + 5 * i, 15, 140, 100 + 10 * i], fill=colour, outline="black", width=3)
-        pictures.append(preprocess(img))
-    fmap, logits = _session(files[IMAGE_BACKBONE]).run(None, {"pixels": np.stack(pictures)})
+        images.append(img)
+    texture = np.random.default_rng(0).integers(0, 256, (120, 160, 3), dtype=np.uint8)  # a textured, photo-like picture
+    images.append(Image.fromarray(texture))
+    fmap, logits = _session(files[IMAGE_BACKBONE]).run(None, {"pixels": np.stack([preprocess(im) for im in images])})
     tokenizer = Embedder.tokenizer_from(files[TOKENIZER], MAX_TEXT_TOKENS)
     text_session = _session(files[TEXT_BACKBONE])
 
@@ -266,7 +278,9 @@ def real_head_inputs(files: dict[str, Path]) -> dict[str, np.ndarray]:
         frags = text_fragments(t)
         fragments[i, : len(frags)] = vectors(frags)
         mask[i, : len(frags)] = 1.0
-    return {"feature_map": fmap, "logits": logits, "text": text, "fragments": fragments, "fragment_mask": mask}
+    flat = np.array([flatness(im) for im in images], dtype=np.float32)
+    return {"feature_map": fmap, "logits": logits, "flatness": flat, "text": text, "fragments": fragments,
+            "fragment_mask": mask}
 
 
 def _backbone_dir(cache: Path | None) -> Path:

@@ -15,7 +15,9 @@ from dataclasses import dataclass, replace
 
 from ccl_embed.data.corpus import Pair
 
-SPLITS = ("train", "val", "test", "style-val", "style", "photos")
+SPLITS = ("train", "val", "test", "style-val", "style", "photos", "photos-val")
+FIXED_SPLITS = ("photos", "photos-val")
+"""Splits that evaluation-only sources set themselves (never reassigned, never trained on)."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ def assign_splits(pairs: Iterable[Pair], config: SplitConfig) -> list[Pair]:
     """Give every pair its split; pairs of the held-out styles go to ``style`` and ``style-val``."""
     out = []
     for p in pairs:
-        if p.split == "photos":  # evaluation-only sources fix their own split
+        if p.split in FIXED_SPLITS:  # evaluation-only sources fix their own split
             out.append(p)
         elif config.holdout_style is not None and p.style == config.holdout_style:
             out.append(replace(p, split="style"))

@@ -68,6 +68,17 @@ class CCLConfig:
     get their ConSE vector, texts their text-tower vector, so that cosine similarity becomes
     (1 - w) * CCL's + w * ConSE's. Keeps the image tower's ImageNet knowledge (photos) that
     training on pictograms does not cover. Needs ``use_conse``. 0 is the paper's model."""
+    photo_semantic_weight: float = 0.0
+    """Semantic weight for photographs (0: photographs are treated like drawings). An image whose
+    flatness (the share of nearly equal neighbouring pixels, ``ccl_embed.data.images.flatness``)
+    is below ``photo_flatness`` is routed as a photograph: its semantic weight moves from
+    ``semantic_weight`` to this value, and its common-space part from the image tower to the
+    learned text tower applied to its ConSE vector (what the classifier sees, read as a text).
+    Training on drawings does not reach photographs; the classifier does. Needs ``semantic_weight > 0``."""
+    photo_flatness: float = 0.6
+    """Flatness below which an image counts as a photograph (the middle of a smooth switch)."""
+    photo_gate_width: float = 0.05
+    """Width of the switch: the sigmoid of ``(photo_flatness - flatness) / photo_gate_width``."""
     stage1_epochs: int = 20
     fusion_epochs: int = 20
     stage2_epochs: int = 40
@@ -98,6 +109,14 @@ class CCLConfig:
             raise ValueError(f"CCLConfig.semantic_weight={self.semantic_weight!r}: must be in [0, 1)")
         if self.semantic_weight > 0 and not self.use_conse:
             raise ValueError("CCLConfig: semantic_weight > 0 needs use_conse=True (the image side's semantic part is ConSE)")
+        if not 0.0 <= self.photo_semantic_weight < 1.0:
+            raise ValueError(f"CCLConfig.photo_semantic_weight={self.photo_semantic_weight!r}: must be in [0, 1)")
+        if self.photo_semantic_weight > 0 and self.semantic_weight <= 0:
+            raise ValueError("CCLConfig: photo_semantic_weight > 0 needs semantic_weight > 0 (texts carry the semantic part)")
+        if not 0.0 < self.photo_flatness < 1.0:
+            raise ValueError(f"CCLConfig.photo_flatness={self.photo_flatness!r}: must be in (0, 1)")
+        if self.photo_gate_width <= 0:
+            raise ValueError(f"CCLConfig.photo_gate_width={self.photo_gate_width!r}: must be positive")
         if self.lr <= 0:
             raise ValueError(f"CCLConfig.lr={self.lr!r}: must be positive")
 

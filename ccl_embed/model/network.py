@@ -43,6 +43,7 @@ class Batch:
         text_patches: ``[n, text_patches, text_dim]`` fragment features (zero where masked).
         text_mask: ``[n, text_patches]`` True where a fragment exists.
         label: ``[n]`` category index, -1 where the category is not in the vocabulary.
+        flatness: ``[n]`` each image's flatness (None: unknown, every image treated as a drawing).
     """
 
     image: Tensor
@@ -52,13 +53,15 @@ class Batch:
     text_patches: Tensor
     text_mask: Tensor
     label: Tensor
+    flatness: Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.image.shape[0])
 
     def take(self, idx: Tensor) -> Batch:
         return Batch(*(t[idx] for t in (self.image, self.logits, self.image_patches, self.text, self.text_patches,
-                                         self.text_mask, self.label)))
+                                         self.text_mask, self.label)),
+                     flatness=None if self.flatness is None else self.flatness[idx])
 
 
 class Standardize(nn.Module):
@@ -274,24 +277,48 @@ class CCL(nn.Module):
         """Width of the output vectors: D, plus the text width when a semantic part is appended."""
         return self.config.dim + (self.spec.text_dim if self.config.semantic_weight > 0 else 0)
 
-    def _with_semantic(self, z: Tensor, semantic: Tensor) -> Tensor:
-        w = self.config.semantic_weight
-        if w <= 0:
-            return z
+    def _with_semantic(self, z: Tensor, semantic: Tensor, w: Tensor | float) -> Tensor:
+        """``[sqrt(1 - w) z, sqrt(w) semantic/|semantic|]``: unit length when ``z`` is."""
         return torch.cat([z * (1.0 - w) ** 0.5, F.normalize(semantic, dim=-1) * w**0.5], -1)
 
-    def encode_image(self, image: Tensor, logits: Tensor, patches: Tensor) -> Tensor:
-        """Unit vectors of images: pooled ``[n, image_dim]``, logits ``[n, classes]``, regions ``[n, r, image_dim]``."""
+    def photo_gate(self, flatness: Tensor) -> Tensor:
+        """``[n, 1]`` how much each image is routed as a photograph: near 1 for textured images,
+        near 0 for flat drawings (see ``CCLConfig.photo_semantic_weight``)."""
+        c = self.config
+        return torch.sigmoid((c.photo_flatness - flatness.reshape(-1, 1)) / c.photo_gate_width)
+
+    def _described(self, semantic: Tensor) -> Tensor:
+        """The common-space vector of a ConSE vector read by the text tower as a one-fragment text."""
+        rest = torch.zeros_like(semantic).unsqueeze(1).expand(-1, self.spec.text_patches - 1, -1)
+        fragments = torch.cat([semantic.unsqueeze(1), rest], 1)
+        first = torch.ones_like(semantic[:, :1], dtype=torch.bool)
+        mask = torch.cat([first, torch.zeros_like(first).expand(-1, self.spec.text_patches - 1)], 1)
+        return self._embed("text", *self._text_inputs(semantic, fragments, mask))
+
+    def encode_image(self, image: Tensor, logits: Tensor, patches: Tensor, flatness: Tensor | None = None) -> Tensor:
+        """Unit vectors of images: pooled ``[n, image_dim]``, logits ``[n, classes]``, regions
+        ``[n, r, image_dim]``, flatness ``[n]`` (used only when photographs are routed)."""
         z = self._embed("image", *self._image_inputs(image, logits, patches))
-        return self._with_semantic(z, self._conse(logits)) if self.config.semantic_weight > 0 else z
+        c = self.config
+        if c.semantic_weight <= 0:
+            return z
+        semantic = self._conse(logits)
+        if c.photo_semantic_weight <= 0 or flatness is None:
+            return self._with_semantic(z, semantic, c.semantic_weight)
+        g = self.photo_gate(flatness)
+        z = F.normalize((1.0 - g) * z + g * self._described(semantic), dim=-1)
+        return self._with_semantic(z, semantic, (1.0 - g) * c.semantic_weight + g * c.photo_semantic_weight)
 
     def encode_text(self, text: Tensor, fragments: Tensor, mask: Tensor) -> Tensor:
         """Unit vectors of texts: ``[n, text_dim]``, fragments ``[n, f, text_dim]``, mask ``[n, f]``."""
-        return self._with_semantic(self._embed("text", *self._text_inputs(text, fragments, mask)), text)
+        z = self._embed("text", *self._text_inputs(text, fragments, mask))
+        w = self.config.semantic_weight
+        return self._with_semantic(z, text, w) if w > 0 else z
 
     def embed(self, b: Batch) -> tuple[Tensor, Tensor]:
         """Unit output vectors (with the semantic part, if configured), image side and text side."""
-        return self.encode_image(b.image, b.logits, b.image_patches), self.encode_text(b.text, b.text_patches, b.text_mask)
+        return (self.encode_image(b.image, b.logits, b.image_patches, b.flatness),
+                self.encode_text(b.text, b.text_patches, b.text_mask))
 
     def common(self, b: Batch) -> tuple[Tensor, Tensor]:
         """Unit vectors in the learned common space only (what stage 2 trains)."""

@@ -63,6 +63,7 @@ def to_batch(fs: FeatureSet, spec: DataSpec) -> Batch:
         text_patches=t(np.ascontiguousarray(fs.fragments, dtype=np.float32)),
         text_mask=t(fs.fragment_mask.copy()),
         label=torch.tensor([index.get(label, -1) for label in fs.labels], dtype=torch.long),
+        flatness=t(np.ascontiguousarray(fs.image["flatness"], dtype=np.float32)) if "flatness" in fs.image else None,
     )
 
 

@@ -11,7 +11,7 @@ from typing import Any, Union
 import numpy as np
 from PIL import Image
 
-from ccl_embed.data.images import ImageError, load_image, preprocess, to_rgb
+from ccl_embed.data.images import ImageError, flatness, load_image, preprocess, to_rgb
 from ccl_embed.data.patches import MAX_FRAGMENTS, text_fragments
 from ccl_embed.errors import CCLEmbedError, require
 from ccl_embed.runtime.folder import (
@@ -116,18 +116,24 @@ class Embedder:
         A file that cannot be decoded yields an :class:`Embedded` with ``error`` set; the rest
         of its batch is embedded as usual.
         """
+        head_inputs = {i.name for i in self._session(IMAGE_HEAD).get_inputs()}
         for batch in _batched(images, batch_size):
-            pixels, ok, failed = [], [], {}
+            pixels, flat, ok, failed = [], [], [], {}
             for i, item in batch:
                 try:
-                    pixels.append(preprocess(self._decode(item)))
+                    img = self._decode(item)
+                    pixels.append(preprocess(img))
+                    flat.append(flatness(img))
                     ok.append(i)
                 except (ImageError, CCLEmbedError, OSError) as e:
                     failed[i] = str(e)
             vectors: dict[int, np.ndarray] = {}
             if pixels:
                 fmap, logits = self._session(IMAGE_BACKBONE).run(None, {"pixels": np.stack(pixels)})
-                out = self._run(IMAGE_HEAD, {"feature_map": fmap, "logits": logits})
+                feeds = {"feature_map": fmap, "logits": logits}
+                if "flatness" in head_inputs:  # a model that routes photographs (CCLConfig.photo_semantic_weight)
+                    feeds["flatness"] = np.asarray(flat, dtype=np.float32)
+                out = self._run(IMAGE_HEAD, feeds)
                 vectors = dict(zip(ok, out))
             for i, _ in batch:
                 yield Embedded(i, vectors.get(i), failed.get(i))

@@ -6,7 +6,7 @@ An exported model folder holds, beside the training files (``config.json``, ``mo
 |---|---|
 | ``image_backbone.onnx`` | pixels ``[b, 3, 224, 224]`` -> ``feature_map [b, 1280, 7, 7]``, ``logits [b, 1000]`` |
 | ``text_backbone.onnx`` | ``input_ids``, ``attention_mask`` ``[b, t]`` -> ``vector [b, 384]`` (mean-pooled, unit) |
-| ``image_head.onnx`` | ``feature_map``, ``logits`` -> ``embedding [b, D]`` (instance + regions, CCL, fused) |
+| ``image_head.onnx`` | ``feature_map``, ``logits`` (and ``flatness [b]`` where photographs are routed) -> ``embedding [b, D]`` (instance + regions, CCL, fused) |
 | ``text_head.onnx`` | ``text [b, 384]``, ``fragments [b, f, 384]``, ``fragment_mask [b, f]`` -> ``embedding [b, D]`` |
 | ``tokenizer.json`` | the text backbone's tokenizer |
 

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 from PIL import Image
 
-from ccl_embed.data.images import IMAGE_MEAN, IMAGE_SIZE, IMAGE_STD, preprocess
+from ccl_embed.data.images import FLAT_STEP, IMAGE_MEAN, IMAGE_SIZE, IMAGE_STD, flatness, preprocess
 from ccl_embed.data.patches import IMAGE_REGIONS
 from ccl_embed.errors import require
 
@@ -66,7 +66,7 @@ class EfficientNetTower:
     ``backend="torch"`` runs it in PyTorch instead.
     """
 
-    id = f"efficientnet-lite0-relu6/{IMAGE_SIZE}px/mean{IMAGE_MEAN}/std{IMAGE_STD}/regions{len(IMAGE_REGIONS)}"
+    id = f"efficientnet-lite0-relu6/{IMAGE_SIZE}px/mean{IMAGE_MEAN}/std{IMAGE_STD}/regions{len(IMAGE_REGIONS)}/flat{FLAT_STEP}"
 
     def __init__(self, backend: str = "onnx", threads: int | None = None) -> None:
         if backend not in ("onnx", "torch"):
@@ -97,7 +97,8 @@ class EfficientNetTower:
 
     def encode(self, images: Sequence[Image.Image]) -> dict[str, np.ndarray]:
         fmap, logits = self._run(np.stack([preprocess(im) for im in images]))
-        return {"pool": fmap.mean(axis=(2, 3)), "regions": pool_regions(fmap), "logits": logits}
+        flat = np.array([flatness(im) for im in images], dtype=np.float32)
+        return {"pool": fmap.mean(axis=(2, 3)), "regions": pool_regions(fmap), "logits": logits, "flatness": flat}
 
 
 class MiniLMTower:

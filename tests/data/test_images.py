@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ccl_embed.data.images import ImageError, load_image, preprocess, render_svg, square_pad
+from ccl_embed.data.images import ImageError, flatness, load_image, preprocess, render_svg, square_pad
 
 SVG = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 20 10"><rect width="20" height="10" fill="#ff0000"/></svg>'
 
@@ -90,3 +90,17 @@ def test_preprocess_pads_without_cropping():
     assert x.shape == (3, 8, 8) and x.dtype == np.float32
     assert x[:, 0, 0].tolist() == [1.0, 1.0, 1.0]  # white padding -> (1 - 0.5) / 0.5
     assert x[:, 4, 4].tolist() == [-1.0, -1.0, -1.0]  # black content
+
+
+def test_flatness_tells_drawings_from_textured_pictures():
+    from tests.conftest import draw
+
+    drawing = draw("red", "circle", size=300)
+    rng = np.random.default_rng(0)
+    texture = Image.fromarray(rng.integers(0, 256, (180, 240, 3), dtype=np.uint8))
+    ramp = Image.fromarray(np.tile(np.linspace(0, 255, 240, dtype=np.uint8), (180, 1)))  # smooth, but every step > 0
+    assert flatness(drawing) > 0.9
+    assert flatness(texture) < 0.05
+    assert flatness(Image.new("RGB", (5, 400), "white")) == 1.0  # tiny and tall images are scaled, not refused
+    assert flatness(ramp) > 0.9  # a 1/255 step per pixel is within FLAT_STEP: gradients in drawings stay flat
+    assert flatness(texture) == flatness(texture.copy())  # a pure function of the pixels

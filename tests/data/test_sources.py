@@ -141,13 +141,21 @@ def test_unknown_source_lists_the_choices(tmp_path):
 def test_photos_source_keeps_its_own_split(tmp_path):
     from ccl_embed.data.sources import photos
 
-    data = tmp_path / "skimage" / "data"
+    dirs = {key: tmp_path / key for key in photos.PACKAGES}
+    data = dirs["photos"] / "skimage" / "data"
     data.mkdir(parents=True)
     Image.new("RGB", (8, 8), (200, 100, 0)).save(data / "chelsea.png")
+    val = dirs["scikit-learn"] / "sklearn" / "datasets" / "images"
+    val.mkdir(parents=True)
+    Image.new("RGB", (8, 8), (0, 100, 200)).save(val / "flower.jpg")
     log = BuildLog()
-    items = list(photos.build({"photos": tmp_path}, SourceOptions(), log))
-    assert [(p.text, p.split, p.label) for p, _ in items] == [(photos.CAPTIONS["chelsea.png"], "photos", "photo:chelsea")]
-    assert log.skipped and log.skipped.get("coffee.png missing from the package") == 1
+    items = list(photos.build(dirs, SourceOptions(), log))
+    assert [(p.text, p.split, p.label, p.image) for p, _ in items] == [
+        (photos.CAPTIONS["chelsea.png"], "photos", "photo:chelsea", "images/photos/chelsea.png"),
+        (photos.VAL_CAPTIONS[("scikit-learn", "flower.jpg")], "photos-val", "photo:flower", "images/photos-val/flower.png"),
+    ]
+    assert log.skipped and log.skipped.get("coffee.png missing from the package scikit-image") == 1
+    assert log.skipped.get("apple.jpg missing from the package opencv-doc") == 1
     from ccl_embed.data.splits import assign_splits
 
-    assert assign_splits([p for p, _ in items], SplitConfig())[0].split == "photos"
+    assert [p.split for p in assign_splits([p for p, _ in items], SplitConfig(holdout_style="photo"))] == ["photos", "photos-val"]

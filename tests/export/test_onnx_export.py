@@ -56,3 +56,28 @@ def test_unexported_folder_says_how_to_export(tmp_path):
     train_ccl(fs.split("train"), None, TINY, class_vectors=vectors, out=tmp_path / "m")
     with pytest.raises(ModelError, match="never exported; run `ccl-embed export"):
         read_runtime(tmp_path / "m")
+
+
+def test_a_model_routing_photographs_takes_flatness_and_the_runtime_feeds_it(tmp_path):
+    from dataclasses import replace
+
+    from PIL import Image
+
+    from ccl_embed.export import export_model
+    from ccl_embed.runtime.embedder import Embedder, vectors_or_raise
+    from ccl_embed.runtime.folder import IMAGE_HEAD
+    from ccl_embed.runtime.session import make_session
+    from tests.conftest import draw, tiny_backbones
+
+    fs = synthetic_features()
+    vectors = np.random.default_rng(1).normal(size=(10, 12)).astype(np.float32)
+    config = replace(TINY, semantic_weight=0.3, photo_semantic_weight=0.8)
+    train_ccl(fs.split("train"), None, config, class_vectors=vectors, out=tmp_path / "m")
+    reports = export_model(tmp_path / "m", name="routed", backbone_files=tiny_backbones(tmp_path / "bb"))
+    assert all(r.min_cosine >= 0.9999 for r in reports) and {r.inputs for r in reports} == {"random", "real"}
+    head = make_session(tmp_path / "m" / IMAGE_HEAD, "cpu")
+    assert [i.name for i in head.get_inputs()] == ["feature_map", "logits", "flatness"]
+    texture = Image.fromarray(np.random.default_rng(0).integers(0, 256, (120, 160, 3), dtype=np.uint8))
+    out = vectors_or_raise(Embedder(tmp_path / "m", device="cpu").embed_images([draw("red", "circle", 120), texture]), "image")
+    tail = np.linalg.norm(out[:, 16:], axis=1)  # the semantic share of each image's route
+    np.testing.assert_allclose(tail, [np.sqrt(0.3), np.sqrt(0.8)], atol=2e-3)

@@ -15,6 +15,10 @@ def test_config_round_trips_through_json():
     ({"use_intra": False, "use_inter": False}, "stage 2 would learn nothing"),
     ({"stage2_epochs": -1}, "must be 0 or more"),
     ({"lr": 0.0}, "must be positive"),
+    ({"semantic_weight": 0.2, "photo_semantic_weight": 1.0}, r"photo_semantic_weight=1.0: must be in \[0, 1\)"),
+    ({"photo_semantic_weight": 0.5}, "photo_semantic_weight > 0 needs semantic_weight > 0"),
+    ({"photo_flatness": 1.0}, r"photo_flatness=1.0: must be in \(0, 1\)"),
+    ({"photo_gate_width": 0.0}, "photo_gate_width=0.0: must be positive"),
 ])
 def test_bad_configs_say_what_is_wrong(kwargs, match):
     with pytest.raises(ValueError, match=match):

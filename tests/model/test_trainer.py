@@ -140,3 +140,29 @@ def test_semantic_part_mixes_cosines_and_needs_conse(features):
     np.testing.assert_allclose(mixed_i @ mixed_t.T, 0.7 * plain_i @ plain_t.T + 0.3 * sem_i @ sem_t.T, atol=1e-5)
     with pytest.raises(ValueError, match="semantic_weight > 0 needs use_conse=True"):
         CCLConfig(semantic_weight=0.2, use_conse=False)
+
+
+def test_photo_route_moves_textured_images_to_the_semantic_side(features):
+    from dataclasses import replace
+
+    model = train_ccl(features.split("train"), None, TINY, class_vectors=CLASS_VECTORS).model
+    test = features.split("test")
+    model.config = replace(TINY, semantic_weight=0.3)
+    plain = CCLEncoders(model).encode_images(test)
+    model.config = replace(TINY, semantic_weight=0.3, photo_semantic_weight=0.8)
+    np.testing.assert_array_equal(CCLEncoders(model).encode_images(test), plain)  # no flatness known: nothing routed
+    flat = np.where(np.arange(len(test)) % 2 == 0, 0.95, 0.05).astype(np.float32)
+    test.image["flatness"] = flat
+    routed = CCLEncoders(model).encode_images(test)
+    np.testing.assert_allclose(np.linalg.norm(routed, axis=1), 1.0, atol=1e-5)
+    tail = np.linalg.norm(routed[:, 16:], axis=1)  # the semantic part's share: sqrt(w) of the image's route
+    np.testing.assert_allclose(tail[flat > 0.5], np.sqrt(0.3), atol=1e-3)
+    np.testing.assert_allclose(tail[flat < 0.5], np.sqrt(0.8), atol=1e-3)
+    np.testing.assert_allclose(routed[flat > 0.5], plain[flat > 0.5], atol=2e-3)  # drawings keep their vectors
+    # A photograph's common part is the text tower's reading of its ConSE vector, not the image tower's.
+    cos = np.sum(routed[flat < 0.5, :16] * plain[flat < 0.5, :16], axis=1) / np.sqrt(0.2 * 0.7)
+    assert np.all(cos < 0.999)
+    # The text side is unchanged by the route.
+    routed_texts = CCLEncoders(model).encode_texts(test)
+    model.config = replace(TINY, semantic_weight=0.3)
+    np.testing.assert_array_equal(routed_texts, CCLEncoders(model).encode_texts(test))
