@@ -33,7 +33,7 @@ from ccl_embed.paths import cache_dir  # noqa: E402
 from ccl_embed.train.pipeline import open_workbench  # noqa: E402
 
 WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
-PHOTO_FLATNESS = (0.5, 0.55, 0.6, 0.65, 0.7)
+PHOTO_FLATNESS = (0.3, 0.4, 0.5, 0.6)
 PHOTO_WEIGHTS = (0.5, 0.6, 0.7, 0.8, 0.9)
 TOLERANCE = 0.01
 DRAWINGS = ("val", "style-val")

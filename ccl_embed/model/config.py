@@ -75,7 +75,7 @@ class CCLConfig:
     ``semantic_weight`` to this value, and its common-space part from the image tower to the
     learned text tower applied to its ConSE vector (what the classifier sees, read as a text).
     Training on drawings does not reach photographs; the classifier does. Needs ``semantic_weight > 0``."""
-    photo_flatness: float = 0.6
+    photo_flatness: float = 0.5
     """Flatness below which an image counts as a photograph (the middle of a smooth switch)."""
     photo_gate_width: float = 0.05
     """Width of the switch: the sigmoid of ``(photo_flatness - flatness) / photo_gate_width``."""
