@@ -6,9 +6,10 @@ pictograms does not cover; it costs some pictogram MAP. Two steps:
 
 1. ``semantic_weight``: the largest w in ``WEIGHTS`` whose mean MAP on ``val`` and on
    ``style-val`` each stays within ``TOLERANCE`` of w = 0.
-2. The photograph route (``photo_flatness``, ``photo_semantic_weight``): the pair with the best
-   mean MAP on ``photos-val`` (photographs from OpenCV's and scikit-learn's sample images) whose
-   ``val`` and ``style-val`` mean MAP each stay within ``TOLERANCE`` of step 1's.
+2. The photograph route (``photo_flatness``, ``photo_semantic_weight``, ``photo_offset``): the
+   values with the best mean MAP on ``photos-val`` (photographs from OpenCV's and scikit-learn's
+   sample images) whose ``val`` and ``style-val`` mean MAP each stay within ``TOLERANCE`` of
+   step 1's.
 
 ``test``, ``style`` and the ``photos`` sanity set are not scored here. Writes
 ``benchmarks/results/semantic_tuning.json``.
@@ -33,8 +34,9 @@ from ccl_embed.paths import cache_dir  # noqa: E402
 from ccl_embed.train.pipeline import open_workbench  # noqa: E402
 
 WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
-PHOTO_FLATNESS = (0.3, 0.4, 0.5, 0.6)
-PHOTO_WEIGHTS = (0.5, 0.6, 0.7, 0.8, 0.9)
+PHOTO_FLATNESS = (0.4, 0.5, 0.6)
+PHOTO_WEIGHTS = (0.5, 0.6, 0.7, 0.8)
+PHOTO_OFFSETS = (0.0, 0.2, 0.4, 0.6)
 TOLERANCE = 0.01
 DRAWINGS = ("val", "style-val")
 
@@ -49,9 +51,9 @@ def choose(rows: dict[float, dict[str, float]], tolerance: float = TOLERANCE) ->
     return max(w for w, r in rows.items() if within(r, rows[0.0], tolerance))
 
 
-def choose_route(rows: dict[tuple[float, float], dict[str, float]], base: dict[str, float],
-                 tolerance: float = TOLERANCE) -> tuple[float, float] | None:
-    """The (flatness, weight) with the best photos-val mean MAP that keeps the drawings within
+def choose_route(rows: dict[tuple[float, float, float], dict[str, float]], base: dict[str, float],
+                 tolerance: float = TOLERANCE) -> tuple[float, float, float] | None:
+    """The (flatness, weight, offset) with the best photos-val mean MAP that keeps the drawings within
     ``tolerance`` of ``base``; None when none beats routing nothing (``base``'s photos-val)."""
     ok = [k for k, r in rows.items() if within(r, base, tolerance) and r["photos-val"] > base["photos-val"]]
     return max(ok, key=lambda k: rows[k]["photos-val"]) if ok else None
@@ -76,13 +78,13 @@ def main() -> None:
         print(" ".join(f"{k}={v}" for k, v in config.items()), " ".join(f"{s} {m:.4f}" for s, m in row.items()), flush=True)
         return row
 
-    rows = {w: score(semantic_weight=w, photo_semantic_weight=0.0) for w in WEIGHTS}
+    rows = {w: score(semantic_weight=w, photo_semantic_weight=0.0, photo_offset=0.0) for w in WEIGHTS}
     w = choose(rows)
-    routes = {(f, pw): score(semantic_weight=w, photo_semantic_weight=pw, photo_flatness=f)
-              for f, pw in itertools.product(PHOTO_FLATNESS, PHOTO_WEIGHTS)} if w > 0 else {}
+    routes = {(f, pw, e): score(semantic_weight=w, photo_semantic_weight=pw, photo_flatness=f, photo_offset=e)
+              for f, pw, e in itertools.product(PHOTO_FLATNESS, PHOTO_WEIGHTS, PHOTO_OFFSETS)} if w > 0 else {}
     route = choose_route(routes, rows[w])
     chosen = {"semantic_weight": w, "photo_semantic_weight": route[1] if route else 0.0,
-              "photo_flatness": route[0] if route else base.photo_flatness}
+              "photo_flatness": route[0] if route else base.photo_flatness, "photo_offset": route[2] if route else 0.0}
     print("chosen:", chosen)
     write_result("semantic_tuning", {
         "versions": versions("ccl-embed", "torch", "numpy"), "model": str(args.model),
@@ -92,7 +94,7 @@ def main() -> None:
                  f"best photos-val mean MAP keeping val and style-val within {TOLERANCE} of that; test, style and photos "
                  "not scored"),
         "mean_map": {str(k): r for k, r in rows.items()},
-        "photo_route_mean_map": {f"flatness={f} weight={pw}": r for (f, pw), r in routes.items()},
+        "photo_route_mean_map": {f"flatness={f} weight={pw} offset={e}": r for (f, pw, e), r in routes.items()},
         "chosen": w, "chosen_config": chosen,
     })
 

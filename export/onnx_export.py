@@ -197,11 +197,6 @@ def head_modules(model: Any) -> tuple[Any, Any]:
     return ImageHead().eval(), TextHead().eval()
 
 
-def routes_photos(model: Any) -> bool:
-    """Whether the image head takes a ``flatness`` input (photographs routed, see CCLConfig)."""
-    return bool(model.config.semantic_weight > 0 and model.config.photo_semantic_weight > 0)
-
-
 def export_heads(model: Any, folder: Path, real: dict[str, np.ndarray] | None = None) -> list[ParityReport]:
     """Export and check the image and text heads of a trained model."""
     torch = _torch()
@@ -217,7 +212,7 @@ def export_heads(model: Any, folder: Path, real: dict[str, np.ndarray] | None = 
     mask[:, 0] = 1.0
     frags = frags * mask.unsqueeze(-1)
     flat = torch.rand(5, generator=gen)
-    image_inputs = ["feature_map", "logits"] + (["flatness"] if routes_photos(model) else [])
+    image_inputs = ["feature_map", "logits"] + (["flatness"] if model.config.routes_photos else [])
     image_args = (fmap, logits, flat)[: len(image_inputs)]
     _export(image_head, image_args, folder / IMAGE_HEAD, image_inputs, ["embedding"],
             {**{k: {0: "batch"} for k in image_inputs}, "embedding": {0: "batch"}})

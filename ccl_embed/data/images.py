@@ -176,19 +176,22 @@ def preprocess(img: Image.Image, size: int = IMAGE_SIZE, mean: float = IMAGE_MEA
 
 
 FLAT_STEP = 1
+FLATNESS_VERSION = 2
+"""Bumped whenever :func:`flatness` changes, so cached features are recomputed."""
 """Neighbouring pixels whose every channel differs by at most this (of 255) count as equal."""
 
 
 def flatness(img: Image.Image, size: int = IMAGE_SIZE) -> float:
     """The share of horizontally neighbouring pixel pairs that are nearly equal, on the image
-    sampled (nearest pixel, aspect kept, no padding) to ``size`` pixels on its longer side.
+    sampled (nearest pixel, aspect kept, no padding) down to ``size`` pixels on its longer side;
+    smaller images are read as they are (enlarging would repeat pixels and fake flat areas).
 
     Drawings, icons and clip-art are flat (on the corpora here, 99% above 0.69); photographs are
     textured (mostly below 0.4: sensor noise and fine detail). Nearest-pixel sampling keeps that
     texture, where smoothing would hide it. The model uses it to route photographs (``CCLConfig.photo_semantic_weight``);
     training and the runtime both compute it here, from the same decoded RGB image.
     """
-    scale = size / max(img.size)
+    scale = min(1.0, size / max(img.size))
     w, h = max(2, round(img.width * scale)), max(1, round(img.height * scale))
     arr = np.asarray(img.convert("RGB").resize((w, h), Image.Resampling.NEAREST), dtype=np.int16)
     step = np.abs(np.diff(arr, axis=1)).max(axis=-1)

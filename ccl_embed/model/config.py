@@ -79,6 +79,11 @@ class CCLConfig:
     """Flatness below which an image counts as a photograph (the middle of a smooth switch)."""
     photo_gate_width: float = 0.05
     """Width of the switch: the sigmoid of ``(photo_flatness - flatness) / photo_gate_width``."""
+    photo_offset: float = 0.0
+    """Score offset of routed photographs, so that their similarities and the drawings' rank on one
+    scale in a collection holding both. Routing models append one coordinate to every vector:
+    ``e`` for images (this value times the route), ``TEXT_OFFSET_KEY`` for texts; a routed
+    photograph's similarity to any text is then ``sqrt(1 - e^2) * sqrt(1 - k^2) * s + e * k``."""
     stage1_epochs: int = 20
     fusion_epochs: int = 20
     stage2_epochs: int = 40
@@ -115,10 +120,17 @@ class CCLConfig:
             raise ValueError("CCLConfig: photo_semantic_weight > 0 needs semantic_weight > 0 (texts carry the semantic part)")
         if not 0.0 < self.photo_flatness < 1.0:
             raise ValueError(f"CCLConfig.photo_flatness={self.photo_flatness!r}: must be in (0, 1)")
+        if not -0.9 <= self.photo_offset <= 0.9:
+            raise ValueError(f"CCLConfig.photo_offset={self.photo_offset!r}: must be in [-0.9, 0.9]")
         if self.photo_gate_width <= 0:
             raise ValueError(f"CCLConfig.photo_gate_width={self.photo_gate_width!r}: must be positive")
         if self.lr <= 0:
             raise ValueError(f"CCLConfig.lr={self.lr!r}: must be positive")
+
+    @property
+    def routes_photos(self) -> bool:
+        """Whether photographs are routed (see ``photo_semantic_weight``)."""
+        return self.semantic_weight > 0 and self.photo_semantic_weight > 0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)

@@ -28,6 +28,8 @@ from torch.nn import functional as F
 from ccl_embed.model.config import CCLConfig, DataSpec
 
 CONSE_TOP = 10
+TEXT_OFFSET_KEY = 0.5
+"""The offset coordinate of every text vector of a model that routes photographs (``k``)."""
 """ConSE mixes the text vectors of the image's top-10 ImageNet classes."""
 
 
@@ -274,8 +276,10 @@ class CCL(nn.Module):
 
     @property
     def out_dim(self) -> int:
-        """Width of the output vectors: D, plus the text width when a semantic part is appended."""
-        return self.config.dim + (self.spec.text_dim if self.config.semantic_weight > 0 else 0)
+        """Width of the output vectors: D, plus the text width when a semantic part is appended,
+        plus one offset coordinate when photographs are routed."""
+        c = self.config
+        return c.dim + (self.spec.text_dim if c.semantic_weight > 0 else 0) + (1 if c.routes_photos else 0)
 
     def _with_semantic(self, z: Tensor, semantic: Tensor, w: Tensor | float) -> Tensor:
         """``[sqrt(1 - w) z, sqrt(w) semantic/|semantic|]``: unit length when ``z`` is."""
@@ -303,17 +307,26 @@ class CCL(nn.Module):
         if c.semantic_weight <= 0:
             return z
         semantic = self._conse(logits)
-        if c.photo_semantic_weight <= 0 or flatness is None:
+        if not c.routes_photos:
             return self._with_semantic(z, semantic, c.semantic_weight)
+        if flatness is None:  # unknown: a drawing
+            return torch.cat([self._with_semantic(z, semantic, c.semantic_weight), z[:, :1] * 0.0], -1)
         g = self.photo_gate(flatness)
         z = F.normalize((1.0 - g) * z + g * self._described(semantic), dim=-1)
-        return self._with_semantic(z, semantic, (1.0 - g) * c.semantic_weight + g * c.photo_semantic_weight)
+        v = self._with_semantic(z, semantic, (1.0 - g) * c.semantic_weight + g * c.photo_semantic_weight)
+        e = g * c.photo_offset
+        return torch.cat([v * (1.0 - e * e) ** 0.5, e], -1)
 
     def encode_text(self, text: Tensor, fragments: Tensor, mask: Tensor) -> Tensor:
         """Unit vectors of texts: ``[n, text_dim]``, fragments ``[n, f, text_dim]``, mask ``[n, f]``."""
         z = self._embed("text", *self._text_inputs(text, fragments, mask))
-        w = self.config.semantic_weight
-        return self._with_semantic(z, text, w) if w > 0 else z
+        c = self.config
+        if c.semantic_weight <= 0:
+            return z
+        u = self._with_semantic(z, text, c.semantic_weight)
+        if not c.routes_photos:
+            return u
+        return torch.cat([u * (1.0 - TEXT_OFFSET_KEY**2) ** 0.5, u[:, :1] * 0.0 + TEXT_OFFSET_KEY], -1)
 
     def embed(self, b: Batch) -> tuple[Tensor, Tensor]:
         """Unit output vectors (with the semantic part, if configured), image side and text side."""

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 from PIL import Image
 
-from ccl_embed.data.images import FLAT_STEP, IMAGE_MEAN, IMAGE_SIZE, IMAGE_STD, flatness, preprocess
+from ccl_embed.data.images import FLAT_STEP, FLATNESS_VERSION, IMAGE_MEAN, IMAGE_SIZE, IMAGE_STD, flatness, preprocess
 from ccl_embed.data.patches import IMAGE_REGIONS
 from ccl_embed.errors import require
 
@@ -66,7 +66,7 @@ class EfficientNetTower:
     ``backend="torch"`` runs it in PyTorch instead.
     """
 
-    id = f"efficientnet-lite0-relu6/{IMAGE_SIZE}px/mean{IMAGE_MEAN}/std{IMAGE_STD}/regions{len(IMAGE_REGIONS)}/flat{FLAT_STEP}"
+    id = f"efficientnet-lite0-relu6/{IMAGE_SIZE}px/mean{IMAGE_MEAN}/std{IMAGE_STD}/regions{len(IMAGE_REGIONS)}/flat{FLAT_STEP}v{FLATNESS_VERSION}"
 
     def __init__(self, backend: str = "onnx", threads: int | None = None) -> None:
         if backend not in ("onnx", "torch"):

@@ -104,3 +104,4 @@ def test_flatness_tells_drawings_from_textured_pictures():
     assert flatness(Image.new("RGB", (5, 400), "white")) == 1.0  # tiny and tall images are scaled, not refused
     assert flatness(ramp) == 1.0  # steps of 1/255 are within FLAT_STEP: gradients in drawings stay flat
     assert flatness(texture) == flatness(texture.copy())  # a pure function of the pixels
+    assert flatness(texture.resize((40, 30))) < 0.05  # small pictures are not enlarged into flat blocks

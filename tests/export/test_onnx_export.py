@@ -71,7 +71,7 @@ def test_a_model_routing_photographs_takes_flatness_and_the_runtime_feeds_it(tmp
 
     fs = synthetic_features()
     vectors = np.random.default_rng(1).normal(size=(10, 12)).astype(np.float32)
-    config = replace(TINY, semantic_weight=0.3, photo_semantic_weight=0.8)
+    config = replace(TINY, semantic_weight=0.3, photo_semantic_weight=0.8, photo_offset=0.4)
     train_ccl(fs.split("train"), None, config, class_vectors=vectors, out=tmp_path / "m")
     reports = export_model(tmp_path / "m", name="routed", backbone_files=tiny_backbones(tmp_path / "bb"))
     assert all(r.min_cosine >= 0.9999 for r in reports) and {r.inputs for r in reports} == {"random", "real"}
@@ -79,5 +79,7 @@ def test_a_model_routing_photographs_takes_flatness_and_the_runtime_feeds_it(tmp
     assert [i.name for i in head.get_inputs()] == ["feature_map", "logits", "flatness"]
     texture = Image.fromarray(np.random.default_rng(0).integers(0, 256, (120, 160, 3), dtype=np.uint8))
     out = vectors_or_raise(Embedder(tmp_path / "m", device="cpu").embed_images([draw("red", "circle", 120), texture]), "image")
-    tail = np.linalg.norm(out[:, 16:], axis=1)  # the semantic share of each image's route
-    np.testing.assert_allclose(tail, [np.sqrt(0.3), np.sqrt(0.8)], atol=2e-3)
+    assert out.shape == (2, 16 + 12 + 1)
+    np.testing.assert_allclose(out[:, -1], [0.0, 0.4], atol=2e-3)  # the offset: only the photograph's
+    tail = np.linalg.norm(out[:, 16:-1], axis=1)  # the semantic share of each image's route
+    np.testing.assert_allclose(tail, [np.sqrt(0.3), np.sqrt(1 - 0.16) * np.sqrt(0.8)], atol=2e-3)

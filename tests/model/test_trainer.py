@@ -145,24 +145,31 @@ def test_semantic_part_mixes_cosines_and_needs_conse(features):
 def test_photo_route_moves_textured_images_to_the_semantic_side(features):
     from dataclasses import replace
 
+    from ccl_embed.model.network import TEXT_OFFSET_KEY as k
+
     model = train_ccl(features.split("train"), None, TINY, class_vectors=CLASS_VECTORS).model
     test = features.split("test")
     model.config = replace(TINY, semantic_weight=0.3)
-    plain = CCLEncoders(model).encode_images(test)
-    model.config = replace(TINY, semantic_weight=0.3, photo_semantic_weight=0.8)
-    np.testing.assert_array_equal(CCLEncoders(model).encode_images(test), plain)  # no flatness known: nothing routed
+    plain, plain_texts = CCLEncoders(model).encode_images(test), CCLEncoders(model).encode_texts(test)
+    model.config = replace(TINY, semantic_weight=0.3, photo_semantic_weight=0.8, photo_offset=0.4)
+    assert model.out_dim == 16 + 12 + 1
+    unknown = CCLEncoders(model).encode_images(test)  # no flatness known: every image is a drawing
+    np.testing.assert_array_equal(unknown[:, :-1], plain)
+    assert not unknown[:, -1].any()
     flat = np.where(np.arange(len(test)) % 2 == 0, 0.95, 0.05).astype(np.float32)
     test.image["flatness"] = flat
     routed = CCLEncoders(model).encode_images(test)
+    drawing, photo = flat > 0.5, flat < 0.5
     np.testing.assert_allclose(np.linalg.norm(routed, axis=1), 1.0, atol=1e-5)
-    tail = np.linalg.norm(routed[:, 16:], axis=1)  # the semantic part's share: sqrt(w) of the image's route
-    np.testing.assert_allclose(tail[flat > 0.5], np.sqrt(0.3), atol=1e-3)
-    np.testing.assert_allclose(tail[flat < 0.5], np.sqrt(0.8), atol=1e-3)
-    np.testing.assert_allclose(routed[flat > 0.5], plain[flat > 0.5], atol=2e-3)  # drawings keep their vectors
+    np.testing.assert_allclose(routed[drawing], unknown[drawing], atol=2e-3)  # drawings keep their vectors
+    np.testing.assert_allclose(routed[photo, -1], 0.4, atol=1e-3)  # the photographs' offset
+    tail = np.linalg.norm(routed[photo, 16:-1], axis=1)  # the semantic share: sqrt(1 - e^2) sqrt(w)
+    np.testing.assert_allclose(tail, np.sqrt(1 - 0.16) * np.sqrt(0.8), atol=1e-3)
     # A photograph's common part is the text tower's reading of its ConSE vector, not the image tower's.
-    cos = np.sum(routed[flat < 0.5, :16] * plain[flat < 0.5, :16], axis=1) / np.sqrt(0.2 * 0.7)
+    cos = np.sum(routed[photo, :16] * plain[photo, :16], axis=1) / np.sqrt((1 - 0.16) * 0.2 * 0.7)
     assert np.all(cos < 0.999)
-    # The text side is unchanged by the route.
-    routed_texts = CCLEncoders(model).encode_texts(test)
-    model.config = replace(TINY, semantic_weight=0.3)
-    np.testing.assert_array_equal(routed_texts, CCLEncoders(model).encode_texts(test))
+    # Texts: the same vector, scaled, plus the offset key, so a photograph's score is shifted by e * k.
+    texts = CCLEncoders(model).encode_texts(test)
+    np.testing.assert_allclose(texts[:, :-1], plain_texts * np.sqrt(1 - k**2), atol=1e-6)
+    np.testing.assert_allclose(texts[:, -1], k)
+    np.testing.assert_allclose(routed[drawing] @ texts.T, np.sqrt(1 - k**2) * plain[drawing] @ plain_texts.T, atol=2e-3)
