@@ -54,12 +54,14 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def write_result(name: str, payload: dict[str, object]) -> Path:
-    """Write ``results/<name>.json`` with a timestamp, the machine and the command line."""
+def write_result(name: str, payload: dict[str, object], program: str | None = None) -> Path:
+    """Write ``results/<name>.json`` with a timestamp, the machine and the command line
+    (``program``: how the program is started, default ``benchmarks/<script>``)."""
     RESULTS.mkdir(parents=True, exist_ok=True)
+    program = program or f"benchmarks/{Path(sys.argv[0]).name}"
     record = {
         "written_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": "python " + " ".join([f"benchmarks/{Path(sys.argv[0]).name}", *sys.argv[1:]]),
+        "command": "python " + " ".join([program, *sys.argv[1:]]),
         "machine": machine(),
         **payload,
     }

@@ -61,9 +61,11 @@ class Batch:
         return int(self.image.shape[0])
 
     def take(self, idx: Tensor) -> Batch:
-        return Batch(*(t[idx] for t in (self.image, self.logits, self.image_patches, self.text, self.text_patches,
-                                         self.text_mask, self.label)),
-                     flatness=None if self.flatness is None else self.flatness[idx])
+        image, logits, patches, text, fragments, mask, label = (
+            t[idx] for t in (self.image, self.logits, self.image_patches, self.text, self.text_patches, self.text_mask,
+                             self.label))
+        return Batch(image, logits, patches, text, fragments, mask, label,
+                     None if self.flatness is None else self.flatness[idx])
 
 
 class Standardize(nn.Module):

@@ -17,7 +17,7 @@ def test_default_model_is_shipped_intact_and_small():
     runtime = json.loads((folder / "config.json").read_text())["runtime"]
     assert runtime["test_metrics"]["i2t_map"] > 0.3 and runtime["test_metrics"]["t2i_map"] > 0.3
     assert (folder / "LICENSES.md").read_text().count("Apache-2.0") >= 3
-    assert model.dim == 256 + 384  # the common space, then the semantic part (MiniLM width)
+    assert model.dim == 256 + 384 + 1  # the common space, the semantic part (MiniLM width), the photo offset
 
 
 def test_default_model_embeds_images_and_texts():
@@ -25,8 +25,22 @@ def test_default_model_embeds_images_and_texts():
     img = [r.vector for r in emb.embed_images([draw("red", "circle", 96), draw("blue", "square", 96)])]
     txt = [r.vector for r in emb.embed_texts(["red apple. apple, fruit, red", "blue square"])]
     for v in img + txt:
-        assert v is not None and v.shape == (640,) and abs(float(np.linalg.norm(v)) - 1) < 1e-4
+        assert v is not None and v.shape == (641,) and abs(float(np.linalg.norm(v)) - 1) < 1e-4
     assert float(img[0] @ img[1]) < 0.9999
+
+
+def test_default_model_routes_textured_pictures_as_photographs():
+    from PIL import Image
+
+    emb = Embedder("default", device="cpu")
+    record = json.loads((emb.model.folder / "config.json").read_text())["config"]
+    rng = np.random.default_rng(0)
+    texture = Image.fromarray(rng.integers(0, 256, (160, 200, 3), dtype=np.uint8))
+    drawing, photo = (r.vector for r in emb.embed_images([draw("red", "circle", 160), texture]))
+    assert abs(float(drawing[-1])) < 1e-3  # a drawing carries no offset
+    assert abs(float(photo[-1]) - record["photo_offset"]) < 2e-2  # a photograph carries the route's offset
+    text = next(emb.embed_texts(["a red circle"])).vector
+    assert abs(float(text[-1]) - 0.5) < 1e-3  # every text carries the offset key
 
 
 def test_default_model_vectors_do_not_depend_on_batch_mates(tmp_path):
