@@ -60,7 +60,9 @@ Training data (train split only): emoji from npm `emojibase-data` 17.0.0 (MIT; C
 licence), `@iconify-json/fluent-emoji-flat` 1.2.6 and `@iconify-json/fluent-emoji` 1.2.7
 (Microsoft Fluent Emoji, MIT); clip-art from Debian `openclipart-svg` 1:0.18+dfsg-19 (public
 domain); plus two style-augmented copies of each training image (`ccl-embed data augment`). Noto (`emoji-datasource-google`, Apache-2.0) and OpenMoji (`openmoji`, CC-BY-SA-4.0)
-images were held out for validation and testing and not trained on. See docs/data.md.
+images were held out for validation and testing and not trained on. The photograph route's
+settings were chosen on 21 photographs (Debian `opencv-doc` 4.6.0+dfsg-12 sample data, Apache-2.0;
+scikit-learn 1.9.1 sample images, CC-BY-2.0) that are neither trained on nor shipped. See docs/data.md.
 """
 
 
