@@ -193,6 +193,11 @@ def flatness(img: Image.Image, size: int = IMAGE_SIZE) -> float:
     """
     scale = min(1.0, size / max(img.size))
     w, h = max(2, round(img.width * scale)), max(1, round(img.height * scale))
-    arr = np.asarray(img.convert("RGB").resize((w, h), Image.Resampling.NEAREST), dtype=np.int16)
-    step = np.abs(np.diff(arr, axis=1)).max(axis=-1)
-    return float((step <= FLAT_STEP).mean())
+    if img.mode != "RGB":
+        img = img.convert("RGB")
+    arr = np.asarray(img.resize((w, h), Image.Resampling.NEAREST) if (w, h) != img.size else img)
+    step = arr[:, 1:].astype(np.int16)
+    step -= arr[:, :-1]
+    step += FLAT_STEP  # |a - b| <= FLAT_STEP  <=>  0 <= a - b + FLAT_STEP <= 2 FLAT_STEP (negatives wrap high)
+    near = step.view(np.uint16) <= 2 * FLAT_STEP
+    return float(np.logical_and.reduce(near, axis=-1).mean())
