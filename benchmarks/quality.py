@@ -103,6 +103,7 @@ def main() -> None:
                 entry: dict[str, object] = {"method": method, "text_feature": text_feature, **mean}
                 if choice is not None:
                     entry["semantic"] = choice
+                entry["seeds"] = list(args.seeds)
                 if len(split_runs) > 1:
                     entry["std"] = {k: float(np.std([r[k] for r in split_runs])) for k in METRICS}
                 results[split][name] = entry
@@ -166,7 +167,8 @@ def write_table(results: dict[str, dict[str, dict[str, object]]], seeds: list[in
         "What the numbers mean and what was tried: [analysis.md](analysis.md).",
         "",
         f"Corpus: {corpus['pairs']} pairs, splits {corpus['splits']}, pairs.jsonl sha256 "
-        f"`{str(corpus['pairs_sha256'])[:16]}`. Seeds: {seeds}.",
+        f"`{str(corpus['pairs_sha256'])[:16]}`. Seeds: {seeds} unless a row says otherwise (then its MAP is the "
+        "mean, +- the standard deviation over its seeds).",
         "",
         "Every method is trained on the same train split: "
         + ("the corpus's, plus two style-augmented copies of each training image (`ccl-embed data augment`)."
@@ -187,9 +189,12 @@ def write_table(results: dict[str, dict[str, dict[str, object]]], seeds: list[in
         best_i = max(float(r["i2t_map"]) for r in rows.values())  # type: ignore[arg-type]
         best_t = max(float(r["t2i_map"]) for r in rows.values())  # type: ignore[arg-type]
         for row, r in rows.items():
-            i2t = f"{r['i2t_map']:.4f}" + (" **best**" if r["i2t_map"] == best_i else "")
-            t2i = f"{r['t2i_map']:.4f}" + (" **best**" if r["t2i_map"] == best_t else "")
-            lines.append(f"| {row} | {r['text_feature']} | {i2t} | {t2i} | {r['mean_map']:.4f} | "
+            std = r.get("std") or {}
+            spread = {k: f" +- {std[k]:.4f}" if k in std else "" for k in ("i2t_map", "t2i_map")}  # type: ignore[index, operator]
+            i2t = f"{r['i2t_map']:.4f}{spread['i2t_map']}" + (" **best**" if r["i2t_map"] == best_i else "")
+            t2i = f"{r['t2i_map']:.4f}{spread['t2i_map']}" + (" **best**" if r["t2i_map"] == best_t else "")
+            label = f"{row} ({len(r['seeds'])} seeds)" if len(r.get("seeds") or [0]) > 1 else row  # type: ignore[arg-type]
+            lines.append(f"| {label} | {r['text_feature']} | {i2t} | {t2i} | {r['mean_map']:.4f} | "
                          f"{r['r10_i2t']:.3f} | {r['r10_t2i']:.3f} | {r['fit_seconds']:.1f} |")
         lines.append("")
     lines += component_table(results)
