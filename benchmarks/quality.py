@@ -66,7 +66,7 @@ def main() -> None:
     ccl_overrides = json.loads(args.ccl_overrides)
     if args.tables_only:
         record = json.loads((RESULTS / "quality.json").read_text())
-        write_table(record["results"], record["seeds"], record["corpus"], record["command"])
+        write_table(record["results"], record["corpus"], record["command"])
         return
 
     benches, photo_benches = {}, {}
@@ -141,7 +141,7 @@ def main() -> None:
         "results": results,
     }
     path = write_result("quality", payload)
-    write_table(results, args.seeds, corpus, json.loads(path.read_text())["command"])
+    write_table(results, corpus, json.loads(path.read_text())["command"])
     print(f"wrote {path} and {DOCS / 'results.md'}")
 
 
@@ -153,7 +153,7 @@ SPLIT_TITLES = {
 }
 
 
-def write_table(results: dict[str, dict[str, dict[str, object]]], seeds: list[int], corpus: dict[str, object],
+def write_table(results: dict[str, dict[str, dict[str, object]]], corpus: dict[str, object],
                 command: str = "python benchmarks/quality.py") -> None:
     """Write the measured tables of docs/results.md (the prose around them lives in docs/analysis.md)."""
     lines = [
@@ -167,8 +167,8 @@ def write_table(results: dict[str, dict[str, dict[str, object]]], seeds: list[in
         "What the numbers mean and what was tried: [analysis.md](analysis.md).",
         "",
         f"Corpus: {corpus['pairs']} pairs, splits {corpus['splits']}, pairs.jsonl sha256 "
-        f"`{str(corpus['pairs_sha256'])[:16]}`. Seeds: {seeds} unless a row says otherwise (then its MAP is the "
-        "mean, +- the standard deviation over its seeds).",
+        f"`{str(corpus['pairs_sha256'])[:16]}`. Each row is one run with seed 0 unless it names its seeds; then its "
+        "MAP is their mean +- their standard deviation.",
         "",
         "Every method is trained on the same train split: "
         + ("the corpus's, plus two style-augmented copies of each training image (`ccl-embed data augment`)."
