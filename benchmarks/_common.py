@@ -54,14 +54,19 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def write_result(name: str, payload: dict[str, object], program: str | None = None) -> Path:
-    """Write ``results/<name>.json`` with a timestamp, the machine and the command line
-    (``program``: how the program is started, default ``benchmarks/<script>``)."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
+def command_line(program: str | None = None) -> str:
+    """The command that started this run (``program``: how the program is started, default
+    ``benchmarks/<script>``)."""
     program = program or f"benchmarks/{Path(sys.argv[0]).name}"
+    return "python " + " ".join([program, *sys.argv[1:]])
+
+
+def write_result(name: str, payload: dict[str, object], program: str | None = None) -> Path:
+    """Write ``results/<name>.json`` with a timestamp, the machine and the command line."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
     record = {
         "written_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": "python " + " ".join([program, *sys.argv[1:]]),
+        "command": command_line(program),
         "machine": machine(),
         **payload,
     }

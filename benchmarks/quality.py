@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DOCS, RESULTS, file_sha256, versions, write_result  # noqa: E402
+from _common import DOCS, RESULTS, command_line, file_sha256, versions, write_result  # noqa: E402
 
 from ccl_embed.data.build import REPORT_FILE, SOURCES_FILE  # noqa: E402
 from ccl_embed.export.default_model import semantic_choice  # noqa: E402
@@ -104,6 +104,7 @@ def main() -> None:
                 if choice is not None:
                     entry["semantic"] = choice
                 entry["seeds"] = list(args.seeds)
+                entry["command"] = command_line()
                 if len(split_runs) > 1:
                     entry["std"] = {k: float(np.std([r[k] for r in split_runs])) for k in METRICS}
                 results[split][name] = entry
@@ -179,6 +180,10 @@ def write_table(results: dict[str, dict[str, dict[str, object]]], corpus: dict[s
         f"&& {command}`.",
         "",
     ]
+    commands = sorted({str(r["command"]) for rows in results.values() for r in rows.values() if "command" in r} - {command})
+    if commands:
+        lines += ["Some rows were measured by an earlier run (each row's command is in quality.json):", "",
+                  *[f"- `{c}`" for c in commands], ""]
     for split in REPORTED:
         rows = results.get(split) or {}
         if not rows:
