@@ -84,6 +84,14 @@ class CCLConfig:
     scale in a collection holding both. Routing models append one coordinate to every vector:
     ``e`` for images (this value times the route), ``TEXT_OFFSET_KEY`` for texts; a routed
     photograph's similarity to any text is then ``sqrt(1 - e^2) * sqrt(1 - k^2) * s + e * k``."""
+    text_projection: float = 0.0
+    """Share b of a text's semantic part that is its projection onto the image tower's class names:
+    ``(1 - b) t + b p``, both unit length, where ``p`` is the ConSE mix of the class-name vectors
+    weighted by the softmax of their cosines to the text ``t`` over ``text_projection_temperature``.
+    Images' semantic part already lives in that span (ConSE); projecting texts there too lets a
+    caption meet a photograph's classes half-way. Needs ``semantic_weight > 0``; 0 keeps ``t``."""
+    text_projection_temperature: float = 0.1
+    """Softmax temperature of the text projection (lower: only the nearest class names count)."""
     stage1_epochs: int = 20
     fusion_epochs: int = 20
     stage2_epochs: int = 40
@@ -122,6 +130,12 @@ class CCLConfig:
             raise ValueError(f"CCLConfig.photo_flatness={self.photo_flatness!r}: must be in (0, 1)")
         if not -0.9 <= self.photo_offset <= 0.9:
             raise ValueError(f"CCLConfig.photo_offset={self.photo_offset!r}: must be in [-0.9, 0.9]")
+        if not 0.0 <= self.text_projection <= 1.0:
+            raise ValueError(f"CCLConfig.text_projection={self.text_projection!r}: must be in [0, 1]")
+        if self.text_projection > 0 and self.semantic_weight <= 0:
+            raise ValueError("CCLConfig: text_projection > 0 needs semantic_weight > 0 (it shapes the texts' semantic part)")
+        if self.text_projection_temperature <= 0:
+            raise ValueError(f"CCLConfig.text_projection_temperature={self.text_projection_temperature!r}: must be positive")
         if self.photo_gate_width <= 0:
             raise ValueError(f"CCLConfig.photo_gate_width={self.photo_gate_width!r}: must be positive")
         if self.lr <= 0:

@@ -28,9 +28,9 @@ from torch.nn import functional as F
 from ccl_embed.model.config import CCLConfig, DataSpec
 
 CONSE_TOP = 10
+"""ConSE mixes the text vectors of the image's top-10 ImageNet classes."""
 TEXT_OFFSET_KEY = 0.5
 """The offset coordinate of every text vector of a model that routes photographs (``k``)."""
-"""ConSE mixes the text vectors of the image's top-10 ImageNet classes."""
 
 
 @dataclass
@@ -211,6 +211,17 @@ class CCL(nn.Module):
         w = w / w.sum(-1, keepdim=True)
         return (w.unsqueeze(-1) * self.class_vectors[idx]).sum(1)
 
+    def _text_semantic(self, text: Tensor) -> Tensor:
+        """A text's semantic part: the text vector, moved towards the class names it is near
+        (``CCLConfig.text_projection``)."""
+        t = F.normalize(text, dim=-1)
+        b = self.config.text_projection
+        if b <= 0:
+            return t
+        cosines = t @ F.normalize(self.class_vectors, dim=-1).T
+        projected = F.normalize(self._conse(cosines / self.config.text_projection_temperature), dim=-1)
+        return (1.0 - b) * t + b * projected
+
     def _image_in(self, image: Tensor, logits: Tensor) -> Tensor:
         image = self._instance_norm(image)
         if not self.config.use_conse:
@@ -325,7 +336,7 @@ class CCL(nn.Module):
         c = self.config
         if c.semantic_weight <= 0:
             return z
-        u = self._with_semantic(z, text, c.semantic_weight)
+        u = self._with_semantic(z, self._text_semantic(text), c.semantic_weight)
         if not c.routes_photos:
             return u
         return torch.cat([u * (1.0 - TEXT_OFFSET_KEY**2) ** 0.5, u[:, :1] * 0.0 + TEXT_OFFSET_KEY], -1)

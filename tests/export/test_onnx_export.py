@@ -71,10 +71,15 @@ def test_a_model_routing_photographs_takes_flatness_and_the_runtime_feeds_it(tmp
 
     fs = synthetic_features()
     vectors = np.random.default_rng(1).normal(size=(10, 12)).astype(np.float32)
-    config = replace(TINY, semantic_weight=0.3, photo_semantic_weight=0.8, photo_offset=0.4)
+    config = replace(TINY, semantic_weight=0.3, photo_semantic_weight=0.8, photo_offset=0.4, text_projection=0.5)
     train_ccl(fs.split("train"), None, config, class_vectors=vectors, out=tmp_path / "m")
     reports = export_model(tmp_path / "m", name="routed", backbone_files=tiny_backbones(tmp_path / "bb"))
+    # Both heads match PyTorch, the text head with its projection onto the class names.
     assert all(r.min_cosine >= 0.9999 for r in reports) and {r.inputs for r in reports} == {"random", "real"}
+    import onnx
+
+    text_ops = {n.op_type for n in onnx.load(str(tmp_path / "m" / "text_head.onnx")).graph.node}
+    assert "TopK" in text_ops
     head = make_session(tmp_path / "m" / IMAGE_HEAD, "cpu")
     assert [i.name for i in head.get_inputs()] == ["feature_map", "logits", "flatness"]
     texture = Image.fromarray(np.random.default_rng(0).integers(0, 256, (120, 160, 3), dtype=np.uint8))

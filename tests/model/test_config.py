@@ -20,6 +20,9 @@ def test_config_round_trips_through_json():
     ({"photo_flatness": 1.0}, r"photo_flatness=1.0: must be in \(0, 1\)"),
     ({"photo_gate_width": 0.0}, "photo_gate_width=0.0: must be positive"),
     ({"photo_offset": 1.0}, r"photo_offset=1.0: must be in \[-0.9, 0.9\]"),
+    ({"semantic_weight": 0.2, "text_projection": 1.5}, r"text_projection=1.5: must be in \[0, 1\]"),
+    ({"text_projection": 0.5}, "text_projection > 0 needs semantic_weight > 0"),
+    ({"text_projection_temperature": 0.0}, "text_projection_temperature=0.0: must be positive"),
 ])
 def test_bad_configs_say_what_is_wrong(kwargs, match):
     with pytest.raises(ValueError, match=match):

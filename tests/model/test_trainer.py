@@ -173,3 +173,28 @@ def test_photo_route_moves_textured_images_to_the_semantic_side(features):
     np.testing.assert_allclose(texts[:, :-1], plain_texts * np.sqrt(1 - k**2), atol=1e-6)
     np.testing.assert_allclose(texts[:, -1], k)
     np.testing.assert_allclose(routed[drawing] @ texts.T, np.sqrt(1 - k**2) * plain[drawing] @ plain_texts.T, atol=2e-3)
+
+
+def test_text_projection_moves_texts_towards_their_nearest_class_names(features):
+    from dataclasses import replace
+
+    model = train_ccl(features.split("train"), None, TINY, class_vectors=CLASS_VECTORS).model
+    test = features.split("test")
+    model.config = replace(TINY, semantic_weight=0.3)
+    plain = CCLEncoders(model).encode_texts(test)
+    images = CCLEncoders(model).encode_images(test)
+    t = test.text / np.linalg.norm(test.text, axis=1, keepdims=True)
+    np.testing.assert_allclose(plain[:, 16:], t * np.sqrt(0.3), atol=1e-5)  # b = 0: the text vector itself
+    classes = CLASS_VECTORS / np.linalg.norm(CLASS_VECTORS, axis=1, keepdims=True)
+    nearest = classes[np.argmax(t @ classes.T, axis=1)]
+    # b = 1 and a cold softmax: the semantic part is the nearest class name's vector.
+    model.config = replace(TINY, semantic_weight=0.3, text_projection=1.0, text_projection_temperature=1e-4)
+    projected = CCLEncoders(model).encode_texts(test)
+    np.testing.assert_allclose(projected[:, 16:], nearest * np.sqrt(0.3), atol=1e-4)
+    np.testing.assert_allclose(projected[:, :16], plain[:, :16], atol=1e-6)  # the learned part is untouched
+    # b = 0.5: half way between the two, then unit length.
+    model.config = replace(TINY, semantic_weight=0.3, text_projection=0.5, text_projection_temperature=1e-4)
+    half = CCLEncoders(model).encode_texts(test)[:, 16:]
+    mid = (t + nearest) / 2
+    np.testing.assert_allclose(half, mid / np.linalg.norm(mid, axis=1, keepdims=True) * np.sqrt(0.3), atol=1e-4)
+    np.testing.assert_array_equal(CCLEncoders(model).encode_images(test), images)  # images are not projected
