@@ -86,7 +86,7 @@ def _scores(model_dir: Path, corpus_dir: Path, split: str = "test") -> Retrieval
                              lambda texts: vectors_or_raise(emb.embed_texts(texts), "text"), test)
 
 
-def _conse_scores(corpus_dir: Path, split: str) -> RetrievalScores:
+def _conse_scores(corpus_dir: Path, splits: tuple[str, ...]) -> dict[str, RetrievalScores]:
     """Zero-shot ConSE on the same images and texts, from the training-side features."""
     from ccl_embed.train.baselines.conse import fit_conse
     from ccl_embed.train.pipeline import open_workbench
@@ -94,7 +94,8 @@ def _conse_scores(corpus_dir: Path, split: str) -> RetrievalScores:
     bench = open_workbench(corpus_dir)
     class_vectors = bench.context().class_vectors
     assert class_vectors is not None  # a workbench always knows how to make them
-    return bench.score(fit_conse(bench.split(split), class_vectors=class_vectors()), split)
+    conse = fit_conse(bench.split(splits[0]), class_vectors=class_vectors())  # no training: any split will do
+    return {split: bench.score(conse, split) for split in splits}
 
 
 def _rehash(folder: Path, extra: dict[str, Any]) -> None:
@@ -176,8 +177,9 @@ def main() -> None:
 
     photos: dict[str, object] = {}
     if (args.photos / "pairs.jsonl").exists():
-        photos = {split: {"shipped": _scores(PACKAGE_MODEL, args.photos, split).to_dict(),
-                          "conse": _conse_scores(args.photos, split).to_dict()} for split in ("photos-val", "photos")}
+        conse = _conse_scores(args.photos, ("photos-val", "photos"))
+        photos = {split: {"shipped": _scores(PACKAGE_MODEL, args.photos, split).to_dict(), "conse": c.to_dict()}
+                  for split, c in conse.items()}
         for split, r in photos.items():
             print(f"{split}: shipped {r['shipped']['i2t_map']:.4f}/{r['shipped']['t2i_map']:.4f}, "  # type: ignore[index]
                   f"conse {r['conse']['i2t_map']:.4f}/{r['conse']['t2i_map']:.4f}", flush=True)  # type: ignore[index]

@@ -12,20 +12,22 @@ class names) stay in float.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import onnx
 
 MIN_TABLE_ROWS = 1024
 """``Gather`` tables with fewer rows (positions, token types, class names) are left to onnxruntime."""
 
 
-def quantize_table_rows(model: object, min_rows: int = MIN_TABLE_ROWS) -> list[str]:
+def quantize_table_rows(model: onnx.ModelProto, min_rows: int = MIN_TABLE_ROWS) -> list[str]:
     """Rewrite, in place, every ``Gather`` (axis 0) of a 2-D float initializer of at least
     ``min_rows`` rows as int8 rows times per-row scales. Returns the names of the rewritten nodes."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    assert isinstance(model, onnx.ModelProto)
     graph = model.graph
     inits = {i.name: i for i in graph.initializer}
     rewritten: list[str] = []

@@ -176,9 +176,9 @@ def preprocess(img: Image.Image, size: int = IMAGE_SIZE, mean: float = IMAGE_MEA
 
 
 FLAT_STEP = 1
+"""Neighbouring pixels whose every channel differs by at most this (of 255) count as equal."""
 FLATNESS_VERSION = 2
 """Bumped whenever :func:`flatness` changes, so cached features are recomputed."""
-"""Neighbouring pixels whose every channel differs by at most this (of 255) count as equal."""
 
 
 def flatness(img: Image.Image, size: int = IMAGE_SIZE) -> float:

@@ -116,14 +116,16 @@ class Embedder:
         A file that cannot be decoded yields an :class:`Embedded` with ``error`` set; the rest
         of its batch is embedded as usual.
         """
-        head_inputs = {i.name for i in self._session(IMAGE_HEAD).get_inputs()}
+        # Only a model that routes photographs (CCLConfig.photo_semantic_weight) reads flatness.
+        routes = "flatness" in {i.name for i in self._session(IMAGE_HEAD).get_inputs()}
         for batch in _batched(images, batch_size):
             pixels, flat, ok, failed = [], [], [], {}
             for i, item in batch:
                 try:
                     img = self._decode(item)
                     pixels.append(preprocess(img))
-                    flat.append(flatness(img))
+                    if routes:
+                        flat.append(flatness(img))
                     ok.append(i)
                 except (ImageError, CCLEmbedError, OSError) as e:
                     failed[i] = str(e)
@@ -131,7 +133,7 @@ class Embedder:
             if pixels:
                 fmap, logits = self._session(IMAGE_BACKBONE).run(None, {"pixels": np.stack(pixels)})
                 feeds = {"feature_map": fmap, "logits": logits}
-                if "flatness" in head_inputs:  # a model that routes photographs (CCLConfig.photo_semantic_weight)
+                if routes:
                     feeds["flatness"] = np.asarray(flat, dtype=np.float32)
                 out = self._run(IMAGE_HEAD, feeds)
                 vectors = dict(zip(ok, out))
