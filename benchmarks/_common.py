@@ -13,6 +13,15 @@ from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DOCS = Path(__file__).resolve().parent.parent / "docs"
+RELEASE_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default-model.json"
+
+
+def semantic_choice(path: Path = RELEASE_CONFIG) -> dict[str, float]:
+    """The shipped model's semantic part (zero-shot weight, photograph route, text projection), from the
+    checked-in release config; {} when there is none. Chosen by tune_semantic.py, copied there by hand."""
+    if not path.exists():
+        return {}
+    return dict(json.loads(path.read_text()).get("semantic") or {})
 
 
 def machine() -> dict[str, object]:

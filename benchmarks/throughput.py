@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import versions, write_result  # noqa: E402
 
 from ccl_embed.data.corpus import read_corpus  # noqa: E402
-from ccl_embed.data.images import load_image, preprocess  # noqa: E402
-from ccl_embed.data.patches import text_fragments  # noqa: E402
+from ccl_embed.runtime.images import load_image, preprocess  # noqa: E402
+from ccl_embed.runtime.patches import text_fragments  # noqa: E402
 from ccl_embed.paths import cache_dir  # noqa: E402
 from ccl_embed.runtime.embedder import Embedder  # noqa: E402
 from ccl_embed.runtime.folder import IMAGE_BACKBONE, TEXT_BACKBONE, resolve_model  # noqa: E402

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import file_sha256, versions, write_result  # noqa: E402
 
 from ccl_embed.model.folder import load_model  # noqa: E402
-from ccl_embed.model.trainer import CCLEncoders  # noqa: E402
+from ccl_embed.train.encoders import CCLEncoders  # noqa: E402
 from ccl_embed.paths import cache_dir  # noqa: E402
 from ccl_embed.train.pipeline import open_workbench  # noqa: E402
 
@@ -99,7 +99,7 @@ def main() -> None:
         best = choose_route(projections, rows[w] | {"photos-val": routes[route]["photos-val"]})
         if best:
             chosen |= {"text_projection": best[0], "text_projection_temperature": best[1], "photo_semantic_weight": best[2]}
-    print("chosen:", chosen)
+    print("chosen:", chosen, "(copy it into the \"semantic\" section of configs/default-model.json to ship it)")
     write_result("semantic_tuning", {
         "versions": versions("ccl-embed", "torch", "numpy"), "model": str(args.model),
         "corpus_pairs_sha256": file_sha256(args.corpus / "pairs.jsonl"),

@@ -1,30 +1,26 @@
 """ccl-embed: cross-modal correlation learning (CCL) image-text embeddings for Qdrant.
 
-The root exports a handful of names. Importing it loads neither torch nor onnxruntime.
+The root exports what users call: :func:`open` (an :class:`Index` of a collection and a model),
+:class:`Hit`, :class:`Embedder`, the errors and ``__version__``. Corpus and evaluation names live
+in their modules (``ccl_embed.data.corpus``, ``ccl_embed.evaluation``). Importing the root loads
+neither torch nor onnxruntime.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-from ccl_embed.data.corpus import Corpus, read_corpus
+from ccl_embed._version import __version__
 from ccl_embed.errors import CCLEmbedError, CorpusError
-from ccl_embed.evaluation import RetrievalScores, evaluate_embeddings
-from ccl_embed.sdk import Hit, open
+from ccl_embed.runtime.embedder import Embedder
+from ccl_embed.runtime.manifest import ModelError
+from ccl_embed.sdk import Hit, Index, open
 from ccl_embed.store.base import StoreError
-
-try:
-    __version__ = version("ccl-embed")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
 
 __all__ = [
     "CCLEmbedError",
-    "Corpus",
     "CorpusError",
+    "Embedder",
     "Hit",
-    "RetrievalScores",
+    "Index",
+    "ModelError",
     "StoreError",
     "__version__",
-    "evaluate_embeddings",
     "open",
-    "read_corpus",
 ]

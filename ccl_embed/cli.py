@@ -17,7 +17,7 @@ import typer
 from ccl_embed.errors import CCLEmbedError
 
 if TYPE_CHECKING:
-    from ccl_embed.sdk import Index
+    from ccl_embed.store import StoreOptions
 
 app = typer.Typer(
     name="ccl-embed",
@@ -104,12 +104,12 @@ def train(
     text_feature: Annotated[str, typer.Option(help="Text tower: minilm or bow (bag of words).")] = "minilm",
 ) -> None:
     """Train CCL on a corpus and write a model folder (checkpoints in MODEL_DIR/checkpoint)."""
-    from ccl_embed.train.pipeline import train_model
-
     try:
         overrides = json.loads(config.read_text()) if config else {}
         if not isinstance(overrides, dict):
             raise ValueError(f"{config}: expected a JSON object of CCLConfig fields")
+        from ccl_embed.train import train_model
+
         result = train_model(corpus, out, overrides=overrides | {"seed": seed}, resume=resume,
                              text_feature=text_feature, progress=_tqdm)
     except json.JSONDecodeError as e:
@@ -127,30 +127,22 @@ def info(
     device: Annotated[str, typer.Option(help="auto, cpu or cuda: the device to try.")] = "auto",
 ) -> None:
     """Show the model, its metrics and the device onnxruntime really runs it on."""
-    import warnings
-
     from ccl_embed import __version__
-    from ccl_embed.runtime.embedder import Embedder
+    from ccl_embed.sdk import describe_model
 
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            emb = Embedder(model, device=device)
-            real = emb.device
+        m = describe_model(model, device=device)
     except (CCLEmbedError, ValueError, OSError) as e:
         raise _fail(str(e)) from None
-    import onnxruntime
-
-    runtime = emb.model.record["runtime"]
-    typer.echo(f"ccl-embed {__version__}, onnxruntime {onnxruntime.__version__}")
-    typer.echo(f"model: {emb.model.name} ({emb.model.folder})")
-    typer.echo(f"  embedding: {emb.dim}-d, {emb.model.distance}; int8 parts: {runtime.get('quantized_int8') or 'none'}")
-    metrics = runtime.get("test_metrics")
-    if metrics:
-        typer.echo(f"  test MAP image->text {metrics['i2t_map']:.4f}, text->image {metrics['t2i_map']:.4f}")
-    typer.echo(f"device: {real} (asked: {device}; available providers: {', '.join(onnxruntime.get_available_providers())})")
-    for w in caught:
-        typer.echo(f"warning: {w.message}", err=True)
+    typer.echo(f"ccl-embed {__version__}, onnxruntime {m.onnxruntime}")
+    typer.echo(f"model: {m.name} ({m.folder})")
+    typer.echo(f"  embedding: {m.dim}-d, {m.distance}; int8 parts: {list(m.quantized_int8) or 'none'}")
+    test = m.metrics.get("test")
+    if test:
+        typer.echo(f"  test MAP image->text {test['i2t_map']:.4f}, text->image {test['t2i_map']:.4f}")
+    typer.echo(f"device: {m.device} (asked: {m.asked_device}; available providers: {', '.join(m.providers)})")
+    for w in m.warnings:
+        typer.echo(f"warning: {w}", err=True)
 
 
 @app.command()
@@ -183,29 +175,18 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the scores as one JSON object.")] = False,
 ) -> None:
     """Score a method on a corpus split: MAP both ways (category relevance), R@1/5/10 and median rank."""
-    from ccl_embed.train.evaluate import Encoders
-    from ccl_embed.train.pipeline import open_workbench
-
-    encoders: Encoders
     try:
-        bench = open_workbench(corpus, text_feature=text_feature, seed=seed, progress=_tqdm)
-        bench.split(split)  # fail before fitting when the split does not exist
-        if model is not None:
-            from ccl_embed.model.folder import load_model
-            from ccl_embed.model.trainer import CCLEncoders
+        from ccl_embed.train import evaluate as evaluate_corpus
 
-            encoders, fit_seconds, method = CCLEncoders(load_model(model)), 0.0, str(model)
-        else:
-            encoders, fit_seconds = bench.fit(method)
-        scores = bench.score(encoders, split)
+        result = evaluate_corpus(corpus, method=method, split=split, text_feature=text_feature, seed=seed,
+                                 model=model, progress=_tqdm)
     except (CCLEmbedError, ValueError) as e:
         raise _fail(str(e)) from None
-    result = {"method": method, "split": split, "text_feature": text_feature, **scores.to_dict(),
-              "fit_seconds": round(fit_seconds, 2)}
     if as_json:
-        typer.echo(json.dumps(result))
+        typer.echo(json.dumps(result.to_dict()))
         return
-    typer.echo(f"{method} on {split} ({scores.n_images} images, {scores.n_texts} texts)")
+    scores = result.scores
+    typer.echo(f"{result.method} on {split} ({scores.n_images} images, {scores.n_texts} texts)")
     typer.echo(f"  MAP  image->text {scores.i2t_map:.4f}  text->image {scores.t2i_map:.4f}  mean {scores.mean_map:.4f}")
     typer.echo(f"  R@1/5/10 image->text {scores.r1_i2t:.3f}/{scores.r5_i2t:.3f}/{scores.r10_i2t:.3f}  "
                f"text->image {scores.r1_t2i:.3f}/{scores.r5_t2i:.3f}/{scores.r10_t2i:.3f}")
@@ -222,12 +203,11 @@ Model_ = Annotated[str, typer.Option("--model", "-m", help="'default', a shipped
 Device_ = Annotated[str, typer.Option(help="auto, cpu or cuda.")]
 
 
-def _open_index(collection: str, store: Path | None, url: str | None, api_key: str | None, grpc: bool, model: str,
-                device: str, create: bool, shards: int | None = None, replicas: int | None = None) -> Index:
-    from ccl_embed.sdk import open as open_index
+def _store(store: Path | None, url: str | None, api_key: str | None, grpc: bool, shards: int | None = None,
+           replicas: int | None = None) -> StoreOptions:
+    from ccl_embed.store import StoreOptions
 
-    return open_index(collection, store=store, url=url or None, api_key=api_key or None, prefer_grpc=grpc,
-                      model=model, device=device, create=create, shards=shards, replicas=replicas)
+    return StoreOptions(store=store, url=url, api_key=api_key, prefer_grpc=grpc, shards=shards, replicas=replicas)
 
 
 @app.command()
@@ -252,8 +232,10 @@ def ingest(
     Exit code: 0 when everything was ingested, 1 when some items were skipped or failed, 2 on usage errors.
     """
     try:
-        index = _open_index(collection, store, url, api_key, grpc, model, device, True, shards, replicas)
-        with index:
+        from ccl_embed.sdk import open as open_index
+
+        options = _store(store, url, api_key, grpc, shards, replicas)
+        with open_index(collection, options=options, model=model, device=device, create=True) as index:
             summary = index.ingest(folder, prune=prune, batch_size=batch_size, show_progress=not quiet and not as_json)
             total = index.count()
     except (CCLEmbedError, ValueError, OSError) as e:
@@ -306,8 +288,10 @@ def search(
         where = _parse_filters(filters or [])
         if image is not None and not image.is_file():
             raise CCLEmbedError(f"--image {image}: no such file")
-        index = _open_index(collection, store, url, api_key, grpc, model, device, False)
-        with index:
+        from ccl_embed.sdk import open as open_index
+
+        options = _store(store, url, api_key, grpc)
+        with open_index(collection, options=options, model=model, device=device, create=False) as index:
             hits = index.search(query if query is not None else Path(image or ""), limit=limit, modality=modality, where=where)
     except (CCLEmbedError, ValueError, OSError) as e:
         raise _fail(str(e)) from None

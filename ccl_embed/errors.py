@@ -6,6 +6,10 @@ import importlib
 from types import ModuleType
 
 
+TORCH_PIN = "torch==2.13.0"
+"""The torch the extras are tested with (a CPU build here; a bare requirement pulls a multi-GB CUDA build)."""
+
+
 class CCLEmbedError(Exception):
     """Base class of every error ccl-embed raises on purpose."""
 
@@ -44,7 +48,8 @@ def require(module: str, extra: str, package: str | None = None) -> ModuleType:
             raise MissingDependencyError(
                 f"{module!r} is not installed, though ccl-embed needs it: pip install {package or module}"
             ) from e
+        pin = f"{TORCH_PIN} " if module.split(".")[0] == "torch" else ""  # a bare torch requirement pulls CUDA
         raise MissingDependencyError(
             f"{module!r} is not installed; it comes with the {extra!r} extra: "
-            f"pip install 'ccl-embed[{extra}]'"
+            f"pip install {pin}'ccl-embed[{extra}]'"
         ) from e

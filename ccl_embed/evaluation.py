@@ -7,6 +7,7 @@ Recall@1/5/10 and the median rank use instance relevance (the query's own pair).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -133,6 +134,45 @@ def evaluate_embeddings(
     )
 
 
+def distinct_text_rows(pairs: Sequence[Pair]) -> list[int]:
+    """One row per distinct (concept, text), the first of each: images of several styles share one text."""
+    seen: dict[tuple[str, str], int] = {}
+    for i, p in enumerate(pairs):
+        seen.setdefault((p.key, p.text), i)
+    return sorted(seen.values())
+
+
+def category(pair: Pair) -> str:
+    """A pair's category for MAP: its label, else its instance key."""
+    return pair.label if pair.label is not None else pair.key
+
+
+def evaluate_pairs(
+    pairs: Sequence[Pair],
+    encode_images: Callable[[], np.ndarray],
+    encode_texts: Callable[[list[int]], np.ndarray],
+) -> RetrievalScores:
+    """Score encoders on pairs, the one evaluation path of the CLI, the benchmarks and the release build.
+
+    Every image is a query against every distinct text (:func:`distinct_text_rows`), and every
+    distinct text against every image.
+
+    Args:
+        pairs: The pairs to score, one image each.
+        encode_images: Returns ``[len(pairs), dim]`` vectors of the pairs' images, in order.
+        encode_texts: Maps row numbers of ``pairs`` to ``[rows, dim]`` vectors of their texts.
+    """
+    rows = distinct_text_rows(pairs)
+    return evaluate_embeddings(
+        encode_images(),
+        encode_texts(rows),
+        image_labels=[category(p) for p in pairs],
+        text_labels=[category(pairs[i]) for i in rows],
+        image_keys=[p.key for p in pairs],
+        text_keys=[pairs[i].key for i in rows],
+    )
+
+
 def evaluate_encoders(
     encode_images: Callable[[list[Path]], np.ndarray],
     encode_texts: Callable[[list[str]], np.ndarray],
@@ -140,25 +180,29 @@ def evaluate_encoders(
 ) -> RetrievalScores:
     """Score any pair of encoders on a corpus (or one split of it: ``corpus.split("test")``).
 
-    Every image is a query against every distinct text (images of several styles share a text),
-    and every distinct text against every image.
-
     Args:
         encode_images: Maps image paths to ``[n, dim]`` vectors.
         encode_texts: Maps texts to ``[n, dim]`` vectors in the same space.
         corpus: The pairs to score.
     """
     pairs = corpus.pairs
-    first: dict[tuple[str, str], Pair] = {}
-    for p in pairs:
-        first.setdefault((p.key, p.text), p)
-    texts = list(first.values())
-    label = lambda p: p.label if p.label is not None else p.key  # noqa: E731
-    return evaluate_embeddings(
-        encode_images([corpus.image_path(p) for p in pairs]),
-        encode_texts([p.text for p in texts]),
-        image_labels=[label(p) for p in pairs],
-        text_labels=[label(p) for p in texts],
-        image_keys=[p.key for p in pairs],
-        text_keys=[p.key for p in texts],
-    )
+    return evaluate_pairs(pairs, lambda: encode_images([corpus.image_path(p) for p in pairs]),
+                          lambda rows: encode_texts([pairs[i].text for i in rows]))
+
+
+def evaluate_model(model: str | os.PathLike[str], corpus: Corpus, *, device: str = "cpu") -> RetrievalScores:
+    """Score an exported model folder end to end through the runtime (decoding, ONNX graphs, int8 and all).
+
+    Args:
+        model: ``default`` or an exported model folder.
+        corpus: The pairs to score (for example ``read_corpus(dir).split("test")``).
+        device: ``cpu`` (the default, for reproducible figures), ``cuda`` or ``auto``.
+
+    Raises:
+        CCLEmbedError: When an image or text of the corpus cannot be embedded.
+    """
+    from ccl_embed.runtime.embedder import Embedder, vectors_or_raise
+
+    emb = Embedder(model, device=device)
+    return evaluate_encoders(lambda paths: vectors_or_raise(emb.embed_images(paths), "image"),
+                             lambda texts: vectors_or_raise(emb.embed_texts(texts), "text"), corpus)

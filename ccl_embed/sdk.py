@@ -19,7 +19,15 @@ from ccl_embed.errors import CCLEmbedError
 from ccl_embed.ingest import IngestSummary, ingest
 from ccl_embed.runtime.embedder import Embedder, vectors_or_raise
 from ccl_embed.runtime.folder import DEFAULT_MODEL, RuntimeModel
-from ccl_embed.store import DEFAULT_COLLECTION, Collection, CollectionMeta, Filter, default_store, open_collection
+from ccl_embed.store import (
+    DEFAULT_COLLECTION,
+    Collection,
+    CollectionMeta,
+    Filter,
+    StoreOptions,
+    default_store,
+    open_collection,
+)
 from ccl_embed.store.base import StoreError
 
 MODALITIES = ("image", "text")
@@ -144,7 +152,7 @@ class Index:
 def open(collection: str = DEFAULT_COLLECTION, *, store: str | os.PathLike[str] | None = None,  # noqa: A001
          url: str | None = None, api_key: str | None = None, prefer_grpc: bool = False,
          model: str | os.PathLike[str] = DEFAULT_MODEL, device: str = "auto", create: bool = True,
-         shards: int | None = None, replicas: int | None = None) -> Index:
+         shards: int | None = None, replicas: int | None = None, options: StoreOptions | None = None) -> Index:
     """Open an index: a collection in the embedded store (default) or on a Qdrant server, and a model.
 
     Args:
@@ -159,19 +167,63 @@ def open(collection: str = DEFAULT_COLLECTION, *, store: str | os.PathLike[str] 
         create: Create the collection when it does not exist.
         shards: Shard number when a server creates the collection.
         replicas: Replication factor when a server creates the collection.
+        options: The store choice as one validated object (instead of ``store`` ... ``replicas``).
 
     Returns:
         The index; close it (or use ``with``) to release the embedded store for other processes.
 
     Raises:
-        StoreError: When the collection holds another model's vectors, is held by another
-            process, does not exist (``create=False``) or the server does not answer.
+        StoreError: On conflicting store arguments (before the model is loaded), or when the
+            collection holds another model's vectors, is held by another process, does not exist
+            (``create=False``) or the server does not answer.
         ModelError: When the model cannot be found or is damaged.
     """
+    loose = StoreOptions(store=store, url=url, api_key=api_key, prefer_grpc=prefer_grpc, shards=shards, replicas=replicas)
+    if options is not None and loose != StoreOptions():
+        raise StoreError("give the store choice either as options=StoreOptions(...) or as store=/url=/... arguments, not both")
+    options = options or loose
     embedder = Embedder(model, device=device)
-    coll = open_collection(collection, model_meta(embedder.model), store=store, url=url, api_key=api_key,
-                           prefer_grpc=prefer_grpc, shards=shards, replicas=replicas, create=create)
+    coll = open_collection(collection, model_meta(embedder.model), options, create=create)
     return Index(coll, embedder)
 
 
-__all__ = ["Hit", "Index", "StoreError", "default_store", "open"]
+@dataclass(frozen=True)
+class ModelInfo:
+    """What :func:`describe_model` finds: the model, its measured scores and the device it really runs on."""
+
+    name: str
+    folder: str
+    dim: int
+    distance: str
+    quantized_int8: tuple[str, ...]
+    metrics: dict[str, Any]
+    device: str
+    asked_device: str
+    providers: tuple[str, ...]
+    onnxruntime: str
+    warnings: tuple[str, ...]
+
+
+def describe_model(model: str | os.PathLike[str] = DEFAULT_MODEL, device: str = "auto") -> ModelInfo:
+    """Load a model and report what runs it: onnxruntime-gpu may list CUDA and still run on the CPU.
+
+    Raises:
+        ModelError: When the model cannot be found or is damaged.
+    """
+    import warnings
+
+    from ccl_embed.errors import require
+
+    ort = require("onnxruntime", "runtime")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        emb = Embedder(model, device=device)
+        real = emb.device
+    m = emb.model.manifest
+    return ModelInfo(name=m.name, folder=str(emb.model.folder), dim=m.dim, distance=m.distance,
+                     quantized_int8=m.quantized_int8, metrics={k: dict(v) for k, v in m.metrics.items()}, device=real,
+                     asked_device=device, providers=tuple(ort.get_available_providers()), onnxruntime=ort.__version__,
+                     warnings=tuple(str(w.message) for w in caught))
+
+
+__all__ = ["Hit", "Index", "ModelInfo", "StoreError", "StoreOptions", "default_store", "describe_model", "open"]

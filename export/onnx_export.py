@@ -8,7 +8,6 @@ and on real-looking inputs; a cosine below :data:`MIN_COSINE` fails the export.
 
 from __future__ import annotations
 
-import json
 import shutil
 import warnings
 from dataclasses import asdict, dataclass
@@ -17,20 +16,20 @@ from typing import Any
 
 import numpy as np
 
-from ccl_embed.data.images import IMAGE_MEAN, IMAGE_SIZE, IMAGE_STD
-from ccl_embed.data.patches import IMAGE_REGIONS, MAX_FRAGMENTS
+from ccl_embed._version import __version__
 from ccl_embed.errors import CCLEmbedError, require
-from ccl_embed.runtime.folder import (
-    CONFIG_FILE,
+from ccl_embed.runtime.images import IMAGE_SIZE, Preprocessing, flatness
+from ccl_embed.runtime.manifest import (
     IMAGE_BACKBONE,
     IMAGE_HEAD,
-    RUNTIME_FILES,
-    RUNTIME_FORMAT_VERSION,
     TEXT_BACKBONE,
     TEXT_HEAD,
     TOKENIZER,
-    sha256_file,
+    Manifest,
+    write_manifest,
 )
+from ccl_embed.runtime.patches import IMAGE_REGIONS, MAX_FRAGMENTS, Patches, pack_fragments, text_fragments
+from ccl_embed.runtime.session import make_session
 
 OPSET = 17
 MIN_COSINE = 0.9999
@@ -62,10 +61,7 @@ def _check(path: Path) -> None:
 
 
 def _session(path: Path) -> Any:
-    ort = require("onnxruntime", "export")
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return make_session(path, "cpu")
 
 
 def parity(graph: str, label: str, expected: np.ndarray, got: np.ndarray) -> ParityReport:
@@ -241,14 +237,15 @@ REAL_TEXTS = ("a red apple. apple, fruit, red", "grinning face. face, grin", "a 
               "flag: Germany", "a ginger tabby cat looking to the side")
 
 
-def real_head_inputs(files: dict[str, Path]) -> dict[str, np.ndarray]:
-    """Real head inputs: the exported backbones' outputs on drawn pictures and real sentences."""
+def real_head_inputs(files: dict[str, Path], preprocessing: Preprocessing | None = None,
+                     max_fragments: int = MAX_FRAGMENTS) -> dict[str, np.ndarray]:
+    """Real head inputs: the exported backbones' outputs on drawn pictures and real sentences,
+    prepared the runtime's way (its preprocessing, tokenizer and fragment packing)."""
     from PIL import Image, ImageDraw
 
-    from ccl_embed.data.images import flatness, preprocess
-    from ccl_embed.data.patches import text_fragments
     from ccl_embed.runtime.embedder import Embedder
 
+    prepare = preprocessing or Preprocessing()
     images = []
     for i, colour in enumerate(("#d22", "#2a4", "#24d", "#eb2", "#222")):
         img = Image.new("RGB", (160, 120 + 20 * i), "white")
@@ -256,7 +253,7 @@ def real_head_inputs(files: dict[str, Path]) -> dict[str, np.ndarray]:
         images.append(img)
     texture = np.random.default_rng(0).integers(0, 256, (120, 160, 3), dtype=np.uint8)  # a textured, photo-like picture
     images.append(Image.fromarray(texture))
-    fmap, logits = _session(files[IMAGE_BACKBONE]).run(None, {"pixels": np.stack([preprocess(im) for im in images])})
+    fmap, logits = _session(files[IMAGE_BACKBONE]).run(None, {"pixels": np.stack([prepare(im) for im in images])})
     tokenizer = Embedder.tokenizer_from(files[TOKENIZER], MAX_TEXT_TOKENS)
     text_session = _session(files[TEXT_BACKBONE])
 
@@ -266,13 +263,11 @@ def real_head_inputs(files: dict[str, Path]) -> dict[str, np.ndarray]:
                 "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64)}
         return np.asarray(text_session.run(None, feed)[0])
 
+    frags = [text_fragments(t, max_fragments) for t in REAL_TEXTS]
     text = vectors(list(REAL_TEXTS))
-    fragments = np.zeros((len(REAL_TEXTS), MAX_FRAGMENTS, text.shape[1]), dtype=np.float32)
-    mask = np.zeros((len(REAL_TEXTS), MAX_FRAGMENTS), dtype=np.float32)
-    for i, t in enumerate(REAL_TEXTS):
-        frags = text_fragments(t)
-        fragments[i, : len(frags)] = vectors(frags)
-        mask[i, : len(frags)] = 1.0
+    distinct = list(dict.fromkeys(f for fs in frags for f in fs))
+    by_text = dict(zip(distinct, vectors(distinct)))
+    fragments, mask = pack_fragments(frags, by_text.__getitem__, text.shape[1], max_fragments)
     flat = np.array([flatness(im) for im in images], dtype=np.float32)
     return {"feature_map": fmap, "logits": logits, "flatness": flat, "text": text, "fragments": fragments,
             "fragment_mask": mask}
@@ -303,8 +298,9 @@ def backbones(cache: Path | None = None) -> tuple[dict[str, Path], list[ParityRe
 
 
 def export_model(folder: str | Path, *, name: str | None = None, real: dict[str, np.ndarray] | None = None,
-                 cache: Path | None = None, backbone_files: dict[str, Path] | None = None) -> list[ParityReport]:
-    """Export a trained model folder for the runtime, in place.
+                 cache: Path | None = None, backbone_files: dict[str, Path] | None = None,
+                 preprocessing: Preprocessing | None = None) -> list[ParityReport]:
+    """Export a trained model folder for the runtime, in place, and write its manifest.
 
     Args:
         folder: A model folder written by ``ccl-embed train``.
@@ -315,6 +311,8 @@ def export_model(folder: str | Path, *, name: str | None = None, real: dict[str,
         cache: Where the exported backbones are kept (default: the user cache).
         backbone_files: Use these backbone graphs and tokenizer (keyed by file name) instead of
             the cached EfficientNet-Lite0 and MiniLM exports.
+        preprocessing: How images become the image backbone's input (default: EfficientNet-Lite0's,
+            224 px); recorded in the manifest, which the runtime follows.
 
     Returns:
         The parity report of every graph checked.
@@ -327,6 +325,8 @@ def export_model(folder: str | Path, *, name: str | None = None, real: dict[str,
 
     folder = Path(folder)
     model = load_model(folder)
+    prepare = preprocessing or Preprocessing()
+    patches = Patches(max_fragments=MAX_FRAGMENTS)
     reports: list[ParityReport]
     if backbone_files is not None:
         files, reports = backbone_files, []
@@ -334,21 +334,18 @@ def export_model(folder: str | Path, *, name: str | None = None, real: dict[str,
         files, reports = backbones(cache)
     for fname, src in files.items():
         shutil.copyfile(src, folder / fname)
-    reports += export_heads(model, folder, real if real is not None else real_head_inputs(files))
-    record = json.loads((folder / CONFIG_FILE).read_text())
-    record["runtime"] = {
-        "format_version": RUNTIME_FORMAT_VERSION,
-        "name": name or folder.name,
-        "dim": model.out_dim,
-        "distance": "cosine",
-        "opset": OPSET,
-        "preprocessing": {"image_size": IMAGE_SIZE, "mean": IMAGE_MEAN, "std": IMAGE_STD, "resize": "pad to square on white, bicubic"},
-        "patches": {"image_regions": [list(r) for r in IMAGE_REGIONS], "max_fragments": MAX_FRAGMENTS},
-        "max_text_tokens": MAX_TEXT_TOKENS,
-        "parity": [asdict(r) for r in reports],
-        "files": {f: sha256_file(folder / f) for f in RUNTIME_FILES},
-    }
-    tmp = folder / (CONFIG_FILE + ".tmp")
-    tmp.write_text(json.dumps(record, indent=2) + "\n")
-    tmp.replace(folder / CONFIG_FILE)
+    reports += export_heads(model, folder, real if real is not None else real_head_inputs(files, prepare, patches.max_fragments))
+    torch, onnx = _torch(), require("onnx", "export")
+    manifest = Manifest(
+        name=name or folder.name,
+        dim=model.out_dim,
+        files=Manifest.hash_files(folder),
+        preprocessing=prepare,
+        patches=patches,
+        max_text_tokens=MAX_TEXT_TOKENS,
+        parity=tuple(asdict(r) for r in reports),
+        opset=OPSET,
+        written_by={"ccl-embed": __version__, "torch": torch.__version__, "onnx": onnx.__version__},
+    )
+    write_manifest(folder, manifest)
     return reports

@@ -169,7 +169,7 @@ def build_tiny_exported(root: Path):
     """A tiny CCL model trained on synthetic features and exported with tiny backbones: (folder, reports)."""
     from ccl_embed.export import export_model
     from ccl_embed.model.config import CCLConfig
-    from ccl_embed.model.trainer import train_ccl
+    from ccl_embed.train.loop import train_ccl
 
     config = CCLConfig(dim=16, hidden=32, code=16, stage1_epochs=1, fusion_epochs=1, stage2_epochs=2, batch_size=32)
     fs = synthetic_features()

@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image, ImageChops, ImageEnhance, ImageFilter, ImageOps
 
 from ccl_embed.data.corpus import PAIRS_FILE, Pair, read_corpus, write_pairs
-from ccl_embed.data.images import load_image
+from ccl_embed.runtime.images import load_image
 from ccl_embed.errors import CorpusError
 
 KINDS = ("colour", "grey", "flat", "sketch")

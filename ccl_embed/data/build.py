@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ccl_embed.data.corpus import Pair, write_pairs
 from ccl_embed.data.fetch import fetch
-from ccl_embed.data.images import ImageError, load_image, render_svg, to_rgb
+from ccl_embed.runtime.images import ImageError, load_image, render_svg, to_rgb
 from ccl_embed.data.sources import BuildLog, ImageJob, SourceOptions, registry
 from ccl_embed.data.splits import SplitConfig, assign_splits
 from ccl_embed.errors import CCLEmbedError

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ccl_embed.data.images import ImageError, load_image
+from ccl_embed.runtime.images import ImageError, load_image
 from ccl_embed.errors import CCLEmbedError
 from ccl_embed.ingest.walk import Item, Skipped, find_items
 from ccl_embed.runtime.embedder import Embedder

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from ccl_embed.data.corpus import PAIRS_FILE, read_corpus
-from ccl_embed.data.images import IMAGE_SUFFIXES, SVG_SUFFIXES
+from ccl_embed.runtime.images import IMAGE_SUFFIXES, SVG_SUFFIXES
 from ccl_embed.errors import CorpusError
 
 TEXT_SUFFIXES = (".txt", ".md")

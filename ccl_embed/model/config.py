@@ -70,7 +70,7 @@ class CCLConfig:
     training on pictograms does not cover. Needs ``use_conse``. 0 is the paper's model."""
     photo_semantic_weight: float = 0.0
     """Semantic weight for photographs (0: photographs are treated like drawings). An image whose
-    flatness (the share of nearly equal neighbouring pixels, ``ccl_embed.data.images.flatness``)
+    flatness (the share of nearly equal neighbouring pixels, ``ccl_embed.runtime.images.flatness``)
     is below ``photo_flatness`` is routed as a photograph: its semantic weight moves from
     ``semantic_weight`` to this value, and its common-space part from the image tower to the
     learned text tower applied to its ConSE vector (what the classifier sees, read as a text).

@@ -1,6 +1,6 @@
-"""The trained-model folder: names as constants, save and load.
+"""The trained-model folder and the checkpoint's file names: constants, save and load.
 
-A model folder holds ``config.json`` (format version, the CCLConfig, the DataSpec, the library
+A trained-model folder holds ``config.json`` (format version, the CCLConfig, the DataSpec, the library
 versions that wrote it, and metrics) and ``model.safetensors`` (every weight and buffer; never a
 pickle). Training also keeps ``checkpoint/`` there until it finishes.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 from ccl_embed.errors import CCLEmbedError
 from ccl_embed.model.config import CCLConfig, DataSpec
-from ccl_embed.runtime.folder import read_record
+from ccl_embed.runtime.manifest import read_json_object
 
 FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
@@ -39,7 +39,7 @@ def save_model(model: Any, folder: str | Path, *, metrics: dict[str, Any] | None
     """Write a trained model's folder (weights first, config last, each atomically)."""
     from safetensors.torch import save
 
-    from ccl_embed import __version__
+    from ccl_embed._version import __version__
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -67,7 +67,9 @@ def read_config(folder: str | Path) -> tuple[CCLConfig, DataSpec, dict[str, Any]
     """
     folder = Path(folder)
     path = folder / CONFIG_FILE
-    record = read_record(folder, ModelFolderError, "a model folder is written by `ccl-embed train`")
+    if not path.is_file():
+        raise ModelFolderError(f"{folder}: no {CONFIG_FILE}; a model folder is written by `ccl-embed train`")
+    record = read_json_object(path, ModelFolderError)
     version = record.get("format_version")
     if version != FORMAT_VERSION:
         raise ModelFolderError(f"{path}: format version {version!r}, this ccl-embed reads version {FORMAT_VERSION}; "
@@ -95,3 +97,21 @@ def load_model(folder: str | Path) -> Any:
     except RuntimeError as e:
         raise ModelFolderError(f"{weights}: weights do not match {CONFIG_FILE} ({str(e).splitlines()[0]})") from e
     return model.eval()
+
+
+def override_config(folder: str | Path, changes: dict[str, Any]) -> CCLConfig:
+    """Change CCLConfig fields of a trained model folder (those read at inference, such as the
+    semantic part), validated, and return the new config.
+
+    Raises:
+        ModelFolderError: When the folder is not a trained model or a field or value is invalid.
+    """
+    folder = Path(folder)
+    config, _, record = read_config(folder)
+    try:
+        new = CCLConfig.from_dict({**json.loads(config.to_json()), **changes})
+    except (TypeError, ValueError) as e:
+        raise ModelFolderError(f"{folder / CONFIG_FILE}: cannot apply {changes} ({e})") from e
+    record["config"] = json.loads(new.to_json())
+    _atomic_write(folder / CONFIG_FILE, (json.dumps(record, indent=2) + "\n").encode())
+    return new

@@ -11,20 +11,21 @@ from typing import Any, Union
 import numpy as np
 from PIL import Image
 
-from ccl_embed.data.images import ImageError, flatness, load_image, preprocess, to_rgb
-from ccl_embed.data.patches import MAX_FRAGMENTS, text_fragments
 from ccl_embed.errors import CCLEmbedError, require
+from ccl_embed.runtime.batches import batched
 from ccl_embed.runtime.folder import (
+    DEFAULT_MODEL,
     IMAGE_BACKBONE,
     IMAGE_HEAD,
     TEXT_BACKBONE,
     TEXT_HEAD,
-    DEFAULT_MODEL,
     TOKENIZER,
     RuntimeModel,
     read_runtime,
     resolve_model,
 )
+from ccl_embed.runtime.images import ImageError, flatness, load_image, to_rgb
+from ccl_embed.runtime.patches import pack_fragments, text_fragments
 from ccl_embed.runtime.session import device_of, make_session
 
 ImageInput = Union[str, "os.PathLike[str]", Image.Image]
@@ -41,17 +42,6 @@ class Embedded:
     @property
     def ok(self) -> bool:
         return self.vector is not None
-
-
-def _batched(items: Iterable[Any], size: int) -> Iterator[list[tuple[int, Any]]]:
-    batch: list[tuple[int, Any]] = []
-    for i, item in enumerate(items):
-        batch.append((i, item))
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 class Embedder:
@@ -71,7 +61,8 @@ class Embedder:
         self._device, self._threads = device, threads
         self._sessions: dict[str, Any] = {}
         self._tokenizer: Any = None
-        self._per_item = set(self.model.record.get("runtime", {}).get("quantized_int8") or [])
+        self._per_item = set(self.model.manifest.quantized_int8)
+        self._preprocess = self.model.manifest.preprocessing
 
     @property
     def dim(self) -> int:
@@ -118,12 +109,12 @@ class Embedder:
         """
         # Only a model that routes photographs (CCLConfig.photo_semantic_weight) reads flatness.
         routes = "flatness" in {i.name for i in self._session(IMAGE_HEAD).get_inputs()}
-        for batch in _batched(images, batch_size):
+        for batch in batched(images, batch_size):
             pixels, flat, ok, failed = [], [], [], {}
             for i, item in batch:
                 try:
                     img = self._decode(item)
-                    pixels.append(preprocess(img))
+                    pixels.append(self._preprocess(img))
                     if routes:
                         flat.append(flatness(img))
                     ok.append(i)
@@ -152,7 +143,7 @@ class Embedder:
 
     def _tokenize(self, texts: list[str]) -> dict[str, np.ndarray]:
         if self._tokenizer is None:
-            self._tokenizer = self.tokenizer_from(self.model.path(TOKENIZER), self.model.max_text_tokens)
+            self._tokenizer = self.tokenizer_from(self.model.path(TOKENIZER), self.model.manifest.max_text_tokens)
         enc = self._tokenizer.encode_batch(texts)
         return {"input_ids": np.array([e.ids for e in enc], dtype=np.int64),
                 "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64)}
@@ -170,22 +161,17 @@ class Embedder:
 
     def embed_texts(self, texts: Iterable[str], batch_size: int = 64) -> Iterator[Embedded]:
         """Embed texts, in order, one result per input (an empty or non-string text yields an error)."""
-        for batch in _batched(texts, batch_size):
+        for batch in batched(texts, batch_size):
             good = [(i, t.strip()) for i, t in batch if isinstance(t, str) and t.strip()]
             vectors: dict[int, np.ndarray] = {}
             if good:
-                frags = [text_fragments(t) for _, t in good]
+                slots = self.model.manifest.patches.max_fragments
+                frags = [text_fragments(t, slots) for _, t in good]
                 flat = [t for _, t in good] + [f for fs in frags for f in fs]
                 vec = self._text_vectors(flat)
                 n = len(good)
-                dim = vec.shape[1]
-                fragments = np.zeros((n, MAX_FRAGMENTS, dim), dtype=np.float32)
-                mask = np.zeros((n, MAX_FRAGMENTS), dtype=np.float32)
-                k = n
-                for j, fs in enumerate(frags):
-                    fragments[j, : len(fs)] = vec[k : k + len(fs)]
-                    mask[j, : len(fs)] = 1.0
-                    k += len(fs)
+                by_text = dict(zip(flat, vec))
+                fragments, mask = pack_fragments(frags, by_text.__getitem__, vec.shape[1], slots)
                 out = self._run(TEXT_HEAD, {"text": vec[:n], "fragments": fragments, "fragment_mask": mask})
                 vectors = {i: v for (i, _), v in zip(good, out)}
             for i, t in batch:

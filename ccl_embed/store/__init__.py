@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ccl_embed.store.base import Collection, CollectionMeta, Filter, Point, ScoredPoint, StoreError
@@ -23,41 +24,67 @@ def default_store() -> Path:
     return Path(base) / "ccl-embed" / "store"
 
 
-def open_collection(collection: str = DEFAULT_COLLECTION, meta: CollectionMeta | None = None, *,
-                    store: str | os.PathLike[str] | None = None, url: str | None = None, api_key: str | None = None,
-                    prefer_grpc: bool = False, shards: int | None = None, replicas: int | None = None,
-                    create: bool = True) -> Collection:
+@dataclass(frozen=True)
+class StoreOptions:
+    """Where a collection lives: the embedded store (default) or a Qdrant server, validated once.
+
+    Built by the CLI or by :func:`ccl_embed.open` and passed unchanged to :func:`open_collection`,
+    so conflicting choices fail here, before any model is loaded.
+
+    Attributes:
+        store: The embedded store's folder (default :func:`default_store`).
+        url: A Qdrant server or cluster instead of the embedded store.
+        api_key: The server's API key (never printed; left out of ``repr``).
+        prefer_grpc: Talk gRPC to the server.
+        shards: Shard number when the server creates the collection.
+        replicas: Replication factor when the server creates the collection.
+
+    Raises:
+        StoreError: For a store folder and a URL together, or server options without a URL.
+    """
+
+    store: str | os.PathLike[str] | None = None
+    url: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    prefer_grpc: bool = False
+    shards: int | None = None
+    replicas: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "url", self.url or None)
+        object.__setattr__(self, "api_key", self.api_key or None)
+        if self.url and self.store is not None:
+            raise StoreError("give either a store folder (--store) or a server URL (--url), not both")
+        if not self.url and (self.api_key or self.prefer_grpc or self.shards or self.replicas):
+            raise StoreError("--api-key, --grpc, --shards and --replicas apply to a server; give its --url too")
+        for name in ("shards", "replicas"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise StoreError(f"{name}={value!r}: give a positive whole number")
+
+
+def open_collection(collection: str = DEFAULT_COLLECTION, meta: CollectionMeta | None = None,
+                    options: StoreOptions | None = None, *, create: bool = True) -> Collection:
     """Open (or, given ``meta``, create) a collection.
 
     Args:
         collection: The collection's name.
         meta: The model that will write to it. Creating needs it; opening checks it against the
             collection's record before anything is written. None opens an existing collection as is.
-        store: The embedded store's folder (default :func:`default_store`).
-        url: A Qdrant server or cluster instead of the embedded store.
-        api_key: The server's API key (never printed).
-        prefer_grpc: Talk gRPC to the server.
-        shards: Shard number when the server creates the collection.
-        replicas: Replication factor when the server creates the collection.
+        options: Where the collection lives (default: the embedded store at :func:`default_store`).
         create: Create the collection when it is missing (else a missing collection is an error).
 
     Raises:
-        StoreError: On conflicting arguments, a missing collection, another model's collection,
-            an embedded collection held by another process, or a server that does not answer.
+        StoreError: On a missing collection, another model's collection, an embedded collection
+            held by another process, or a server that does not answer.
     """
-    if url and store is not None:
-        raise StoreError("give either a store folder (--store) or a server URL (--url), not both")
-    if not url and (api_key or prefer_grpc or shards or replicas):
-        raise StoreError("--api-key, --grpc, --shards and --replicas apply to a server; give its --url too")
-    if url:
+    options = options or StoreOptions()
+    if options.url:
         from ccl_embed.store.client import ClientCollection
 
-        return ClientCollection(collection, meta, url=url, api_key=api_key, prefer_grpc=prefer_grpc,
-                                shards=shards, replicas=replicas, create=create)
+        return ClientCollection(collection, meta, url=options.url, api_key=options.api_key,
+                                prefer_grpc=options.prefer_grpc, shards=options.shards, replicas=options.replicas,
+                                create=create)
     from ccl_embed.store.edge import EdgeCollection
 
-    return EdgeCollection(store if store is not None else default_store(), collection, meta, create)
-
-
-__all__ = ["DEFAULT_COLLECTION", "Collection", "CollectionMeta", "Filter", "Point", "ScoredPoint", "StoreError",
-           "default_store", "open_collection"]
+    return EdgeCollection(options.store if options.store is not None else default_store(), collection, meta, create)

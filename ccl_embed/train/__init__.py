@@ -1,4 +1,9 @@
-"""Training-side code: frozen feature towers, the feature cache, baselines and (next) CCL.
+"""Training: frozen feature towers, the feature cache, baselines, CCL's training loop and evaluation.
 
-Needs the ``train`` extra: pip install 'ccl-embed[train]'. The runtime never imports this package.
+Needs the ``train`` extra: pip install torch==2.13.0 'ccl-embed[train]'. Imports point one way:
+train -> model -> torch, and train -> runtime; nothing below imports this package.
 """
+
+from ccl_embed.train.pipeline import Evaluation, TrainedModel, evaluate, require_training, train_model
+
+__all__ = ["Evaluation", "TrainedModel", "evaluate", "require_training", "train_model"]

@@ -10,9 +10,11 @@ from pathlib import Path
 import numpy as np
 
 from ccl_embed.data.corpus import Corpus, Pair, Problem
-from ccl_embed.data.images import ImageError, load_image
-from ccl_embed.data.patches import MAX_FRAGMENTS, text_fragments
+from ccl_embed.runtime.images import ImageError, load_image
+from ccl_embed.runtime.patches import MAX_FRAGMENTS, text_fragments
+from ccl_embed.evaluation import category
 from ccl_embed.paths import cache_dir
+from ccl_embed.runtime.batches import batched
 from ccl_embed.train.cache import FeatureCache, as_stored
 from ccl_embed.train.towers import ImageTower, TextTower
 
@@ -61,16 +63,11 @@ class FeatureSet:
     @property
     def labels(self) -> list[str]:
         """Category of each row (its label, else its instance key)."""
-        return [p.label if p.label is not None else p.key for p in self.pairs]
+        return [category(p) for p in self.pairs]
 
 
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def _batched(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
 
 
 def encode_texts(
@@ -80,7 +77,7 @@ def encode_texts(
     keys = {t: _sha(t.encode("utf-8")) for t in texts}
     have = cache.get_many(tower.id, keys.values())
     todo = sorted((t for t in keys if keys[t] not in have), key=len)
-    batches: Iterable[Sequence[str]] = list(_batched(todo, batch_size))
+    batches: Iterable[Sequence[str]] = [[t for _, t in b] for b in batched(todo, batch_size)]
     if progress is not None and todo:
         batches = progress(batches, -(-len(todo) // batch_size), f"text features ({tower.id})")  # type: ignore[assignment]
     for batch in batches:
@@ -136,7 +133,7 @@ def _extract(
                 problems.append(Problem(p.image, p.line, f"cannot be read ({e.strerror})"))
     have = cache.get_many(image_tower.id, image_keys.values())
     todo = list(dict.fromkeys(rel for rel, key in image_keys.items() if key not in have))
-    batches: Iterable[Sequence[str]] = list(_batched(todo, batch_size))
+    batches: Iterable[Sequence[str]] = [[t for _, t in b] for b in batched(todo, batch_size)]
     if progress is not None and todo:
         batches = progress(batches, -(-len(todo) // batch_size), f"image features ({image_tower.id})")  # type: ignore[assignment]
     for batch in batches:

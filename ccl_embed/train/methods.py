@@ -26,7 +26,8 @@ def ccl_fit(overrides: dict[str, Any], base: CCLConfig | None = None) -> Fit:
     """A fit function training CCL with ``overrides`` on top of ``base`` (default config)."""
 
     def fit(train: FeatureSet, val: FeatureSet | None, ctx: FitContext) -> Encoders:
-        from ccl_embed.model.trainer import CCLEncoders, train_ccl
+        from ccl_embed.train.encoders import CCLEncoders
+        from ccl_embed.train.loop import train_ccl
 
         config = replace(base or CCLConfig(), seed=ctx.seed, **overrides)
         vectors = ctx.class_vectors() if (config.use_conse and ctx.class_vectors) else None

@@ -1,4 +1,8 @@
-"""From a corpus folder to scores: features, fitting on ``train``, scoring on a split."""
+"""From a corpus folder to a model or to scores: features, fitting on ``train``, scoring on a split.
+
+:func:`train_model` and :func:`evaluate` are what the CLI, the benchmarks and the release build
+call; both name the pip command when the ``train`` extra is missing.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import numpy as np
 
 from ccl_embed.data.corpus import read_corpus
 from ccl_embed.data.splits import SplitConfig, assign_splits
-from ccl_embed.errors import CCLEmbedError
+from ccl_embed.errors import CCLEmbedError, require
 from ccl_embed.evaluation import RetrievalScores
 from ccl_embed.paths import cache_dir
 from ccl_embed.train.baselines import FitContext
@@ -22,6 +26,15 @@ from ccl_embed.train.features import FeatureSet, Progress, encode_texts, extract
 from ccl_embed.train.towers import BowTower, EfficientNetTower, ImageTower, MiniLMTower, TextTower
 
 TEXT_FEATURES: dict[str, Callable[[], TextTower]] = {"minilm": MiniLMTower, "bow": BowTower}
+
+
+def require_training() -> None:
+    """The one entry check of training: torch must be installed.
+
+    Raises:
+        MissingDependencyError: Naming ``pip install torch==2.13.0 'ccl-embed[train]'``.
+    """
+    require("torch", "train")
 
 
 @dataclass
@@ -111,8 +124,10 @@ def train_model(
         CCLEmbedError: For bad options, a bad corpus, or resume without a checkpoint.
         ValueError: For invalid CCLConfig values (the message names the field).
     """
+    require_training()
     from ccl_embed.model.config import CCLConfig
-    from ccl_embed.model.trainer import train_ccl
+    from ccl_embed.train.encoders import CCLEncoders
+    from ccl_embed.train.loop import train_ccl
 
     config = CCLConfig.from_dict(dict(overrides or {}))
     bench = open_workbench(corpus, text_feature=text_feature, seed=config.seed, progress=progress)
@@ -123,8 +138,6 @@ def train_model(
     val = bench.features.split("val")
     result = train_ccl(bench.split("train"), val if len(val) else None, config, class_vectors=vectors, out=out,
                        resume=resume, progress=progress, towers=(bench.image_tower_id, bench.text_tower.id))
-    from ccl_embed.model.trainer import CCLEncoders
-
     return TrainedModel(Path(out), evaluate_method(CCLEncoders(result.model), val) if len(val) else None)
 
 
@@ -163,3 +176,57 @@ def open_workbench(
     image_tower = image_tower or EfficientNetTower()
     features = extract_features(data, image_tower, text_tower, cache=cache_path, progress=progress)
     return Workbench(features, text_tower, cache_path, seed, image_tower.id)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What :func:`evaluate` returns: the scores and how they were made."""
+
+    method: str
+    split: str
+    text_feature: str
+    scores: RetrievalScores
+    fit_seconds: float
+
+    def to_dict(self) -> dict[str, object]:
+        return {"method": self.method, "split": self.split, "text_feature": self.text_feature, **self.scores.to_dict(),
+                "fit_seconds": round(self.fit_seconds, 2)}
+
+
+def evaluate(
+    corpus: str | Path,
+    *,
+    method: str = "ccl",
+    split: str = "test",
+    text_feature: str = "minilm",
+    seed: int = 0,
+    model: str | Path | None = None,
+    progress: Progress | None = None,
+) -> Evaluation:
+    """Score a method fitted on the corpus's ``train`` split, or a trained model folder, on one split.
+
+    Args:
+        corpus: The corpus folder.
+        method: A baseline, ``ccl`` or an ablation (ignored when ``model`` is given).
+        split: The split to score.
+        text_feature: ``minilm`` or ``bow``.
+        seed: Seed of fitting.
+        model: A folder written by ``ccl-embed train`` to score instead of fitting.
+        progress: Progress wrapper for long loops.
+
+    Raises:
+        CCLEmbedError: For an unknown method, text feature or split, or a bad model folder.
+        MissingDependencyError: When the ``train`` extra is missing.
+    """
+    require_training()
+    bench = open_workbench(corpus, text_feature=text_feature, seed=seed, progress=progress)
+    bench.split(split)  # fail before fitting when the split does not exist
+    if model is not None:
+        from ccl_embed.model.folder import load_model
+        from ccl_embed.train.encoders import CCLEncoders
+
+        encoders: Encoders = CCLEncoders(load_model(model))
+        fit_seconds, method = 0.0, str(model)
+    else:
+        encoders, fit_seconds = bench.fit(method)
+    return Evaluation(method, split, text_feature, bench.score(encoders, split), fit_seconds)

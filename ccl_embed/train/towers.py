@@ -4,7 +4,7 @@ A tower turns a batch of inputs into named feature arrays and has an ``id`` that
 whenever its output would, so cached features are never mixed up across towers.
 
 - :class:`EfficientNetTower`: EfficientNet-Lite0 (ImageNet), 224 px, mean = std = 0.5. Gives the
-  pooled 1280-d vector (``pool``), the five regions of :data:`ccl_embed.data.patches.IMAGE_REGIONS`
+  pooled 1280-d vector (``pool``), the five regions of :data:`ccl_embed.runtime.patches.IMAGE_REGIONS`
   pooled from the 7x7 map (``regions``) and the 1000 ImageNet logits (``logits``).
 - :class:`MiniLMTower`: all-MiniLM-L6-v2, mean-pooled and L2-normalised 384-d (``vec``).
 - :class:`BowTower`: hashed bag of words, the paper's own text feature (``vec``); needs no model.
@@ -20,8 +20,8 @@ from typing import Any, Protocol
 import numpy as np
 from PIL import Image
 
-from ccl_embed.data.images import FLAT_STEP, FLATNESS_VERSION, IMAGE_MEAN, IMAGE_SIZE, IMAGE_STD, flatness, preprocess
-from ccl_embed.data.patches import IMAGE_REGIONS
+from ccl_embed.runtime.images import FLAT_STEP, FLATNESS_VERSION, IMAGE_MEAN, IMAGE_SIZE, IMAGE_STD, flatness, preprocess
+from ccl_embed.runtime.patches import IMAGE_REGIONS
 from ccl_embed.errors import require
 
 

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from ccl_embed import CorpusError, read_corpus
+from ccl_embed import CorpusError
+from ccl_embed.data.corpus import read_corpus
 from ccl_embed.data.corpus import Pair, write_pairs
 
 

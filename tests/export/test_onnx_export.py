@@ -1,11 +1,9 @@
-import json
-
 import numpy as np
 import pytest
 
 from ccl_embed.export.onnx_export import ExportError, parity
 from ccl_embed.model.config import CCLConfig
-from ccl_embed.model.trainer import train_ccl
+from ccl_embed.train.loop import train_ccl
 from ccl_embed.runtime.folder import RUNTIME_FILES, ModelError, read_runtime
 from tests.conftest import build_tiny_exported, synthetic_features
 
@@ -23,9 +21,9 @@ def test_export_writes_checked_graphs_and_hashes(exported):
     assert all(r.min_cosine >= 0.9999 for r in reports)
     assert {r.inputs for r in reports} == {"random", "real"}
     runtime = read_runtime(folder)
-    assert runtime.name == "tiny" and runtime.dim == 16 and set(runtime.files) == set(RUNTIME_FILES)
-    record = json.loads((folder / "config.json").read_text())
-    assert record["runtime"]["preprocessing"]["image_size"] == 224 and record["runtime"]["parity"]
+    assert runtime.name == "tiny" and runtime.dim == 16 and set(runtime.manifest.files) == set(RUNTIME_FILES)
+    manifest = runtime.manifest
+    assert manifest.preprocessing.image_size == 224 and manifest.parity
 
 
 def test_altered_or_missing_files_are_named(exported, tmp_path):

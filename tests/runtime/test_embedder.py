@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from ccl_embed.data.images import load_image, preprocess
+from ccl_embed.runtime.images import load_image, preprocess
 from ccl_embed.model.folder import load_model
 from ccl_embed.runtime.embedder import Embedder
 from ccl_embed.runtime.session import make_session, providers_for

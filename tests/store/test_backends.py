@@ -9,7 +9,7 @@ import uuid
 import numpy as np
 import pytest
 
-from ccl_embed.store import open_collection
+from ccl_embed.store import StoreOptions, open_collection
 from ccl_embed.store.base import CollectionMeta, Point, StoreError, check_filter
 from ccl_embed.store.edge import EdgeCollection, check_name, list_collections
 
@@ -102,9 +102,9 @@ def test_edge_second_opener_fails_at_once(tmp_path):
 
 def test_bad_arguments_fail_with_a_sentence(tmp_path):
     with pytest.raises(StoreError, match="either a store folder.*or a server URL"):
-        open_collection("c", META, store=tmp_path, url="http://localhost:6333")
+        open_collection("c", META, StoreOptions(store=tmp_path, url="http://localhost:6333"))
     with pytest.raises(StoreError, match="apply to a server"):
-        open_collection("c", META, store=tmp_path, api_key="k")
+        open_collection("c", META, StoreOptions(store=tmp_path, api_key="k"))
     with pytest.raises(StoreError, match="collection name '../x'"):
         check_name("../x")
     with pytest.raises(StoreError, match="filter label=3"):
@@ -115,5 +115,5 @@ def test_bad_arguments_fail_with_a_sentence(tmp_path):
 
 def test_unreachable_server_names_the_url_and_never_the_key():
     with pytest.raises(StoreError) as err, pytest.warns(UserWarning, match="insecure connection"):
-        open_collection("c", META, url="http://127.0.0.1:9", api_key="SECRET-KEY-123")
+        open_collection("c", META, StoreOptions(url="http://127.0.0.1:9", api_key="SECRET-KEY-123"))
     assert "127.0.0.1:9" in str(err.value) and "SECRET-KEY-123" not in str(err.value)

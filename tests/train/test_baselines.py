@@ -6,7 +6,8 @@ import pytest
 from ccl_embed.data.corpus import Pair
 from ccl_embed.train.baselines import METHODS, FitContext
 from ccl_embed.train.baselines.conse import conse_vectors
-from ccl_embed.train.evaluate import evaluate_method, unique_text_rows
+from ccl_embed.evaluation import distinct_text_rows
+from ccl_embed.train.evaluate import evaluate_method
 from ccl_embed.train.features import FeatureSet
 
 
@@ -52,9 +53,9 @@ def test_trained_baselines_beat_random_projection(method):
     assert got.mean_map > 0.7
 
 
-def test_unique_text_rows_dedupes_styles():
+def test_distinct_text_rows_dedupes_styles():
     fs = synthetic(n_concepts=10)
-    assert len(unique_text_rows(fs)) == 10
+    assert len(distinct_text_rows(fs.pairs)) == 10
 
 
 def test_conse_mixes_class_vectors_by_probability():

@@ -1,4 +1,8 @@
-"""Image decoding shared by corpus building, feature extraction and the runtime (numpy/PIL only).
+"""Image decoding and preprocessing, owned by the runtime (numpy/PIL only).
+
+Corpus building, feature extraction and export import these from here; the runtime imports
+nothing of theirs. What a model folder needs to preprocess its inputs is recorded in its
+manifest as a :class:`Preprocessing` (``ccl_embed.runtime.manifest``).
 
 Every image becomes 8-bit RGB: EXIF orientation applied, transparency flattened on white,
 palette, greyscale and 16-bit images converted, the first frame of an animation taken. SVG is
@@ -10,6 +14,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -150,8 +155,41 @@ def load_image(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS, data:
 
 
 IMAGE_SIZE = 224
+"""The default backbone input side in pixels (EfficientNet-Lite0)."""
 IMAGE_MEAN = 0.5
 IMAGE_STD = 0.5
+RESIZE = "pad-square-white-bicubic"
+"""The one resize scheme: pad to a square on white, keeping the image centred, then bicubic."""
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How an image becomes the image backbone's input; recorded in every model folder's manifest.
+
+    Attributes:
+        image_size: The side of the square input, in pixels.
+        mean: Subtracted from every channel after scaling to [0, 1].
+        std: Divides every channel after the mean is subtracted.
+        resize: The resize scheme; only :data:`RESIZE` exists.
+    """
+
+    image_size: int = IMAGE_SIZE
+    mean: float = IMAGE_MEAN
+    std: float = IMAGE_STD
+    resize: str = RESIZE
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.image_size, int) or not 8 <= self.image_size <= 4096:
+            raise ValueError(f"preprocessing.image_size={self.image_size!r}: give a whole number of pixels, 8 to 4096")
+        if not self.std > 0:
+            raise ValueError(f"preprocessing.std={self.std!r}: must be positive")
+        if self.resize != RESIZE:
+            raise ValueError(f"preprocessing.resize={self.resize!r}: this ccl-embed knows only {RESIZE!r}; "
+                             "upgrade ccl-embed or re-export the model")
+
+    def __call__(self, img: Image.Image) -> np.ndarray:
+        """The backbone input of one RGB image (see :func:`preprocess`)."""
+        return preprocess(img, self.image_size, self.mean, self.std)
 
 
 def square_pad(img: Image.Image, fill: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ccl_embed.data.images import ImageError, flatness, load_image, preprocess, render_svg, square_pad
+from ccl_embed.runtime.images import ImageError, flatness, load_image, preprocess, render_svg, square_pad
 
 SVG = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 20 10"><rect width="20" height="10" fill="#ff0000"/></svg>'
 

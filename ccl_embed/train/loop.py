@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -21,73 +21,14 @@ from torch import nn
 
 from ccl_embed.errors import CCLEmbedError
 from ccl_embed.model.config import CCLConfig, DataSpec
-from ccl_embed.model.folder import (
-    CHECKPOINT_DIR,
-    CHECKPOINT_OPTIMIZER,
-    CHECKPOINT_STATE,
-    CHECKPOINT_WEIGHTS,
-    save_model,
-)
+from ccl_embed.model.folder import save_model
 from ccl_embed.model.network import CCL, Batch
+from ccl_embed.train.checkpoint import load_checkpoint, restore_optimizer, save_checkpoint
+from ccl_embed.train.encoders import CCLEncoders, make_spec, to_batch
 from ccl_embed.train.evaluate import evaluate_method
-from ccl_embed.train.features import FeatureSet
+from ccl_embed.train.features import FeatureSet, Progress
 
-Progress = Callable[[Iterable[object], int, str], Iterable[object]]
 PHASES = ("stage1", "fusion", "stage2")
-
-
-def make_spec(train: FeatureSet, config: CCLConfig, class_vectors: np.ndarray | None,
-              image_tower: str = "", text_tower: str = "") -> DataSpec:
-    """The DataSpec of a training set: widths, patch counts and the label vocabulary."""
-    return DataSpec(
-        image_dim=train.image["pool"].shape[1],
-        text_dim=train.text.shape[1],
-        classes=(class_vectors.shape[0] if class_vectors is not None else train.image["logits"].shape[1]),
-        image_patches=train.image["regions"].shape[1],
-        text_patches=train.fragments.shape[1],
-        labels=tuple(sorted(set(train.labels))),
-        image_tower=image_tower,
-        text_tower=text_tower,
-    )
-
-
-def to_batch(fs: FeatureSet, spec: DataSpec) -> Batch:
-    """Tensors of a feature set; labels outside the vocabulary become -1."""
-    index = {label: i for i, label in enumerate(spec.labels)}
-    t = torch.from_numpy
-    return Batch(
-        image=t(np.ascontiguousarray(fs.image["pool"], dtype=np.float32)),
-        logits=t(np.ascontiguousarray(fs.image["logits"], dtype=np.float32)),
-        image_patches=t(np.ascontiguousarray(fs.image["regions"], dtype=np.float32)),
-        text=t(np.ascontiguousarray(fs.text, dtype=np.float32)),
-        text_patches=t(np.ascontiguousarray(fs.fragments, dtype=np.float32)),
-        text_mask=t(fs.fragment_mask.copy()),
-        label=torch.tensor([index.get(label, -1) for label in fs.labels], dtype=torch.long),
-        flatness=t(np.ascontiguousarray(fs.image["flatness"], dtype=np.float32)) if "flatness" in fs.image else None,
-    )
-
-
-@dataclass
-class CCLEncoders:
-    """A trained CCL model as encoders of feature sets (for evaluation)."""
-
-    model: CCL
-    chunk: int = 2048
-
-    def _embed(self, fs: FeatureSet, side: int) -> np.ndarray:
-        self.model.eval()
-        batch = to_batch(fs, self.model.spec)
-        out = []
-        with torch.inference_mode():
-            for i in range(0, len(batch), self.chunk):
-                out.append(self.model.embed(batch.take(torch.arange(i, min(i + self.chunk, len(batch)))))[side].numpy())
-        return np.concatenate(out)
-
-    def encode_images(self, features: FeatureSet) -> np.ndarray:
-        return self._embed(features, 0)
-
-    def encode_texts(self, features: FeatureSet) -> np.ndarray:
-        return self._embed(features, 1)
 
 
 @dataclass
@@ -128,45 +69,6 @@ def _epoch_seed(seed: int, phase: str, epoch: int) -> int:
 
 def _optimizer(params: list[nn.Parameter], config: CCLConfig) -> torch.optim.Optimizer:
     return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-
-
-def _save_checkpoint(folder: Path, model: CCL, opt: torch.optim.Optimizer, state: dict[str, Any]) -> None:
-    from safetensors.torch import save
-
-    ck = folder / CHECKPOINT_DIR
-    ck.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-    (ck / (CHECKPOINT_WEIGHTS + ".tmp")).write_bytes(save(tensors))
-    opt_state = opt.state_dict()
-    flat = {f"{pid}.{name}": (v if torch.is_tensor(v) else torch.tensor(v)).contiguous()
-            for pid, entry in opt_state["state"].items() for name, v in entry.items()}
-    (ck / (CHECKPOINT_OPTIMIZER + ".tmp")).write_bytes(save(flat) if flat else save({"empty": torch.zeros(0)}))
-    (ck / (CHECKPOINT_STATE + ".tmp")).write_text(json.dumps(state, indent=2))
-    for name in (CHECKPOINT_WEIGHTS, CHECKPOINT_OPTIMIZER, CHECKPOINT_STATE):  # state last: it commits
-        (ck / (name + ".tmp")).replace(ck / name)
-
-
-def _load_checkpoint(folder: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-    from safetensors.torch import load_file
-
-    ck = folder / CHECKPOINT_DIR
-    if not (ck / CHECKPOINT_STATE).is_file():
-        raise CCLEmbedError(f"{folder}: no checkpoint to resume from ({ck / CHECKPOINT_STATE} missing); "
-                            "run without --resume to start a new training")
-    state = json.loads((ck / CHECKPOINT_STATE).read_text())
-    return state, load_file(ck / CHECKPOINT_WEIGHTS), load_file(ck / CHECKPOINT_OPTIMIZER)
-
-
-def _restore_optimizer(opt: torch.optim.Optimizer, flat: dict[str, torch.Tensor]) -> None:
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for key, value in flat.items():
-        if key == "empty":
-            continue
-        pid, name = key.split(".", 1)
-        state.setdefault(int(pid), {})[name] = value
-    sd = opt.state_dict()
-    sd["state"] = state
-    opt.load_state_dict(sd)
 
 
 def _batches(n: int, size: int, gen: torch.Generator) -> Iterator[torch.Tensor]:
@@ -219,7 +121,7 @@ def train_ccl(
     if resume:
         if folder is None:
             raise CCLEmbedError("resume=True needs the model folder (out) holding the checkpoint")
-        state, weights, opt_flat = _load_checkpoint(folder)
+        state, weights, opt_flat = load_checkpoint(folder)
         saved = CCLConfig.from_dict(state["config"])
         if saved != config:
             raise CCLEmbedError(f"{folder}: the checkpoint was trained with another config; resume with the same options "
@@ -258,7 +160,7 @@ def train_ccl(
                 p.requires_grad_(True)
             opt = _optimizer(params, config)
             if resume and PHASES.index(phase) == start_phase:
-                _restore_optimizer(opt, opt_flat)
+                restore_optimizer(opt, opt_flat)
             current = phase
         if opt is None:  # unreachable: the first item always opens a phase
             raise RuntimeError("no optimizer for phase " + phase)
@@ -291,7 +193,7 @@ def train_ccl(
             nxt = (phase, epoch + 1)
             if last_of_phase and phase != phases[-1]:
                 nxt = (phases[phases.index(phase) + 1], 0)
-            _save_checkpoint(folder, model, opt, {"phase": nxt[0], "epoch": nxt[1], "config": json.loads(config.to_json()),
+            save_checkpoint(folder, model, opt, {"phase": nxt[0], "epoch": nxt[1], "config": json.loads(config.to_json()),
                                                   "spec": json.loads(spec.to_json()), "history": history})
             if nxt[0] != phase:
                 opt_flat = {}

@@ -1,4 +1,4 @@
-from ccl_embed.data.patches import FEATURE_GRID, IMAGE_REGIONS, MAX_FRAGMENTS, text_fragments
+from ccl_embed.runtime.patches import FEATURE_GRID, IMAGE_REGIONS, MAX_FRAGMENTS, text_fragments
 
 
 def test_keyword_text_is_cut_into_name_and_phrases():

@@ -8,7 +8,8 @@ from ccl_embed.errors import CCLEmbedError
 from ccl_embed.model.config import CCLConfig
 from ccl_embed.model.folder import CONFIG_FILE, ModelFolderError, load_model
 from ccl_embed.model.network import CCL
-from ccl_embed.model.trainer import CCLEncoders, make_spec, to_batch, train_ccl
+from ccl_embed.train.encoders import CCLEncoders, make_spec, to_batch
+from ccl_embed.train.loop import train_ccl
 from ccl_embed.train.evaluate import evaluate_method
 from tests.conftest import synthetic_features
 

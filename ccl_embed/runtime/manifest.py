@@ -1,0 +1,286 @@
+"""The model-folder manifest: one typed record, owned by the runtime, of everything it needs to run a model.
+
+Export builds a :class:`Manifest` and writes it as ``manifest.json``; the runtime reads it back
+and takes its preprocessing, patch schemes and text limits from it, never from constants, so a
+model exported with another input size runs as it was trained. ``to_json`` / ``from_json``
+round-trip exactly; :meth:`Manifest.validate` checks the folder's files against their hashes.
+
+Folders of format 1 (ccl-embed 0.1, before the manifest) kept the same facts in the ``runtime``
+section of ``config.json``; they still load (:func:`read_manifest`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ccl_embed._version import __version__
+from ccl_embed.errors import CCLEmbedError
+from ccl_embed.runtime.images import Preprocessing
+from ccl_embed.runtime.patches import Patches
+
+FORMAT_VERSION = 2
+MANIFEST_FILE = "manifest.json"
+LEGACY_CONFIG_FILE = "config.json"
+"""Where format 1 kept the runtime's record (its ``runtime`` section)."""
+
+IMAGE_BACKBONE = "image_backbone.onnx"
+TEXT_BACKBONE = "text_backbone.onnx"
+IMAGE_HEAD = "image_head.onnx"
+TEXT_HEAD = "text_head.onnx"
+TOKENIZER = "tokenizer.json"
+RUNTIME_FILES = (IMAGE_BACKBONE, TEXT_BACKBONE, IMAGE_HEAD, TEXT_HEAD, TOKENIZER)
+"""The files every model folder holds for the runtime, each hashed in the manifest."""
+DISTANCES = ("cosine",)
+REEXPORT = "re-export the model with `ccl-embed export MODEL_DIR`"
+
+
+class ModelError(CCLEmbedError, ValueError):
+    """A model folder cannot be used by the runtime; the message says what is wrong and how to fix it."""
+
+
+def sha256_file(path: Path) -> str:
+    """The SHA-256 of a file, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_json_object(path: Path, error: type[CCLEmbedError]) -> dict[str, Any]:
+    """A JSON object from a file, or ``error`` naming the file and what is wrong with it."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise error(f"{path}: not readable JSON ({e})") from e
+    if not isinstance(record, dict):
+        raise error(f"{path}: expected a JSON object, found {type(record).__name__}")
+    return record
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    parts = []
+    for piece in version.split("+")[0].split("."):
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        if not digits:
+            break
+        parts.append(int(digits))
+    return tuple(parts)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What the runtime knows of a model folder.
+
+    Attributes:
+        name: The model's name at run time (``ccl-embed/<name>`` in the plugins).
+        dim: The width of the common space.
+        files: SHA-256 of every file in :data:`RUNTIME_FILES`, by name.
+        distance: How vectors compare; only ``cosine``.
+        preprocessing: How an image becomes the image backbone's input.
+        patches: The image regions and text fragment slots the heads were trained with.
+        max_text_tokens: Texts are truncated to this many tokens.
+        quantized_int8: Graphs quantized to int8 (run one item at a time, see the embedder).
+        metrics: Measured scores by split (for example ``test``, ``test_fp32``), as written by export.
+        licences: The licence of each part, by part (the folder's ``LICENSES.md`` has the detail).
+        parity: The export's parity reports (graph, inputs, cosine, error).
+        opset: The ONNX opset of the graphs.
+        written_by: Library versions that wrote the folder (``ccl-embed``, ``torch``, ``onnx``...).
+        format_version: The manifest format; :data:`FORMAT_VERSION` for new folders.
+    """
+
+    name: str
+    dim: int
+    files: Mapping[str, str]
+    distance: str = "cosine"
+    preprocessing: Preprocessing = field(default_factory=Preprocessing)
+    patches: Patches = field(default_factory=Patches)
+    max_text_tokens: int = 256
+    quantized_int8: tuple[str, ...] = ()
+    metrics: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    licences: Mapping[str, str] = field(default_factory=dict)
+    parity: tuple[Mapping[str, Any], ...] = ()
+    opset: int = 17
+    written_by: Mapping[str, str] = field(default_factory=lambda: {"ccl-embed": __version__})
+    format_version: int = FORMAT_VERSION
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "quantized_int8", tuple(self.quantized_int8))
+        object.__setattr__(self, "parity", tuple(self.parity))
+        if not isinstance(self.name, str) or not self.name.strip() or "/" in self.name:
+            raise ModelError(f"manifest name={self.name!r}: give a non-empty name without '/'")
+        if not isinstance(self.dim, int) or self.dim < 1:
+            raise ModelError(f"manifest dim={self.dim!r}: give the positive width of the common space")
+        if self.distance not in DISTANCES:
+            raise ModelError(f"manifest distance={self.distance!r}: choose one of {', '.join(DISTANCES)}")
+        if not isinstance(self.max_text_tokens, int) or self.max_text_tokens < 1:
+            raise ModelError(f"manifest max_text_tokens={self.max_text_tokens!r}: give a positive whole number")
+        missing = [f for f in RUNTIME_FILES if f not in self.files]
+        if missing:
+            raise ModelError(f"manifest files: no hash for {', '.join(missing)}; {REEXPORT}")
+        unknown = [f for f in self.quantized_int8 if f not in RUNTIME_FILES]
+        if unknown:
+            raise ModelError(f"manifest quantized_int8: {', '.join(unknown)} is not one of {', '.join(RUNTIME_FILES)}")
+
+    @property
+    def version(self) -> str:
+        """A fingerprint of the model's files: the same for the same weights, different after retraining."""
+        digest = hashlib.sha256(json.dumps(dict(self.files), sort_keys=True).encode()).hexdigest()
+        return digest[:16]
+
+    # ---- JSON ---------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """The manifest as plain JSON-ready data."""
+        out = asdict(self)
+        out["patches"]["image_regions"] = [list(r) for r in self.patches.image_regions]
+        out["quantized_int8"] = list(self.quantized_int8)
+        out["parity"] = [dict(p) for p in self.parity]
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any], source: str = "manifest") -> Manifest:
+        """Build a manifest from its JSON data.
+
+        Raises:
+            ModelError: For another format version, unknown or missing fields, or bad values; the
+                message names ``source`` and the field.
+        """
+        version = record.get("format_version")
+        if version != FORMAT_VERSION:
+            newer = isinstance(version, int) and version > FORMAT_VERSION
+            raise ModelError(f"{source}: manifest format {version!r}, this ccl-embed reads {FORMAT_VERSION}; "
+                             + ("upgrade ccl-embed (pip install -U ccl-embed)" if newer else REEXPORT))
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(record) - known)
+        if unknown:  # written by a newer ccl-embed: what this one cannot use is left out, said once
+            warnings.warn(f"{source}: manifest field(s) {', '.join(unknown)} are unknown to ccl-embed {__version__} "
+                          "and ignored; upgrade: pip install -U ccl-embed", UserWarning, stacklevel=3)
+        data = {k: v for k, v in record.items() if k in known}
+        try:
+            data["preprocessing"] = Preprocessing(**dict(data.get("preprocessing") or {}))
+            patches = dict(data.get("patches") or {})
+            if "image_regions" in patches:
+                patches["image_regions"] = tuple(tuple(r) for r in patches["image_regions"])
+            data["patches"] = Patches(**patches)
+            return cls(**data)
+        except ModelError as e:
+            raise ModelError(f"{source}: {e}") from e
+        except (TypeError, ValueError) as e:
+            raise ModelError(f"{source}: invalid manifest ({e}); {REEXPORT}") from e
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "manifest") -> Manifest:
+        """Parse ``manifest.json`` text (see :meth:`from_dict` for the errors)."""
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ModelError(f"{source}: not readable JSON ({e})") from e
+        if not isinstance(record, dict):
+            raise ModelError(f"{source}: expected a JSON object")
+        return cls.from_dict(record, source)
+
+    @classmethod
+    def from_legacy(cls, record: Mapping[str, Any], source: str) -> Manifest:
+        """The manifest of a format-1 folder, from its ``config.json`` (the ``runtime`` section).
+
+        Raises:
+            ModelError: When the folder was trained but never exported, or its record is not format 1.
+        """
+        runtime = record.get("runtime")
+        if not isinstance(runtime, dict):
+            raise ModelError(f"{source}: the model was trained but never exported; run `ccl-embed export` on its folder")
+        if runtime.get("format_version") != 1:
+            raise ModelError(f"{source}: runtime format {runtime.get('format_version')!r}, this ccl-embed reads "
+                             f"{FORMAT_VERSION} (and 1 from config.json); {REEXPORT}")
+        pre = runtime.get("preprocessing") or {}
+        patches = runtime.get("patches") or {}
+        metrics = {k: v for k, v in (("test", runtime.get("test_metrics")), ("test_fp32", runtime.get("test_metrics_fp32"))) if v}
+        try:
+            return cls(
+                name=str(runtime.get("name") or Path(source).parent.name),
+                dim=int(runtime["dim"]),
+                files=dict(runtime.get("files") or {}),
+                distance=str(runtime.get("distance", "cosine")),
+                preprocessing=Preprocessing(image_size=int(pre.get("image_size", 224)), mean=float(pre.get("mean", 0.5)),
+                                            std=float(pre.get("std", 0.5))),
+                patches=Patches(image_regions=tuple(tuple(r) for r in patches.get("image_regions", Patches().image_regions)),
+                                max_fragments=int(patches.get("max_fragments", Patches().max_fragments))),
+                max_text_tokens=int(runtime.get("max_text_tokens", 256)),
+                quantized_int8=tuple(runtime.get("quantized_int8") or ()),
+                metrics=metrics,
+                parity=tuple(runtime.get("parity") or ()),
+                opset=int(runtime.get("opset", 17)),
+                written_by=dict(record.get("written_by") or {}),
+                format_version=FORMAT_VERSION,
+            )
+        except ModelError as e:
+            raise ModelError(f"{source}: {e}") from e
+        except (KeyError, TypeError, ValueError) as e:
+            raise ModelError(f"{source}: invalid runtime record ({e}); {REEXPORT}") from e
+
+    # ---- the folder -----------------------------------------------------------------------------
+    def validate(self, folder: str | Path, *, check_hashes: bool = True) -> None:
+        """Check that the folder holds every runtime file, unaltered.
+
+        Raises:
+            ModelError: Naming the first missing or altered file.
+        """
+        folder = Path(folder)
+        for name in RUNTIME_FILES:
+            file = folder / name
+            if not file.is_file():
+                raise ModelError(f"{folder}: {name} is missing; {REEXPORT}")
+            if check_hashes and self.files.get(name) != sha256_file(file):
+                raise ModelError(f"{file}: its SHA-256 differs from the manifest; the file was altered or truncated, "
+                                 f"{REEXPORT}")
+
+    def warn_if_newer(self) -> None:
+        """Warn when the folder was written by a newer ccl-embed than this one."""
+        wrote = str(self.written_by.get("ccl-embed", ""))
+        if wrote and _version_key(wrote) > _version_key(__version__):
+            warnings.warn(f"model {self.name!r} was written by ccl-embed {wrote}, newer than this {__version__}; "
+                          "if it misbehaves, upgrade: pip install -U ccl-embed", UserWarning, stacklevel=3)
+
+    @staticmethod
+    def hash_files(folder: str | Path) -> dict[str, str]:
+        """SHA-256 of every runtime file of a folder (for building a manifest)."""
+        return {name: sha256_file(Path(folder) / name) for name in RUNTIME_FILES}
+
+
+def write_manifest(folder: str | Path, manifest: Manifest) -> Path:
+    """Write ``manifest.json`` into a folder atomically (the runtime files must already be there)."""
+    path = Path(folder) / MANIFEST_FILE
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(manifest.to_json(), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def read_manifest(folder: str | Path) -> Manifest:
+    """The manifest of a model folder: ``manifest.json``, else a format-1 ``config.json``.
+
+    Raises:
+        ModelError: When the folder has neither, or its record is unusable (the message says how to fix it).
+    """
+    folder = Path(folder)
+    path = folder / MANIFEST_FILE
+    if path.is_file():
+        return Manifest.from_dict(read_json_object(path, ModelError), str(path))
+    legacy = folder / LEGACY_CONFIG_FILE
+    if legacy.is_file():
+        return Manifest.from_legacy(read_json_object(legacy, ModelError), str(legacy))
+    raise ModelError(f"{folder}: no {MANIFEST_FILE}; pass a model folder written by `ccl-embed export`, or 'default'")
+
+
+def is_model_folder(folder: Path) -> bool:
+    """Whether a folder looks like an exported model (a manifest, or a format-1 config)."""
+    return (folder / MANIFEST_FILE).is_file() or (folder / LEGACY_CONFIG_FILE).is_file()

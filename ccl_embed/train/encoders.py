@@ -1,0 +1,68 @@
+"""A trained CCL model as encoders of feature sets, for evaluation and training-time validation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ccl_embed.model.config import CCLConfig, DataSpec
+from ccl_embed.model.network import CCL, Batch
+from ccl_embed.train.features import FeatureSet
+
+
+def make_spec(train: FeatureSet, config: CCLConfig, class_vectors: np.ndarray | None,
+              image_tower: str = "", text_tower: str = "") -> DataSpec:
+    """The DataSpec of a training set: widths, patch counts and the label vocabulary."""
+    return DataSpec(
+        image_dim=train.image["pool"].shape[1],
+        text_dim=train.text.shape[1],
+        classes=(class_vectors.shape[0] if class_vectors is not None else train.image["logits"].shape[1]),
+        image_patches=train.image["regions"].shape[1],
+        text_patches=train.fragments.shape[1],
+        labels=tuple(sorted(set(train.labels))),
+        image_tower=image_tower,
+        text_tower=text_tower,
+    )
+
+
+def to_batch(fs: FeatureSet, spec: DataSpec) -> Batch:
+    """Tensors of a feature set; labels outside the vocabulary become -1."""
+    index = {label: i for i, label in enumerate(spec.labels)}
+    t = torch.from_numpy
+    return Batch(
+        image=t(np.ascontiguousarray(fs.image["pool"], dtype=np.float32)),
+        logits=t(np.ascontiguousarray(fs.image["logits"], dtype=np.float32)),
+        image_patches=t(np.ascontiguousarray(fs.image["regions"], dtype=np.float32)),
+        text=t(np.ascontiguousarray(fs.text, dtype=np.float32)),
+        text_patches=t(np.ascontiguousarray(fs.fragments, dtype=np.float32)),
+        text_mask=t(fs.fragment_mask.copy()),
+        label=torch.tensor([index.get(label, -1) for label in fs.labels], dtype=torch.long),
+        flatness=t(np.ascontiguousarray(fs.image["flatness"], dtype=np.float32)) if "flatness" in fs.image else None,
+    )
+
+
+@dataclass
+class CCLEncoders:
+    """A trained CCL model as encoders of feature sets (for evaluation)."""
+
+    model: CCL
+    chunk: int = 2048
+
+    def _embed(self, fs: FeatureSet, side: int) -> np.ndarray:
+        self.model.eval()
+        batch = to_batch(fs, self.model.spec)
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(batch), self.chunk):
+                out.append(self.model.embed(batch.take(torch.arange(i, min(i + self.chunk, len(batch)))))[side].numpy())
+        return np.concatenate(out)
+
+    def encode_images(self, features: FeatureSet) -> np.ndarray:
+        return self._embed(features, 0)
+
+    def encode_texts(self, features: FeatureSet) -> np.ndarray:
+        return self._embed(features, 1)
+
+

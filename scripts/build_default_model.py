@@ -1,0 +1,169 @@
+"""Build the default model shipped inside the package: train, export, quantize, measure, copy.
+
+    python scripts/build_default_model.py [--config configs/default-model.json] [--out ccl_embed/models/default]
+
+A release script, outside the installed package. Every setting comes from the checked-in config
+file (``configs/default-model.json``), which records where each was chosen; no benchmark result
+is read as configuration. Needs the ``train`` and ``export`` extras and the corpora of
+``ccl-embed data build`` / ``data augment`` in the cache.
+
+1. trains CCL on the corpus's ``train`` split with the config's ``training`` fields (skipped
+   when the work folder already holds a trained model);
+2. sets the config's ``semantic`` fields (the zero-shot part and the photograph route) and
+   exports the model (ONNX, parity-checked against PyTorch, with its manifest);
+3. makes int8 variants (``ccl_embed.export.quantize``) of the config's ``int8.candidates`` and
+   keeps each only if the test MAP drops by at most ``max_test_map_drop`` in each direction and
+   the photos-val mean MAP by at most ``max_photos_val_mean_map_drop``, measured end to end with
+   the runtime (``ccl_embed.evaluation.evaluate_model``);
+4. copies the runtime files, the manifest (hashes, metrics, licences) and ``LICENSES.md`` to
+   ``--out`` and writes ``benchmarks/results/default_model.json``, with the shipped model's
+   scores on the photo sets beside zero-shot ConSE's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))  # a script, not an installed module: it may reach the benchmarks' helpers
+
+from _common import versions, write_result  # noqa: E402
+
+from ccl_embed.data.corpus import read_corpus  # noqa: E402
+from ccl_embed.evaluation import RetrievalScores, evaluate_model  # noqa: E402
+from ccl_embed.runtime.folder import read_runtime  # noqa: E402
+from ccl_embed.runtime.manifest import MANIFEST_FILE, RUNTIME_FILES, Manifest, read_manifest, write_manifest  # noqa: E402
+
+DEFAULT_CONFIG = ROOT / "configs" / "default-model.json"
+PACKAGE_MODEL = ROOT / "ccl_embed" / "models" / "default"
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    """The release config, with its paths expanded; a one-line error for a bad file."""
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        sys.exit(f"error: {path}: not a readable JSON config ({e})")
+    for key in ("corpus", "photos", "work"):
+        config[key] = Path(config[key]).expanduser()
+    return config
+
+
+def scores(model: Path, corpus: Path, split: str) -> RetrievalScores:
+    return evaluate_model(model, read_corpus(corpus).split(split))
+
+
+def conse_scores(photos: Path, splits: tuple[str, ...]) -> dict[str, RetrievalScores]:
+    """Zero-shot ConSE on the same images and texts, from the training-side features."""
+    from ccl_embed.train.baselines.conse import fit_conse
+    from ccl_embed.train.pipeline import open_workbench
+
+    bench = open_workbench(photos)
+    class_vectors = bench.context().class_vectors
+    if class_vectors is None:
+        sys.exit("error: the workbench has no ImageNet class vectors; is the train extra installed?")
+    conse = fit_conse(bench.split(splits[0]), class_vectors=class_vectors())  # no training: any split will do
+    return {split: bench.score(conse, split) for split in splits}
+
+
+def rewrite(folder: Path, **changes: Any) -> Manifest:
+    """Re-hash a folder's files into its manifest, with other fields changed too."""
+    manifest = replace(read_manifest(folder), files=Manifest.hash_files(folder), **changes)
+    write_manifest(folder, manifest)
+    return manifest
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="The release config (checked in).")
+    parser.add_argument("--out", type=Path, default=PACKAGE_MODEL, help="Where the shipped folder is written.")
+    args = parser.parse_args()
+    config = load_config(args.config)
+    from ccl_embed.export import export_model
+    from ccl_embed.export.quantize import quantize_int8
+    from ccl_embed.model.folder import CONFIG_FILE, WEIGHTS_FILE, override_config
+    from ccl_embed.train import train_model
+
+    work, corpus, photos = config["work"], config["corpus"], config["photos"]
+    if not (work / WEIGHTS_FILE).exists():
+        train_model(corpus, work, overrides=config["training"])
+    override_config(work, config["semantic"])
+    reports = export_model(work, name=config["name"])
+    fp32 = scores(work, corpus, "test")
+    print(f"fp32 test MAP {fp32.i2t_map:.4f}/{fp32.t2i_map:.4f}", flush=True)
+    has_photos = (photos / "pairs.jsonl").exists()
+    fp32_photos = scores(work, photos, "photos-val") if has_photos else None
+
+    bounds = config["int8"]
+    stage = work.parent / "default-int8"
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    for f in (*RUNTIME_FILES, MANIFEST_FILE):
+        shutil.copyfile(work / f, stage / f)
+    kept: list[str] = []
+    trials: dict[str, dict[str, float]] = {}
+    for name in bounds["candidates"]:
+        graph, backup = stage / name, stage / (name + ".fp32")
+        shutil.copyfile(graph, backup)
+        quantize_int8(backup, graph)
+        rewrite(stage, quantized_int8=(*kept, name))
+        s = scores(stage, corpus, "test")
+        drop = max(fp32.i2t_map - s.i2t_map, fp32.t2i_map - s.t2i_map)
+        trials[name] = {"i2t_map": s.i2t_map, "t2i_map": s.t2i_map, "map_drop": drop, "mb": graph.stat().st_size / 2**20}
+        photo_drop = 0.0
+        if fp32_photos is not None:
+            p = scores(stage, photos, "photos-val")
+            photo_drop = fp32_photos.mean_map - p.mean_map
+            trials[name] |= {"photos_val_i2t_map": p.i2t_map, "photos_val_t2i_map": p.t2i_map, "photos_val_map_drop": photo_drop}
+        print(f"int8 {name}: test MAP {s.i2t_map:.4f}/{s.t2i_map:.4f} (drop {drop:+.4f}), photos-val drop {photo_drop:+.4f}",
+              flush=True)
+        if drop <= bounds["max_test_map_drop"] and photo_drop <= bounds["max_photos_val_mean_map_drop"]:
+            kept.append(name)
+        else:
+            shutil.copyfile(backup, graph)
+        backup.unlink()
+    rewrite(stage, quantized_int8=tuple(kept))
+    final = scores(stage, corpus, "test") if kept else fp32
+    rewrite(stage, quantized_int8=tuple(kept), licences=dict(config["licences"]),
+            metrics={"test": final.to_dict(), "test_fp32": fp32.to_dict()})
+
+    out: Path = args.out
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    for f in (*RUNTIME_FILES, MANIFEST_FILE):
+        shutil.copyfile(stage / f, out / f)
+    shutil.copyfile(work / CONFIG_FILE, out / CONFIG_FILE)  # the training record: what was trained, and how
+    shutil.copyfile(args.config.parent / config["licences_file"], out / "LICENSES.md")
+    read_runtime(out)  # every hash checked
+    size = sum(p.stat().st_size for p in out.iterdir()) / 2**20
+    print(f"shipped {out}: {size:.1f} MB, int8: {kept}", flush=True)
+    if size > config["max_shipped_mb"]:
+        sys.exit(f"error: the shipped model is {size:.1f} MB, over the {config['max_shipped_mb']} MB budget")
+
+    photo_rows: dict[str, object] = {}
+    if has_photos:
+        for split, c in conse_scores(photos, ("photos-val", "photos")).items():
+            shipped = scores(out, photos, split)
+            photo_rows[split] = {"shipped": shipped.to_dict(), "conse": c.to_dict()}
+            print(f"{split}: shipped {shipped.i2t_map:.4f}/{shipped.t2i_map:.4f}, conse {c.i2t_map:.4f}/{c.t2i_map:.4f}",
+                  flush=True)
+    write_result("default_model", {
+        "versions": versions("ccl-embed", "torch", "onnxruntime", "onnx", "numpy"),
+        "config": str(args.config.relative_to(ROOT) if args.config.is_relative_to(ROOT) else args.config),
+        "corpus": str(corpus), "overrides": config["training"], "test_fp32": fp32.to_dict(), "test_shipped": final.to_dict(),
+        "int8_trials": trials, "int8_kept": kept, "max_int8_map_drop": bounds["max_test_map_drop"],
+        "max_int8_photo_drop": bounds["max_photos_val_mean_map_drop"],
+        "int8_scheme": "per-row int8 embedding tables; dynamic int8 MatMul, per-channel weights", "shipped_mb": size,
+        "semantic_choice": config["semantic"], "photos": photo_rows,
+        "parity": [r.__dict__ for r in reports],
+    }, program="scripts/build_default_model.py")
+
+
+if __name__ == "__main__":
+    main()
