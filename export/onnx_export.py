@@ -93,12 +93,12 @@ def _export(module: Any, args: tuple[Any, ...], path: Path, inputs: list[str], o
 def image_backbone_module() -> Any:
     """EfficientNet-Lite0 returning (feature map, logits)."""
     torch = _torch()
-    from ccl_embed.train.towers import _load_efficientnet
+    from ccl_embed.model.backbones import load_efficientnet
 
     class ImageBackbone(torch.nn.Module):  # type: ignore[name-defined]
         def __init__(self) -> None:
             super().__init__()
-            self.model = _load_efficientnet()
+            self.model = load_efficientnet()
 
         def forward(self, pixels: Any) -> tuple[Any, Any]:
             fmap = self.model.extract_features(pixels)
@@ -110,14 +110,14 @@ def image_backbone_module() -> Any:
 def text_backbone_module() -> tuple[Any, Any]:
     """MiniLM returning the mean-pooled unit vector, and its tokenizer."""
     torch = _torch()
-    from ccl_embed.train.towers import MiniLMTower
+    from ccl_embed.model.backbones import load_minilm
 
-    tower = MiniLMTower()
+    tokenizer, minilm = load_minilm()
 
     class TextBackbone(torch.nn.Module):  # type: ignore[name-defined]
         def __init__(self) -> None:
             super().__init__()
-            self.model = tower.model
+            self.model = minilm
 
         def forward(self, input_ids: Any, attention_mask: Any) -> Any:
             hidden = self.model(input_ids=input_ids, attention_mask=attention_mask,
@@ -126,7 +126,7 @@ def text_backbone_module() -> tuple[Any, Any]:
             vec = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(vec, dim=-1)
 
-    return TextBackbone().eval(), tower.tokenizer
+    return TextBackbone().eval(), tokenizer
 
 
 def export_image_backbone(path: Path) -> list[ParityReport]:

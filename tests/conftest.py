@@ -121,8 +121,12 @@ def synthetic_features(n_concepts: int = 120, n_labels: int = 4, labelled: bool 
                       np.array(txt, np.float32), frags, mask)
 
 
-def tiny_backbones(folder: Path, image_dim: int = 24, classes: int = 10, text_dim: int = 12) -> dict[str, Path]:
-    """Tiny ONNX backbones with the real graphs' signatures, and a word-level tokenizer."""
+def tiny_backbones(folder: Path, image_dim: int = 24, classes: int = 10, text_dim: int = 12,
+                   image_size: int = 224) -> dict[str, Path]:
+    """Tiny ONNX backbones with the real graphs' signatures, and a word-level tokenizer.
+
+    The image backbone takes exactly ``image_size`` pixels a side (only the batch axis is dynamic),
+    so feeding it another size fails, as it would with the real one."""
     import torch
     from tokenizers import Tokenizer, models, pre_tokenizers
 
@@ -152,7 +156,7 @@ def tiny_backbones(folder: Path, image_dim: int = 24, classes: int = 10, text_di
             v = (self.emb(input_ids) * m).sum(1) / m.sum(1).clamp(min=1.0)
             return torch.nn.functional.normalize(v, dim=-1)
 
-    _export(Image(), (torch.zeros(1, 3, 224, 224),), folder / IMAGE_BACKBONE, ["pixels"], ["feature_map", "logits"],
+    _export(Image(), (torch.zeros(1, 3, image_size, image_size),), folder / IMAGE_BACKBONE, ["pixels"], ["feature_map", "logits"],
             {"pixels": {0: "batch"}, "feature_map": {0: "batch"}, "logits": {0: "batch"}})
     ids = torch.zeros(2, 5, dtype=torch.long)
     _export(Text(), (ids, torch.ones_like(ids)), folder / TEXT_BACKBONE, ["input_ids", "attention_mask"], ["vector"],

