@@ -164,3 +164,20 @@ def test_api_key_is_never_printed(tmp_path, tiny_model):
                                env={"QDRANT_API_KEY": "SECRET-KEY-123"})
     assert result.exit_code == 2
     assert "127.0.0.1:9" in result.stderr and "SECRET-KEY-123" not in result.output
+
+
+def test_train_and_evaluate_without_torch_name_the_pinned_pip_command(tiny_corpus, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # as if the train extra were not installed
+    for args in (["train", str(tiny_corpus), "--out", str(tmp_path / "m")], ["evaluate", str(tiny_corpus)]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, result.output
+        assert "pip install torch==2.13.0 'ccl-embed[train]'" in result.stderr, result.stderr
+        assert "Traceback" not in result.output and "unexpected" not in result.output
+
+
+def test_conflicting_store_options_fail_before_the_model_is_loaded(tmp_path):
+    result = runner.invoke(app, ["search", "x", "--store", str(tmp_path), "--url", "http://127.0.0.1:9",
+                                 "--model", str(tmp_path / "no-such-model")])
+    assert result.exit_code == 2 and "not both" in result.stderr and "no-such-model" not in result.stderr

@@ -104,3 +104,26 @@ def test_import_stays_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_store_choice_is_validated_before_the_model_loads(tmp_path):
+    import pytest
+
+    import ccl_embed
+    from ccl_embed.store import StoreOptions
+
+    with pytest.raises(ccl_embed.StoreError, match="not both"):
+        ccl_embed.open(store=tmp_path, url="http://127.0.0.1:9", model=tmp_path / "missing")
+    with pytest.raises(ccl_embed.StoreError, match="apply to a server"):
+        StoreOptions(shards=2)
+    with pytest.raises(ccl_embed.StoreError, match="either as options=StoreOptions"):
+        ccl_embed.open(store=tmp_path, options=StoreOptions(store=tmp_path), model=tmp_path / "missing")
+    assert "SECRET" not in repr(StoreOptions(url="http://h:1", api_key="SECRET"))
+
+
+def test_describe_model_reports_the_manifest(tiny_model):
+    from ccl_embed.sdk import describe_model
+
+    info = describe_model(tiny_model, device="cpu")
+    assert (info.name, info.dim, info.device, info.distance) == ("tiny", 16, "cpu", "cosine")
+    assert "CPUExecutionProvider" in info.providers
