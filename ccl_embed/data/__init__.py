@@ -1,1 +1,1 @@
-"""Corpus formats, patch schemes, image loading and the builders of the training corpora."""
+"""Corpus formats, concept splits, style augmentation and the builders of the training corpora (image decoding lives in the runtime)."""
