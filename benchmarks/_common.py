@@ -82,3 +82,13 @@ def write_result(name: str, payload: dict[str, object], program: str | None = No
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(record, indent=2) + "\n")
     return path
+
+
+SELECTION_RULE = ("the mean over val and style-val of (category mean MAP + instance mean R@10) / 2, "
+                  "each a mean of both directions; test and style are not scored")
+
+
+def selection_score(*splits: dict[str, float]) -> float:
+    """Both metrics in one number (see SELECTION_RULE): category MAP, the paper's protocol, and
+    instance R@10, what a user feels, weighted equally, averaged over the validation splits given."""
+    return sum((r["mean_map"] + (r["r10_i2t"] + r["r10_t2i"]) / 2) / 2 for r in splits) / len(splits)

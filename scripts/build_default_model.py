@@ -15,7 +15,10 @@ is read as configuration. Needs the ``train`` and ``export`` extras and the corp
    keeps each only if the test MAP drops by at most ``max_test_map_drop`` in each direction and
    the photos-val mean MAP by at most ``max_photos_val_mean_map_drop``, measured end to end with
    the runtime (``ccl_embed.evaluation.evaluate_model``);
-4. copies the runtime files, the manifest (hashes, metrics, licences) and ``LICENSES.md`` to
+4. keeps the previous shipped bytes of every graph whose outputs are unchanged (a re-export
+   that differs only in metadata would add megabytes to git history for nothing), so backbone
+   graphs change only when a backbone does;
+5. copies the runtime files, the manifest (hashes, metrics, licences) and ``LICENSES.md`` to
    ``--out`` and writes ``benchmarks/results/default_model.json``, with the shipped model's
    scores on the photo sets beside zero-shot ConSE's.
 """
@@ -29,6 +32,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))  # a script, not an installed module: it may reach the benchmarks' helpers
@@ -70,6 +75,52 @@ def conse_scores(photos: Path, splits: tuple[str, ...]) -> dict[str, RetrievalSc
         sys.exit("error: the workbench has no ImageNet class vectors; is the train extra installed?")
     conse = fit_conse(bench.split(splits[0]), class_vectors=class_vectors())  # no training: any split will do
     return {split: bench.score(conse, split) for split in splits}
+
+
+UNCHANGED_ATOL = 1e-6
+"""A graph whose outputs differ from the previous shipped one's by at most this is unchanged."""
+
+
+def _probe_feeds(session: Any, seed: int = 0) -> dict[str, np.ndarray]:
+    """Random inputs for any graph, shaped from its declared inputs (dynamic axes: 2 and 5)."""
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    for i in session.get_inputs():
+        shape = [d if isinstance(d, int) else (2 if k == 0 else 5) for k, d in enumerate(i.shape)]
+        if "int64" in i.type:
+            feeds[i.name] = rng.integers(0, 1000, shape).astype(np.int64)
+        elif i.name.endswith("mask"):
+            feeds[i.name] = np.ones(shape, dtype=np.int64 if "int64" in i.type else np.float32)
+        else:
+            feeds[i.name] = rng.normal(size=shape).astype(np.float32)
+    return feeds
+
+
+def same_outputs(a: Path, b: Path) -> bool:
+    """Whether two ONNX graphs (or two tokenizers) behave the same on probe inputs."""
+    if a.read_bytes() == b.read_bytes():
+        return True
+    if a.suffix == ".json":
+        return bool(json.loads(a.read_text()) == json.loads(b.read_text()))
+    from ccl_embed.runtime.session import make_session
+
+    sa, sb = make_session(a, "cpu"), make_session(b, "cpu")
+    if [(i.name, i.shape) for i in sa.get_inputs()] != [(i.name, i.shape) for i in sb.get_inputs()]:
+        return False
+    feeds = _probe_feeds(sa)
+    return all(x.shape == y.shape and float(np.abs(x - y).max()) <= UNCHANGED_ATOL
+               for x, y in zip(sa.run(None, feeds), sb.run(None, feeds)))
+
+
+def keep_unchanged(stage: Path, previous: Path) -> list[str]:
+    """Put the previous folder's bytes in ``stage`` for every runtime file that behaves the same."""
+    kept = []
+    for name in RUNTIME_FILES:
+        old, new = previous / name, stage / name
+        if old.is_file() and new.is_file() and old.read_bytes() != new.read_bytes() and same_outputs(old, new):
+            shutil.copyfile(old, new)
+            kept.append(name)
+    return kept
 
 
 def rewrite(folder: Path, **changes: Any) -> Manifest:
@@ -128,8 +179,10 @@ def main() -> None:
         else:
             shutil.copyfile(backup, graph)
         backup.unlink()
+    unchanged = keep_unchanged(stage, args.out) if args.out.is_dir() else []
+    print(f"previous bytes kept (same outputs): {unchanged or 'none'}", flush=True)
     rewrite(stage, quantized_int8=tuple(kept))
-    final = scores(stage, corpus, "test") if kept else fp32
+    final = scores(stage, corpus, "test")  # what ships, as it ships
     rewrite(stage, quantized_int8=tuple(kept), licences=dict(config["licences"]),
             metrics={"test": final.to_dict(), "test_fp32": fp32.to_dict()})
 
@@ -157,7 +210,7 @@ def main() -> None:
         "versions": versions("ccl-embed", "torch", "onnxruntime", "onnx", "numpy"),
         "config": str(args.config.relative_to(ROOT) if args.config.is_relative_to(ROOT) else args.config),
         "corpus": str(corpus), "overrides": config["training"], "test_fp32": fp32.to_dict(), "test_shipped": final.to_dict(),
-        "int8_trials": trials, "int8_kept": kept, "max_int8_map_drop": bounds["max_test_map_drop"],
+        "int8_trials": trials, "int8_kept": kept, "previous_bytes_kept": unchanged, "max_int8_map_drop": bounds["max_test_map_drop"],
         "max_int8_photo_drop": bounds["max_photos_val_mean_map_drop"],
         "int8_scheme": "per-row int8 embedding tables; dynamic int8 MatMul, per-channel weights", "shipped_mb": size,
         "semantic_choice": config["semantic"], "photos": photo_rows,

@@ -49,8 +49,15 @@ class CCLConfig:
     """Stage 2's intra-modality semantic category constraint (softmax per modality)."""
     use_inter: bool = True
     """Stage 2's inter-modality pairwise similarity constraint (contrastive with a margin)."""
+    use_instance: bool = False
+    """Stage 2's instance level of the inter-modality constraint: a symmetric InfoNCE over the
+    batch, where each image's own text and any identical text are its positives, with a learned
+    temperature; it stands beside the category-level constraints, in the same adaptive balance.
+    Off: the paper's category-only form. On a corpus without labels it is the only stage-2 loss."""
+    instance_temperature: float = 0.07
+    """The instance InfoNCE's starting temperature (learned, kept within [0.01, 1])."""
     adaptive_weights: bool = True
-    """Balance stage 2's two losses with learned uncertainty weights (Kendall et al., CVPR 2018)."""
+    """Balance stage 2's losses with learned uncertainty weights (Kendall et al., CVPR 2018)."""
     intra_weight: float = 1.0
     """Fixed weight of the category loss when ``adaptive_weights`` is False."""
     inter_weight: float = 1.0
@@ -116,8 +123,10 @@ class CCLConfig:
             raise ValueError(f"CCLConfig.corr_distance_weight={self.corr_distance_weight!r}: must be in [0, 1]")
         if not 0.0 < self.margin <= 2.0:
             raise ValueError(f"CCLConfig.margin={self.margin!r}: unit vectors are at most 2 apart; use (0, 2]")
-        if not (self.use_intra or self.use_inter):
-            raise ValueError("CCLConfig: use_intra and use_inter are both False; stage 2 would learn nothing")
+        if not (self.use_intra or self.use_inter or self.use_instance):
+            raise ValueError("CCLConfig: use_intra, use_inter and use_instance are all False; stage 2 would learn nothing")
+        if not 0.01 <= self.instance_temperature <= 1.0:
+            raise ValueError(f"CCLConfig.instance_temperature={self.instance_temperature!r}: must be in [0.01, 1]")
         if not 0.0 <= self.semantic_weight < 1.0:
             raise ValueError(f"CCLConfig.semantic_weight={self.semantic_weight!r}: must be in [0, 1)")
         if self.semantic_weight > 0 and not self.use_conse:
@@ -174,6 +183,8 @@ class DataSpec:
     """Text fragments per text, at most."""
     labels: tuple[str, ...]
     """The category vocabulary of the training split (concepts when the corpus has no labels)."""
+    labelled: bool = True
+    """Whether the training split had labels (False: ``labels`` are its concepts)."""
     image_tower: str = ""
     text_tower: str = ""
 

@@ -14,11 +14,14 @@ and inter codes go through a joint network trained with the category constraint.
 Stage 2, the hierarchical network: per modality, two layers into the common space of width D,
 trained multi-task with the intra-modality category constraint (a cosine softmax whose class
 prototypes both modalities share) and the inter-modality pairwise similarity constraint
-(contrastive with a margin over every image-text pair of a batch), balanced adaptively.
+(contrastive with a margin over every image-text pair of a batch), balanced adaptively. The
+pairwise constraint can also work at the instance level (``CCLConfig.use_instance``): a
+symmetric InfoNCE whose positives are each image's own text and any identical text.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -46,6 +49,8 @@ class Batch:
         text_mask: ``[n, text_patches]`` True where a fragment exists.
         label: ``[n]`` category index, -1 where the category is not in the vocabulary.
         flatness: ``[n]`` each image's flatness (None: unknown, every image treated as a drawing).
+        instance: ``[n]`` the id of each pair's text: equal ids are the same text, an instance's
+            positives (None: every pair is its own instance).
     """
 
     image: Tensor
@@ -56,6 +61,7 @@ class Batch:
     text_mask: Tensor
     label: Tensor
     flatness: Tensor | None = None
+    instance: Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.image.shape[0])
@@ -65,7 +71,8 @@ class Batch:
             t[idx] for t in (self.image, self.logits, self.image_patches, self.text, self.text_patches, self.text_mask,
                              self.label))
         return Batch(image, logits, patches, text, fragments, mask, label,
-                     None if self.flatness is None else self.flatness[idx])
+                     None if self.flatness is None else self.flatness[idx],
+                     None if self.instance is None else self.instance[idx])
 
 
 class Standardize(nn.Module):
@@ -189,8 +196,19 @@ class CCL(nn.Module):
         self.top_image = _mlp([top_image, c.hidden, c.dim], c.dropout)
         self.top_text = _mlp([top_text, c.hidden, c.dim], c.dropout)
         self.prototypes = nn.Parameter(torch.randn(n_labels, c.dim) * 0.01)
-        # Uncertainty weights of stage 2's two losses (log variances), learned when adaptive.
-        self.log_vars = nn.Parameter(torch.zeros(2))
+        # Uncertainty weights of stage 2's losses (log variances), learned when adaptive.
+        self.log_vars = nn.Parameter(torch.zeros(len(self.stage2_parts)))
+        # The instance InfoNCE's inverse temperature, learned in log space.
+        self.log_scale = nn.Parameter(torch.tensor(math.log(1.0 / c.instance_temperature))) if c.use_instance else None
+
+    @property
+    def stage2_parts(self) -> tuple[str, ...]:
+        """The losses stage 2 trains, in the order of ``log_vars``: the category constraints unless
+        the corpus has no labels and the instance level stands alone."""
+        c = self.config
+        alone = c.use_instance and not self.spec.labelled
+        parts = [] if alone else [n for n, on in (("intra", c.use_intra), ("inter", c.use_inter)) if on]
+        return (*parts, "instance") if c.use_instance else tuple(parts)
 
     # ---- inputs -------------------------------------------------------------------------
     def fit_normalizers(self, batch: Batch) -> None:
@@ -354,30 +372,52 @@ class CCL(nn.Module):
     def stage2_losses(self, b: Batch) -> dict[str, Tensor]:
         zi, zt = self.common(b)
         c = self.config
+        parts = self.stage2_parts
         out: dict[str, Tensor] = {}
         known = b.label >= 0
-        if c.use_intra:
+        if "intra" in parts:
             protos = F.normalize(self.prototypes, dim=-1)
             out["intra"] = (F.cross_entropy(c.classifier_scale * zi[known] @ protos.T, b.label[known])
                             + F.cross_entropy(c.classifier_scale * zt[known] @ protos.T, b.label[known])) / 2
-        if c.use_inter:
+        if "inter" in parts:
             d = torch.cdist(zi, zt).clamp(min=1e-6)
             same = (b.label[:, None] == b.label[None, :]) & known[:, None]
             same = same | torch.eye(len(b), dtype=torch.bool, device=d.device)
             pos = d.pow(2)[same].mean()
             neg = F.relu(c.margin - d).pow(2)[~same]
             out["inter"] = pos + (neg.mean() if neg.numel() else d.new_zeros(()))
+        if "instance" in parts:
+            out["instance"] = self.instance_loss(zi, zt, b.instance)
         return out
+
+    def instance_loss(self, zi: Tensor, zt: Tensor, instance: Tensor | None) -> Tensor:
+        """Symmetric InfoNCE of unit vectors: image i against every text of the batch and text j
+        against every image, positives where the instance ids agree (its own text, identical texts)."""
+        if self.log_scale is None:
+            raise RuntimeError("instance_loss needs CCLConfig.use_instance")
+        scale = self.log_scale.clamp(0.0, math.log(100.0)).exp()  # temperature in [0.01, 1]
+        logits = scale * zi @ zt.T
+        if instance is None:
+            pos = torch.eye(len(zi), dtype=torch.bool, device=zi.device)
+        else:
+            pos = instance[:, None] == instance[None, :]
+        hidden = torch.finfo(logits.dtype).min
+
+        def one_way(s: Tensor) -> Tensor:
+            return (torch.logsumexp(s, 1) - torch.logsumexp(s.masked_fill(~pos, hidden), 1)).mean()
+
+        return (one_way(logits) + one_way(logits.T)) / 2
 
     def stage2_loss(self, b: Batch) -> tuple[Tensor, dict[str, float]]:
         parts = self.stage2_losses(b)
         c = self.config
+        fixed = {"intra": c.intra_weight, "inter": c.inter_weight, "instance": 1.0}
         total = b.image.new_zeros(())
-        for i, name in enumerate(("intra", "inter")):
-            if name not in parts:
-                continue
+        for i, name in enumerate(self.stage2_parts):
             if c.adaptive_weights:
                 total = total + torch.exp(-self.log_vars[i]) * parts[name] + self.log_vars[i]
             else:
-                total = total + (c.intra_weight if name == "intra" else c.inter_weight) * parts[name]
+                total = total + fixed[name] * parts[name]
+        if self.log_scale is not None:
+            parts["temperature"] = 1.0 / self.log_scale.clamp(0.0, math.log(100.0)).exp()
         return total, {k: float(v.detach()) for k, v in parts.items()}

@@ -22,6 +22,7 @@ def make_spec(train: FeatureSet, config: CCLConfig, class_vectors: np.ndarray | 
         image_patches=train.image["regions"].shape[1],
         text_patches=train.fragments.shape[1],
         labels=tuple(sorted(set(train.labels))),
+        labelled=any(p.label is not None for p in train.pairs),
         image_tower=image_tower,
         text_tower=text_tower,
     )
@@ -30,6 +31,7 @@ def make_spec(train: FeatureSet, config: CCLConfig, class_vectors: np.ndarray | 
 def to_batch(fs: FeatureSet, spec: DataSpec) -> Batch:
     """Tensors of a feature set; labels outside the vocabulary become -1."""
     index = {label: i for i, label in enumerate(spec.labels)}
+    texts: dict[str, int] = {}  # identical texts are one instance
     t = torch.from_numpy
     return Batch(
         image=t(np.ascontiguousarray(fs.image["pool"], dtype=np.float32)),
@@ -40,6 +42,7 @@ def to_batch(fs: FeatureSet, spec: DataSpec) -> Batch:
         text_mask=t(fs.fragment_mask.copy()),
         label=torch.tensor([index.get(label, -1) for label in fs.labels], dtype=torch.long),
         flatness=t(np.ascontiguousarray(fs.image["flatness"], dtype=np.float32)) if "flatness" in fs.image else None,
+        instance=torch.tensor([texts.setdefault(p.text, len(texts)) for p in fs.pairs], dtype=torch.long),
     )
 
 

@@ -39,3 +39,17 @@ def test_spec_needs_two_categories_and_round_trips():
     assert DataSpec.from_dict(__import__("json").loads(spec.to_json())) == spec
     with pytest.raises(ValueError, match="training needs at least 2"):
         DataSpec(image_dim=4, text_dim=3, classes=10, image_patches=5, text_patches=8, labels=("a",))
+
+
+def test_instance_level_options_validate():
+    import pytest
+
+    from ccl_embed.model.config import CCLConfig
+
+    with pytest.raises(ValueError, match="instance_temperature=0.001: must be in"):
+        CCLConfig(use_instance=True, instance_temperature=0.001)
+    with pytest.raises(ValueError, match="all False"):
+        CCLConfig(use_intra=False, use_inter=False)
+    assert CCLConfig(use_intra=False, use_inter=False, use_instance=True).use_instance
+    cfg = CCLConfig(use_instance=True, instance_temperature=0.05)
+    assert CCLConfig.from_json(cfg.to_json()) == cfg

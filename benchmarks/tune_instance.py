@@ -1,0 +1,63 @@
+"""Choose CCL's instance level (``CCLConfig.use_instance``) on validation data only, on both metrics.
+
+Each variant is trained with the shipped schedule on the corpus's ``train`` split and scored on
+``val`` (unseen concepts) and ``style-val`` (an art style held out for validation): category MAP
+(the paper's protocol) and instance R@1/R@10 (what users feel). The choice is the variant with
+the best ``_common.selection_score``: the mean over both splits of (mean MAP + mean R@10) / 2.
+``test`` and ``style`` are never looked at here. Writes ``benchmarks/results/instance_tuning.json``.
+
+    python benchmarks/tune_instance.py [--corpus DIR] [--overrides JSON]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import SELECTION_RULE, file_sha256, selection_score, versions, write_result  # noqa: E402
+
+from ccl_embed.paths import cache_dir  # noqa: E402
+from ccl_embed.train.methods import ccl_fit  # noqa: E402
+from ccl_embed.train.pipeline import open_workbench  # noqa: E402
+
+VARIANTS = {
+    "category only (the paper)": {"use_instance": False},
+    "+ instance InfoNCE (t0 0.07)": {"use_instance": True, "instance_temperature": 0.07},
+    "instance InfoNCE instead of the category pairwise constraint": {"use_instance": True, "use_inter": False},
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", type=Path, default=cache_dir() / "corpus-aug")
+    parser.add_argument("--overrides", default='{"stage1_epochs": 7, "fusion_epochs": 7, "stage2_epochs": 14}',
+                        help="CCLConfig fields (JSON) under every variant: the shipped schedule by default")
+    parser.add_argument("--variants", nargs="*", default=list(VARIANTS), help="Variant names to run (default: all).")
+    args = parser.parse_args()
+    base = json.loads(args.overrides)
+    bench = open_workbench(args.corpus)
+    ctx = bench.context()
+    train, val = bench.split("train"), bench.split("val")
+    rows = {}
+    for name in args.variants:
+        overrides = VARIANTS[name]
+        enc = ccl_fit({**base, **overrides, "val_every": 0})(train, val, ctx)
+        v, sv = bench.score(enc, "val").to_dict(), bench.score(enc, "style-val").to_dict()
+        rows[name] = {"overrides": overrides, "val": v, "style_val": sv, "selection_score": selection_score(v, sv)}
+        print(f"{name:60s} val MAP {v['mean_map']:.4f} R@1 {v['r1_i2t']:.3f}/{v['r1_t2i']:.3f} "
+              f"R@10 {v['r10_i2t']:.3f}/{v['r10_t2i']:.3f} | style-val MAP {sv['mean_map']:.4f} "
+              f"R@10 {sv['r10_i2t']:.3f}/{sv['r10_t2i']:.3f} | score {rows[name]['selection_score']:.4f}", flush=True)
+    best = max(rows, key=lambda k: rows[k]["selection_score"])
+    print("chosen:", best)
+    write_result("instance_tuning", {
+        "versions": versions("ccl-embed", "torch", "numpy"),
+        "corpus_pairs_sha256": file_sha256(args.corpus / "pairs.jsonl"),
+        "base_overrides": base, "variants": rows, "chosen": best, "criterion": SELECTION_RULE,
+    })
+
+
+if __name__ == "__main__":
+    main()
