@@ -16,6 +16,7 @@ from ccl_embed.runtime.batches import batched
 from ccl_embed.runtime.folder import (
     DEFAULT_MODEL,
     IMAGE_BACKBONE,
+    ModelError,
     IMAGE_HEAD,
     TEXT_BACKBONE,
     TEXT_HEAD,
@@ -123,6 +124,7 @@ class Embedder:
             vectors: dict[int, np.ndarray] = {}
             if pixels:
                 fmap, logits = self._session(IMAGE_BACKBONE).run(None, {"pixels": np.stack(pixels)})
+                self._check_grid(fmap)
                 feeds = {"feature_map": fmap, "logits": logits}
                 if routes:
                     feeds["flatness"] = np.asarray(flat, dtype=np.float32)
@@ -130,6 +132,14 @@ class Embedder:
                 vectors = dict(zip(ok, out))
             for i, _ in batch:
                 yield Embedded(i, vectors.get(i), failed.get(i))
+
+    def _check_grid(self, fmap: np.ndarray) -> None:
+        """The head pools its regions on the grid the manifest names; another grid would pool the wrong regions silently."""
+        grid = self.model.manifest.patches.feature_grid
+        if fmap.shape[-2:] != (grid, grid):
+            raise ModelError(f"{self.model.folder}: the image backbone gives a {fmap.shape[-2]}x{fmap.shape[-1]} feature map "
+                             f"but the manifest's patches are on a {grid}x{grid} grid; re-export the model with "
+                             "`ccl-embed export MODEL_DIR`")
 
     # ---- texts -----------------------------------------------------------------------------
     @staticmethod

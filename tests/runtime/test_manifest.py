@@ -164,3 +164,12 @@ def test_a_model_exported_with_another_input_size_embeds_correctly(tmp_path):
     # The default 224 px would not even run on this backbone: the manifest is what makes it work.
     with pytest.raises(Exception, match="(?i)dimension|shape"):
         make_session(tmp_path / "m" / "image_backbone.onnx", "cpu").run(None, {"pixels": np.stack([preprocess(images[0])])})
+
+
+def test_a_feature_grid_other_than_the_manifests_is_refused(tiny_model, tmp_path):
+    copy = tmp_path / "m"
+    shutil.copytree(tiny_model, copy)
+    m = read_manifest(copy)
+    write_manifest(copy, replace(m, patches=replace(m.patches, feature_grid=9)))
+    with pytest.raises(ModelError, match="7x7 feature map but the manifest's patches are on a 9x9 grid; re-export"):
+        list(Embedder(copy, device="cpu").embed_images([draw("red", "circle")]))
