@@ -153,6 +153,10 @@ SPLIT_TITLES = {
 }
 
 
+METRICS = (("i2t_map", "MAP I->T"), ("t2i_map", "MAP T->I"), ("r10_i2t", "R@10 I->T"), ("r10_t2i", "R@10 T->I"))
+"""Both metrics, both directions: category MAP (the paper's protocol) and instance R@10."""
+
+
 def write_table(results: dict[str, dict[str, dict[str, object]]], corpus: dict[str, object],
                 command: str = "python benchmarks/quality.py") -> None:
     """Write the measured tables of docs/results.md (the prose around them lives in docs/analysis.md)."""
@@ -162,7 +166,8 @@ def write_table(results: dict[str, dict[str, dict[str, object]]], corpus: dict[s
         "<!-- Written by benchmarks/quality.py from benchmarks/results/quality.json; do not edit by hand. -->",
         "",
         "Cross-modal retrieval scored the paper's way: MAP over the whole ranking with category",
-        "relevance, image->text (I->T) and text->image (T->I); R@10 with instance relevance. Every method",
+        "relevance, image->text (I->T) and text->image (T->I); R@1 and R@10 with instance relevance (the",
+        "query's own pair: what a user searching for one thing feels). Every method",
         "uses the same frozen features (EfficientNet-Lite0; MiniLM or bag of words) and the same splits.",
         "What the numbers mean and what was tried: [analysis.md](analysis.md).",
         "",
@@ -188,18 +193,19 @@ def write_table(results: dict[str, dict[str, dict[str, object]]], corpus: dict[s
         if not rows:
             continue
         lines += [f"## {SPLIT_TITLES[split]}", "",
-                  "| method | text feature | MAP I->T | MAP T->I | mean MAP | R@10 I->T | R@10 T->I | fit s |",
-                  "|---|---|---|---|---|---|---|---|"]
-        best_i = max(float(r["i2t_map"]) for r in rows.values())  # type: ignore[arg-type]
-        best_t = max(float(r["t2i_map"]) for r in rows.values())  # type: ignore[arg-type]
+                  "| method | text feature | MAP I->T | MAP T->I | mean MAP | R@1 I->T | R@1 T->I | R@10 I->T | R@10 T->I | fit s |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        best = {k: max(float(r[k]) for r in rows.values()) for k in ("i2t_map", "t2i_map", "r10_i2t", "r10_t2i")}  # type: ignore[arg-type]
+        mark = lambda r, k: " **best**" if float(r[k]) == best[k] else ""  # type: ignore[arg-type]  # noqa: E731
         for row, r in rows.items():
             std = r.get("std") or {}
             spread = {k: f" +- {std[k]:.4f}" if k in std else "" for k in ("i2t_map", "t2i_map")}  # type: ignore[index, operator]
-            i2t = f"{r['i2t_map']:.4f}{spread['i2t_map']}" + (" **best**" if r["i2t_map"] == best_i else "")
-            t2i = f"{r['t2i_map']:.4f}{spread['t2i_map']}" + (" **best**" if r["t2i_map"] == best_t else "")
+            i2t = f"{r['i2t_map']:.4f}{spread['i2t_map']}" + mark(r, "i2t_map")
+            t2i = f"{r['t2i_map']:.4f}{spread['t2i_map']}" + mark(r, "t2i_map")
             label = f"{row} ({len(r['seeds'])} seeds)" if len(r.get("seeds") or [0]) > 1 else row  # type: ignore[arg-type]
             lines.append(f"| {label} | {r['text_feature']} | {i2t} | {t2i} | {r['mean_map']:.4f} | "
-                         f"{r['r10_i2t']:.3f} | {r['r10_t2i']:.3f} | {r['fit_seconds']:.1f} |")
+                         f"{r['r1_i2t']:.3f} | {r['r1_t2i']:.3f} | {r['r10_i2t']:.3f}{mark(r, 'r10_i2t')} | "
+                         f"{r['r10_t2i']:.3f}{mark(r, 'r10_t2i')} | {r['fit_seconds']:.1f} |")
         lines.append("")
     lines += component_table(results)
     lines += shipped_table()
@@ -232,11 +238,11 @@ def component_table(results: dict[str, dict[str, dict[str, object]]]) -> list[st
     lines += ["## Targets", "",
               "`ccl+semantic` is the configuration of the shipped default model: CCL with the zero-shot part appended, "
               "and photographs routed through it (see docs/model.md).", "",
-              "| split | direction | best CCL-free method | its MAP | full CCL | CCL best? | ccl+semantic | best? |",
+              "| split | metric | best CCL-free method | its score | full CCL | CCL best? | ccl+semantic | best? |",
               "|---|---|---|---|---|---|---|---|"]
     for split in [s for s in ("test", "style", "photos") if "ccl" in results.get(s, {})]:
         rows = results[split]
-        for key, name in (("i2t_map", "I->T"), ("t2i_map", "T->I")):
+        for key, name in METRICS:
             others = {r: v for r, v in rows.items() if not r.startswith("ccl")}
             if not others:
                 continue
@@ -248,16 +254,16 @@ def component_table(results: dict[str, dict[str, dict[str, object]]]) -> list[st
                          if sem else "n/a | n/a")
             lines.append(f"| {split} | {name} | {best} | {theirs:.4f} | {ours:.4f} | {'yes' if ours > theirs else 'no'} | {sem_cells} |")
     lines += ["", "## What each component brings", "",
-              "Change in MAP when the component is removed (negative: the component helps).", "",
-              "| ablation | " + " | ".join(f"{s} I->T | {s} T->I" for s in splits) + " |",
-              "|---|" + "---|---|" * len(splits)]
+              "Change in category MAP and instance R@10 when the component is removed (negative: the component helps).", "",
+              "| ablation | " + " | ".join(f"{s} {name}" for s in splits for _, name in METRICS) + " |",
+              "|---|" + "---|" * (len(METRICS) * len(splits))]
     for row in results[splits[0]]:
         if not row.startswith("ccl-"):
             continue
         cells = []
         for split in splits:
             full, abl = results[split]["ccl"], results[split].get(row)
-            for key in ("i2t_map", "t2i_map"):
+            for key, _ in METRICS:
                 cells.append(f"{float(abl[key]) - float(full[key]):+.4f}" if abl else "n/a")  # type: ignore[arg-type]
         lines.append(f"| {row} | " + " | ".join(cells) + " |")
     lines.append("")
