@@ -176,8 +176,10 @@ def test_new_emoji_styles_match_by_code_point_table_or_cldr_name(tmp_path):
     blobs.mkdir(parents=True)
     (blobs / "icons.json").write_text(json.dumps({"icons": {"red-heart": {"body": BODY}, "grinning-face": {"body": BODY},
                                                             "2hearts": {"body": BODY}}}))
-    items = list(emoji.build(dirs, SourceOptions(), BuildLog()))
+    log = BuildLog()
+    items = list(emoji.build(dirs, SourceOptions(), log))
     got = {(p.concept, p.style): job.kind for p, job in items}
+    assert (log.skipped or {}).get("noto-v1: icon name matches no emoji") == 1  # "2hearts", counted
     assert got[("emoji:2764", "fluent-render")] == "raster"
     assert got[("emoji:2764", "fluent-contrast")] == "svg_markup"  # its own table
     assert got[("emoji:2764", "noto-v1")] == "svg_markup"  # CLDR "red heart" -> red-heart

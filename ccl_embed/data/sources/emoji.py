@@ -87,8 +87,10 @@ def _svg(body: str, width: int, height: int) -> str:
     return f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}">{body}</svg>'
 
 
-def _iconify(folder: Path, names_to_code: Mapping[str, str]) -> dict[str, str]:
-    """hexcode -> SVG markup for the icons of an Iconify JSON set (aliases left out)."""
+def _iconify(folder: Path, names_to_code: Mapping[str, str], log: BuildLog | None = None,
+             style: str = "") -> dict[str, str]:
+    """hexcode -> SVG markup for the icons of an Iconify JSON set (aliases left out); icons whose
+    name matches no emoji are counted in ``log``."""
     data = json.loads((folder / "package" / "icons.json").read_text(encoding="utf-8"))
     own = folder / "package" / "chars.json"  # the set's own code-point table, where it has one
     by_name = dict(names_to_code)
@@ -100,6 +102,8 @@ def _iconify(folder: Path, names_to_code: Mapping[str, str]) -> dict[str, str]:
         code = by_name.get(name)
         if code is not None:
             out[code] = _svg(icon["body"], icon.get("width", w), icon.get("height", h))
+        elif log is not None:
+            log.skip(f"{style}: icon name matches no emoji")
     return out
 
 
@@ -143,7 +147,7 @@ def _images(dirs: Mapping[str, Path], texts: Mapping[str, tuple[str, str]], log:
     names_to_code = _names_to_code(dirs, texts)
     for style in ICONIFY_STYLES:
         if _fetched(dirs, style):
-            for code, markup in _iconify(dirs[style], names_to_code).items():
+            for code, markup in _iconify(dirs[style], names_to_code, log, style).items():
                 out[style][code] = ("svg_markup", markup)
     return out
 
