@@ -84,8 +84,11 @@ def write_result(name: str, payload: dict[str, object], program: str | None = No
     return path
 
 
-SELECTION_RULE = ("the mean over val and style-val of (category mean MAP + instance mean R@10) / 2, "
-                  "each a mean of both directions; test and style are not scored")
+VALIDATION_SPLITS = ("val", "style-val", "style-val-3d")
+"""Where choices are made: unseen concepts and the held-out validation styles (where the corpus has them)."""
+SELECTION_RULE = ("the mean over the validation splits (val, style-val and style-val-3d where present) of "
+                  "(category mean MAP + instance mean R@10) / 2, each a mean of both directions; test and the "
+                  "held-out test styles are not scored")
 
 
 def selection_score(*splits: dict[str, float]) -> float:

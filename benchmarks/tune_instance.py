@@ -1,9 +1,10 @@
 """Choose CCL's instance level (``CCLConfig.use_instance``) on validation data only, on both metrics.
 
 Each variant is trained with the shipped schedule on the corpus's ``train`` split and scored on
-``val`` (unseen concepts) and ``style-val`` (an art style held out for validation): category MAP
+``val`` (unseen concepts) and the held-out validation styles (``style-val``, and ``style-val-3d``
+where the corpus has it): category MAP
 (the paper's protocol) and instance R@1/R@10 (what users feel). The choice is the variant with
-the best ``_common.selection_score``: the mean over both splits of (mean MAP + mean R@10) / 2.
+the best ``_common.selection_score``: the mean over those splits of (mean MAP + mean R@10) / 2.
 ``test`` and ``style`` are never looked at here. Writes ``benchmarks/results/instance_tuning.json``.
 
     python benchmarks/tune_instance.py [--corpus DIR] [--overrides JSON]
@@ -17,7 +18,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import SELECTION_RULE, file_sha256, selection_score, versions, write_result  # noqa: E402
+from _common import SELECTION_RULE, VALIDATION_SPLITS, file_sha256, selection_score, versions, write_result  # noqa: E402
 
 from ccl_embed.paths import cache_dir  # noqa: E402
 from ccl_embed.train.methods import ccl_fit  # noqa: E402
@@ -41,15 +42,18 @@ def main() -> None:
     bench = open_workbench(args.corpus)
     ctx = bench.context()
     train, val = bench.split("train"), bench.split("val")
+    present = {p.split for p in bench.features.pairs}
+    splits = [s for s in VALIDATION_SPLITS if s in present]
     rows = {}
     for name in args.variants:
         overrides = VARIANTS[name]
         enc = ccl_fit({**base, **overrides, "val_every": 0})(train, val, ctx)
-        v, sv = bench.score(enc, "val").to_dict(), bench.score(enc, "style-val").to_dict()
-        rows[name] = {"overrides": overrides, "val": v, "style_val": sv, "selection_score": selection_score(v, sv)}
-        print(f"{name:60s} val MAP {v['mean_map']:.4f} R@1 {v['r1_i2t']:.3f}/{v['r1_t2i']:.3f} "
-              f"R@10 {v['r10_i2t']:.3f}/{v['r10_t2i']:.3f} | style-val MAP {sv['mean_map']:.4f} "
-              f"R@10 {sv['r10_i2t']:.3f}/{sv['r10_t2i']:.3f} | score {rows[name]['selection_score']:.4f}", flush=True)
+        scores = {s: bench.score(enc, s).to_dict() for s in splits}
+        rows[name] = {"overrides": overrides, **{s.replace("-", "_"): r for s, r in scores.items()},
+                      "selection_score": selection_score(*scores.values())}
+        cells = " | ".join(f"{s} MAP {r['mean_map']:.4f} R@1 {r['r1_i2t']:.3f}/{r['r1_t2i']:.3f} "
+                           f"R@10 {r['r10_i2t']:.3f}/{r['r10_t2i']:.3f}" for s, r in scores.items())
+        print(f"{name:60s} {cells} | score {rows[name]['selection_score']:.4f}", flush=True)
     best = max(rows, key=lambda k: rows[k]["selection_score"])
     print("chosen:", best)
     write_result("instance_tuning", {
