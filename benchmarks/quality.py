@@ -62,6 +62,8 @@ def main() -> None:
     parser.add_argument("--wait-pid", type=int, default=0, help="Before merging, wait for this process to end.")
     parser.add_argument("--ccl-overrides", default="{}",
                         help='CCLConfig fields (JSON) under every CCL row, e.g. \'{"stage2_epochs": 14}\'')
+    parser.add_argument("--name", default="quality",
+                        help="Write results/NAME.json; only the default name also rewrites docs/results.md.")
     parser.add_argument("--tables-only", action="store_true",
                         help="Rewrite docs/results.md from the existing results/quality.json without measuring.")
     args = parser.parse_args()
@@ -119,8 +121,8 @@ def main() -> None:
         import time
 
         time.sleep(5)
-    if args.merge and (RESULTS / "quality.json").exists():
-        old = json.loads((RESULTS / "quality.json").read_text())["results"]
+    if args.merge and (RESULTS / f"{args.name}.json").exists():
+        old = json.loads((RESULTS / f"{args.name}.json").read_text())["results"]
         order = [r[0] for r in ROWS] + ["ccl+semantic"]
         for split in results:
             merged = {**old.get(split, {}), **results[split]}
@@ -144,8 +146,9 @@ def main() -> None:
         "towers": {"image": "efficientnet-lite0 (ImageNet)", "text": {k: b.text_tower.id for k, b in benches.items()}},
         "results": results,
     }
-    path = write_result("quality", payload)
-    write_table(results, corpus, json.loads(path.read_text())["command"])
+    path = write_result(args.name, payload)
+    if args.name == "quality":
+        write_table(results, corpus, json.loads(path.read_text())["command"])
     print(f"wrote {path} and {DOCS / 'results.md'}")
 
 
