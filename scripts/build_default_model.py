@@ -7,8 +7,9 @@ file (``configs/default-model.json``), which records where each was chosen; no b
 is read as configuration. Needs the ``train`` and ``export`` extras and the corpora of
 ``ccl-embed data build`` / ``data augment`` in the cache.
 
-1. trains CCL on the corpus's ``train`` split with the config's ``training`` fields (skipped
-   when the work folder already holds a trained model);
+1. trains CCL with the config's ``training`` fields on the corpus's ``train`` split, or on every
+   pair when ``fit_on`` is ``all`` (a release refit; skipped when the work folder already holds
+   a trained model);
 2. sets the config's ``semantic`` fields (the zero-shot part and the photograph route) and
    exports the model (ONNX, parity-checked against PyTorch, with its manifest);
 3. makes int8 variants (``ccl_embed.export.quantize``) of the config's ``int8.candidates`` and
@@ -143,7 +144,7 @@ def main() -> None:
 
     work, corpus, photos = config["work"], config["corpus"], config["photos"]
     if not (work / WEIGHTS_FILE).exists():
-        train_model(corpus, work, overrides=config["training"])
+        train_model(corpus, work, overrides=config["training"], fit_on=config.get("fit_on", "train"))
     override_config(work, config["semantic"])
     reports = export_model(work, name=config["name"])
     fp32 = scores(work, corpus, "test")
@@ -209,7 +210,7 @@ def main() -> None:
     write_result("default_model", {
         "versions": versions("ccl-embed", "torch", "onnxruntime", "onnx", "numpy"),
         "config": str(args.config.relative_to(ROOT) if args.config.is_relative_to(ROOT) else args.config),
-        "corpus": str(corpus), "overrides": config["training"], "test_fp32": fp32.to_dict(), "test_shipped": final.to_dict(),
+        "corpus": str(corpus), "fit_on": config.get("fit_on", "train"), "overrides": config["training"], "test_fp32": fp32.to_dict(), "test_shipped": final.to_dict(),
         "int8_trials": trials, "int8_kept": kept, "previous_bytes_kept": unchanged, "max_int8_map_drop": bounds["max_test_map_drop"],
         "max_int8_photo_drop": bounds["max_photos_val_mean_map_drop"],
         "int8_scheme": "per-row int8 embedding tables; dynamic int8 MatMul, per-channel weights", "shipped_mb": size,

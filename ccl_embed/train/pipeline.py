@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ccl_embed.data.corpus import read_corpus
-from ccl_embed.data.splits import SplitConfig, assign_splits
+from ccl_embed.data.splits import FIXED_SPLITS, SplitConfig, assign_splits
 from ccl_embed.errors import CCLEmbedError, require
 from ccl_embed.evaluation import RetrievalScores
 from ccl_embed.paths import cache_dir
@@ -26,6 +26,10 @@ from ccl_embed.train.features import FeatureSet, Progress, encode_texts, extract
 from ccl_embed.train.towers import BowTower, EfficientNetTower, ImageTower, MiniLMTower, TextTower
 
 TEXT_FEATURES: dict[str, Callable[[], TextTower]] = {"minilm": MiniLMTower, "bow": BowTower}
+
+
+FIT_ON = ("train", "all")
+"""What :func:`train_model` trains on: the train split (the protocol) or every pair (a release refit)."""
 
 
 def require_training() -> None:
@@ -114,11 +118,23 @@ def train_model(
     overrides: dict[str, object] | None = None,
     resume: bool = False,
     text_feature: str = "minilm",
+    fit_on: str = "train",
     progress: Progress | None = None,
 ) -> TrainedModel:
     """Train CCL on a corpus's ``train`` split (validating on ``val``) and write the model folder.
 
     A corpus without splits is split by concept (seed 0: 70% train, 15% val, 15% test).
+
+    Args:
+        corpus: The corpus folder.
+        out: The model folder to write.
+        overrides: CCLConfig fields.
+        resume: Continue from the checkpoint in ``out``.
+        text_feature: ``minilm`` or ``bow``.
+        fit_on: ``train`` (the protocol: held-out splits stay unseen) or ``all`` (a release refit on
+            every pair of every split and style, once the choices are made; no validation then,
+            and the held-out scores of such a model mean nothing).
+        progress: Progress wrapper for long loops.
 
     Raises:
         CCLEmbedError: For bad options, a bad corpus, or resume without a checkpoint.
@@ -135,8 +151,14 @@ def train_model(
     vectors = ctx.class_vectors() if config.use_conse and ctx.class_vectors else None
     if config.use_conse and vectors is None:
         config = replace(config, use_conse=False)
-    val = bench.features.split("val")
-    result = train_ccl(bench.split("train"), val if len(val) else None, config, class_vectors=vectors, out=out,
+    if fit_on not in FIT_ON:
+        raise CCLEmbedError(f"fit_on={fit_on!r}: choose one of {', '.join(FIT_ON)}")
+    if fit_on == "all":
+        train = bench.features.select([i for i, p in enumerate(bench.features.pairs) if p.split not in FIXED_SPLITS])
+        val = train.select([])
+    else:
+        train, val = bench.split("train"), bench.features.split("val")
+    result = train_ccl(train, val if len(val) else None, config, class_vectors=vectors, out=out,
                        resume=resume, progress=progress, towers=(bench.image_tower_id, bench.text_tower.id))
     return TrainedModel(Path(out), evaluate_method(CCLEncoders(result.model), val) if len(val) else None)
 

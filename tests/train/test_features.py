@@ -45,3 +45,34 @@ def test_bow_tower_is_deterministic_and_word_based():
     t = BowTower(512)
     v = t.encode(["Red square", "red SQUARE", "blue circle"])["vec"]
     assert np.allclose(v[0], v[1]) and float(v[0] @ v[2]) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_a_release_refit_trains_on_every_pair(tmp_path, monkeypatch):
+    import pytest
+
+    from ccl_embed.errors import CCLEmbedError
+    from ccl_embed.train import loop, pipeline
+    from ccl_embed.train.towers import BowTower
+    from tests.conftest import TinyImageTower, make_corpus
+
+    monkeypatch.setattr(pipeline, "EfficientNetTower", TinyImageTower)
+    monkeypatch.setenv("CCL_EMBED_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setitem(pipeline.TEXT_FEATURES, "bow", lambda: BowTower(64))
+    seen = []
+    real = loop.train_ccl
+
+    def spy(train, val, *args, **kwargs):
+        seen.append((len(train), None if val is None else len(val), {p.split for p in train.pairs}))
+        return real(train, val, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "train_ccl", spy)
+    corpus = make_corpus(tmp_path / "c", styles=("plain", "rotated"))
+    small = {"dim": 8, "hidden": 16, "code": 8, "stage1_epochs": 1, "fusion_epochs": 1, "stage2_epochs": 1, "batch_size": 16}
+    protocol = pipeline.train_model(corpus, tmp_path / "p", overrides=small, text_feature="bow")
+    refit = pipeline.train_model(corpus, tmp_path / "r", overrides=small, text_feature="bow", fit_on="all")
+    assert protocol.val is not None and refit.val is None
+    (n_train, n_val, train_splits), (n_all, no_val, all_splits) = seen
+    assert train_splits == {"train"} and n_val == 4
+    assert n_all == 48 and no_val is None and all_splits == {"train", "val", "test", "style"}
+    with pytest.raises(CCLEmbedError, match="fit_on='everything': choose one of train, all"):
+        pipeline.train_model(corpus, tmp_path / "x", overrides=small, text_feature="bow", fit_on="everything")
