@@ -178,7 +178,7 @@ def export(
 def evaluate(
     corpus: Annotated[Path, typer.Argument(help="A corpus folder with pairs.jsonl and train/val/test splits.")],
     method: Annotated[str, typer.Option(help="What to score: ccl, an ablation (ccl-no-patches...), cca, infonce or conse; fitted on the train split.")] = "ccl",
-    split: Annotated[str, typer.Option(help="The split to score: test, val, style-val or style.")] = "test",
+    split: Annotated[str, typer.Option(help="The split to score: test, val, or a held-out style (style-val, style, style-val-3d, style-3d).")] = "test",
     text_feature: Annotated[str, typer.Option(help="Text tower: minilm or bow (bag of words).")] = "minilm",
     seed: Annotated[int, typer.Option(help="Seed of training.")] = 0,
     model: Annotated[Optional[Path], typer.Option(help="Score this trained model folder instead of fitting a method.")] = None,
