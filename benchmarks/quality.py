@@ -36,6 +36,7 @@ ROWS = [  # (row name, method, text feature)
     ("ccl-no-intra", "ccl-no-intra", "minilm"),
     ("ccl-no-inter", "ccl-no-inter", "minilm"),
     ("ccl-fixed-weights", "ccl-fixed-weights", "minilm"),
+    ("ccl-with-instance", "ccl-with-instance", "minilm"),
     ("cca", "cca", "minilm"),
     ("cca-bow", "cca", "bow"),
     ("infonce", "infonce", "minilm"),
@@ -266,7 +267,7 @@ def component_table(results: dict[str, dict[str, dict[str, object]]]) -> list[st
               "| ablation | " + " | ".join(f"{s} {name}" for s in splits for _, name in TABLE_METRICS) + " |",
               "|---|" + "---|" * (len(TABLE_METRICS) * len(splits))]
     for row in results[splits[0]]:
-        if not row.startswith("ccl-"):
+        if not row.startswith("ccl-") or row.startswith("ccl-with-"):  # additions are rows of their own
             continue
         cells = []
         for split in splits:

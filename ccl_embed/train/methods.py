@@ -18,8 +18,9 @@ CCL_VARIANTS: dict[str, dict[str, Any]] = {
     "ccl-no-intra": {"use_intra": False},
     "ccl-no-inter": {"use_inter": False},
     "ccl-fixed-weights": {"adaptive_weights": False},
+    "ccl-with-instance": {"use_instance": True},
 }
-"""The full model and one ablation per component (CCLConfig overrides)."""
+"""The full model, one ablation per component, and the instance level added (CCLConfig overrides)."""
 
 
 def ccl_fit(overrides: dict[str, Any], base: CCLConfig | None = None) -> Fit:
