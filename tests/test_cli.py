@@ -64,6 +64,16 @@ def test_data_build_unknown_source(tmp_path, cache_home):
     assert "unknown source 'flickr'; choose from: emoji, openclipart, photos" in result.stderr
 
 
+@pytest.mark.parametrize("value, message", [
+    ("fluent-render", "--hold-out 'fluent-render': write it as STYLE=SPLIT"),
+    ("fluent-render=test", "name the split style-SOMETHING"),
+    ("openmoji=style-x", "each held-out style needs its own split"),
+])
+def test_data_build_bad_hold_out_is_one_line(tmp_path, cache_home, value, message):
+    result = runner.invoke(app, ["data", "build", "emoji", "--out", str(tmp_path / "c"), "--hold-out", value])
+    assert result.exit_code == 2 and message in result.stderr and "Traceback" not in result.output
+
+
 def test_help_lists_commands():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0 and "evaluate" in result.stdout and "data" in result.stdout
