@@ -10,6 +10,7 @@ import platform
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -95,3 +96,21 @@ def selection_score(*splits: dict[str, float]) -> float:
     """Both metrics in one number (see SELECTION_RULE): category MAP, the paper's protocol, and
     instance R@10, what a user feels, weighted equally, averaged over the validation splits given."""
     return sum((r["mean_map"] + (r["r10_i2t"] + r["r10_t2i"]) / 2) / 2 for r in splits) / len(splits)
+
+
+def score_validation(bench: Any, encoders: Any) -> tuple[dict[str, dict[str, float]], float]:
+    """A fitted method's scores on every validation split the corpus has, and its selection score.
+
+    Returns:
+        (scores by split name with ``-`` written ``_``, selection_score of them).
+    """
+    present = {p.split for p in bench.features.pairs}
+    scores = {s: bench.score(encoders, s).to_dict() for s in VALIDATION_SPLITS if s in present}
+    return {s.replace("-", "_"): r for s, r in scores.items()}, selection_score(*scores.values())
+
+
+def validation_line(name: str, scores: dict[str, dict[str, float]], score: float) -> str:
+    """One printed line: category MAP and instance R@1/R@10 on each validation split, then the score."""
+    cells = " | ".join(f"{s} MAP {r['mean_map']:.4f} R@1 {r['r1_i2t']:.3f}/{r['r1_t2i']:.3f} "
+                       f"R@10 {r['r10_i2t']:.3f}/{r['r10_t2i']:.3f}" for s, r in scores.items())
+    return f"{name:48s} {cells} | score {score:.4f}"

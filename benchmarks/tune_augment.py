@@ -2,7 +2,7 @@
 
 Trains CCL (short schedule, as benchmarks/tune_ccl.py) on the train split of the corpus and of its
 augmented copy (`ccl-embed data augment`), with the same validation and test pairs, and scores
-``val`` and ``style-val``. Writes ``benchmarks/results/augment_tuning.json``.
+every validation split on category MAP and instance R@10 (``_common.selection_score``). Writes ``benchmarks/results/augment_tuning.json``.
 
     ccl-embed data augment ~/.cache/ccl-embed/corpus --out ~/.cache/ccl-embed/corpus-aug --copies 2
     python benchmarks/tune_augment.py
@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import file_sha256, versions, write_result  # noqa: E402
+from _common import SELECTION_RULE, file_sha256, score_validation, validation_line, versions, write_result  # noqa: E402
 
 from ccl_embed.paths import cache_dir  # noqa: E402
 from ccl_embed.train.methods import ccl_fit  # noqa: E402
@@ -38,18 +38,16 @@ def main() -> None:
         bench = open_workbench(corpus)
         train, val = bench.split("train"), bench.split("val")
         enc = ccl_fit({**SHORT, **base})(train, val, bench.context())
-        v, sv = bench.score(enc, "val"), bench.score(enc, "style-val")
-        rows[name] = {"corpus": str(corpus), "train_pairs": len(train), "val": v.to_dict(), "style_val": sv.to_dict(),
-                      "selection_score": (v.mean_map + sv.mean_map) / 2}
-        print(f"{name:40s} train {len(train)} val {v.i2t_map:.4f}/{v.t2i_map:.4f} "
-              f"style-val {sv.i2t_map:.4f}/{sv.t2i_map:.4f}", flush=True)
+        scores, score = score_validation(bench, enc)
+        rows[name] = {"corpus": str(corpus), "train_pairs": len(train), **scores, "selection_score": score}
+        print(validation_line(f"{name} (train {len(train)})", scores, score), flush=True)
     best = max(rows, key=lambda k: rows[k]["selection_score"])
     print("chosen:", best)
     write_result("augment_tuning", {
         "versions": versions("ccl-embed", "torch", "numpy", "pillow"),
         "corpus_pairs_sha256": file_sha256(args.corpus / "pairs.jsonl"),
         "schedule": SHORT, "overrides": base, "variants": rows, "chosen": best,
-        "criterion": "mean of val mean-MAP and style-val mean-MAP; test and style are not scored",
+        "criterion": SELECTION_RULE,
     })
 
 

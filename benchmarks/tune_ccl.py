@@ -1,8 +1,8 @@
 """Choose CCL's transfer-related options on validation data only.
 
 Each variant is trained with a short schedule and scored on ``val`` (unseen concepts) and
-``style-val`` (an art style held out for validation). The choice is the variant with the best
-mean of the two mean MAPs; ``test`` and ``style`` are never looked at here. Writes
+the held-out validation styles. The choice is the variant with the best ``_common.selection_score``
+(category MAP and instance R@10 together); ``test`` and the held-out test styles are never looked at here. Writes
 ``benchmarks/results/ccl_tuning.json``.
 
     python benchmarks/tune_ccl.py [--corpus DIR]
@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import file_sha256, versions, write_result  # noqa: E402
+from _common import SELECTION_RULE, file_sha256, score_validation, validation_line, versions, write_result  # noqa: E402
 
 from ccl_embed.model.config import CCLConfig  # noqa: E402
 from ccl_embed.paths import cache_dir  # noqa: E402
@@ -42,17 +42,16 @@ def main() -> None:
     rows = {}
     for name, overrides in VARIANTS.items():
         enc = ccl_fit({**SHORT, **overrides})(train, val, ctx)
-        v, sv = bench.score(enc, "val"), bench.score(enc, "style-val")
-        rows[name] = {"overrides": overrides, "val": v.to_dict(), "style_val": sv.to_dict(),
-                      "selection_score": (v.mean_map + sv.mean_map) / 2}
-        print(f"{name:48s} val {v.i2t_map:.4f}/{v.t2i_map:.4f} style-val {sv.i2t_map:.4f}/{sv.t2i_map:.4f}", flush=True)
+        scores, score = score_validation(bench, enc)
+        rows[name] = {"overrides": overrides, **scores, "selection_score": score}
+        print(validation_line(name, scores, score), flush=True)
     best = max(rows, key=lambda k: rows[k]["selection_score"])
     print("chosen:", best)
     write_result("ccl_tuning", {
         "versions": versions("ccl-embed", "torch", "numpy"),
         "corpus_pairs_sha256": file_sha256(args.corpus / "pairs.jsonl"),
         "schedule": SHORT, "defaults": CCLConfig().__dict__, "variants": rows, "chosen": best,
-        "criterion": "mean of val mean-MAP and style-val mean-MAP; test and style are not scored",
+        "criterion": SELECTION_RULE,
     })
 
 

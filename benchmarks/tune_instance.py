@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import SELECTION_RULE, VALIDATION_SPLITS, file_sha256, selection_score, versions, write_result  # noqa: E402
+from _common import SELECTION_RULE, file_sha256, score_validation, validation_line, versions, write_result  # noqa: E402
 
 from ccl_embed.paths import cache_dir  # noqa: E402
 from ccl_embed.train.methods import ccl_fit  # noqa: E402
@@ -42,18 +42,13 @@ def main() -> None:
     bench = open_workbench(args.corpus)
     ctx = bench.context()
     train, val = bench.split("train"), bench.split("val")
-    present = {p.split for p in bench.features.pairs}
-    splits = [s for s in VALIDATION_SPLITS if s in present]
     rows = {}
     for name in args.variants:
         overrides = VARIANTS[name]
         enc = ccl_fit({**base, **overrides, "val_every": 0})(train, val, ctx)
-        scores = {s: bench.score(enc, s).to_dict() for s in splits}
-        rows[name] = {"overrides": overrides, **{s.replace("-", "_"): r for s, r in scores.items()},
-                      "selection_score": selection_score(*scores.values())}
-        cells = " | ".join(f"{s} MAP {r['mean_map']:.4f} R@1 {r['r1_i2t']:.3f}/{r['r1_t2i']:.3f} "
-                           f"R@10 {r['r10_i2t']:.3f}/{r['r10_t2i']:.3f}" for s, r in scores.items())
-        print(f"{name:60s} {cells} | score {rows[name]['selection_score']:.4f}", flush=True)
+        scores, score = score_validation(bench, enc)
+        rows[name] = {"overrides": overrides, **scores, "selection_score": score}
+        print(validation_line(name, scores, score), flush=True)
     best = max(rows, key=lambda k: rows[k]["selection_score"])
     print("chosen:", best)
     write_result("instance_tuning", {

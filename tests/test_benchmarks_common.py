@@ -1,0 +1,34 @@
+"""The benchmarks' shared selection rule: both metrics, stated once (benchmarks/_common.py)."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+spec = importlib.util.spec_from_file_location("bench_common", Path(__file__).resolve().parent.parent / "benchmarks" / "_common.py")
+assert spec is not None and spec.loader is not None
+common = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(common)
+
+
+def test_selection_weighs_category_map_and_instance_recall_equally():
+    a = {"mean_map": 0.5, "r10_i2t": 0.2, "r10_t2i": 0.4}  # (0.5 + 0.3) / 2 = 0.4
+    b = {"mean_map": 0.3, "r10_i2t": 0.5, "r10_t2i": 0.5}  # (0.3 + 0.5) / 2 = 0.4
+    assert common.selection_score(a) == pytest.approx(0.4)
+    assert common.selection_score(a, b) == pytest.approx(0.4)
+    assert common.selection_score(a, {"mean_map": 0.0, "r10_i2t": 0.0, "r10_t2i": 0.0}) == pytest.approx(0.2)
+
+
+def test_validation_scores_cover_only_the_splits_the_corpus_has(tiny_corpus, cache_home, monkeypatch):
+    from ccl_embed.train import pipeline
+    from ccl_embed.train.methods import METHODS
+    from ccl_embed.train.towers import BowTower
+    from tests.conftest import TinyImageTower
+
+    monkeypatch.setattr(pipeline, "EfficientNetTower", TinyImageTower)
+    bench = pipeline.open_workbench(tiny_corpus, text_tower=BowTower(64))
+    encoders = METHODS["cca"](bench.split("train"), None, bench.context())
+    scores, score = common.score_validation(bench, encoders)
+    assert set(scores) == {"val"}  # the tiny corpus holds no validation style
+    assert score == pytest.approx(common.selection_score(scores["val"]))
+    assert "val MAP" in common.validation_line("cca", scores, score)
