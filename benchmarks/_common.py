@@ -114,3 +114,25 @@ def validation_line(name: str, scores: dict[str, dict[str, float]], score: float
     cells = " | ".join(f"{s} MAP {r['mean_map']:.4f} R@1 {r['r1_i2t']:.3f}/{r['r1_t2i']:.3f} "
                        f"R@10 {r['r10_i2t']:.3f}/{r['r10_t2i']:.3f}" for s, r in scores.items())
     return f"{name:48s} {cells} | score {score:.4f}"
+
+
+def tune_ccl_variants(bench: Any, variants: dict[str, dict[str, Any]], base: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """Train CCL once per variant (``base`` fields under each variant's own) on the train split,
+    score it on the validation splits and pick the best by :func:`selection_score`.
+
+    Returns:
+        (one row per variant: its overrides, scores and selection score; the chosen variant's name).
+    """
+    from ccl_embed.train.methods import ccl_fit
+
+    ctx = bench.context()
+    train, val = bench.split("train"), bench.split("val")
+    rows: dict[str, Any] = {}
+    for name, overrides in variants.items():
+        encoders = ccl_fit({**base, **overrides})(train, val, ctx)
+        scores, score = score_validation(bench, encoders)
+        rows[name] = {"overrides": overrides, **scores, "selection_score": score}
+        print(validation_line(name, scores, score), flush=True)
+    best = max(rows, key=lambda k: rows[k]["selection_score"])
+    print("chosen:", best, flush=True)
+    return rows, best

@@ -15,11 +15,10 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import SELECTION_RULE, file_sha256, score_validation, validation_line, versions, write_result  # noqa: E402
+from _common import SELECTION_RULE, file_sha256, tune_ccl_variants, versions, write_result  # noqa: E402
 
 from ccl_embed.model.config import CCLConfig  # noqa: E402
 from ccl_embed.paths import cache_dir  # noqa: E402
-from ccl_embed.train.methods import ccl_fit  # noqa: E402
 from ccl_embed.train.pipeline import open_workbench  # noqa: E402
 
 SHORT = {"stage1_epochs": 5, "fusion_epochs": 5, "stage2_epochs": 10, "val_every": 0}
@@ -37,16 +36,7 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=cache_dir() / "corpus")
     args = parser.parse_args()
     bench = open_workbench(args.corpus)
-    ctx = bench.context()
-    train, val = bench.split("train"), bench.split("val")
-    rows = {}
-    for name, overrides in VARIANTS.items():
-        enc = ccl_fit({**SHORT, **overrides})(train, val, ctx)
-        scores, score = score_validation(bench, enc)
-        rows[name] = {"overrides": overrides, **scores, "selection_score": score}
-        print(validation_line(name, scores, score), flush=True)
-    best = max(rows, key=lambda k: rows[k]["selection_score"])
-    print("chosen:", best)
+    rows, best = tune_ccl_variants(bench, VARIANTS, SHORT)
     write_result("ccl_tuning", {
         "versions": versions("ccl-embed", "torch", "numpy"),
         "corpus_pairs_sha256": file_sha256(args.corpus / "pairs.jsonl"),

@@ -32,3 +32,18 @@ def test_validation_scores_cover_only_the_splits_the_corpus_has(tiny_corpus, cac
     assert set(scores) == {"val"}  # the tiny corpus holds no validation style
     assert score == pytest.approx(common.selection_score(scores["val"]))
     assert "val MAP" in common.validation_line("cca", scores, score)
+
+
+def test_tuning_trains_each_variant_and_picks_by_the_rule(tiny_corpus, cache_home, monkeypatch):
+    from ccl_embed.train import pipeline
+    from ccl_embed.train.towers import BowTower
+    from tests.conftest import TinyImageTower
+
+    monkeypatch.setattr(pipeline, "EfficientNetTower", TinyImageTower)
+    bench = pipeline.open_workbench(tiny_corpus, text_tower=BowTower(64))
+    base = {"dim": 8, "hidden": 16, "code": 8, "stage1_epochs": 1, "fusion_epochs": 1, "stage2_epochs": 2,
+            "batch_size": 16, "val_every": 0}
+    rows, best = common.tune_ccl_variants(bench, {"paper": {}, "instance": {"use_instance": True}}, base)
+    assert set(rows) == {"paper", "instance"} and rows["instance"]["overrides"] == {"use_instance": True}
+    assert best == max(rows, key=lambda k: rows[k]["selection_score"])
+    assert all(r["selection_score"] == pytest.approx(common.selection_score(r["val"])) for r in rows.values())
