@@ -150,7 +150,7 @@ def main() -> None:
     path = write_result(args.name, payload)
     if args.name == "quality":
         write_table(results, corpus, json.loads(path.read_text())["command"])
-    print(f"wrote {path} and {DOCS / 'results.md'}")
+    print(f"wrote {path}" + (f" and {DOCS / 'results.md'}" if args.name == "quality" else ""))
 
 
 SPLIT_TITLES = {

@@ -36,11 +36,12 @@ def main() -> None:
     parser.add_argument("--overrides", default='{"stage1_epochs": 7, "fusion_epochs": 7, "stage2_epochs": 14}',
                         help="CCLConfig fields (JSON) under every variant: the shipped schedule by default")
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS), help="Variant names to run (default: all).")
+    parser.add_argument("--name", default="instance_tuning", help="Write results/NAME.json.")
     args = parser.parse_args()
     base = json.loads(args.overrides)
     bench = open_workbench(args.corpus)
     rows, best = tune_ccl_variants(bench, {n: VARIANTS[n] for n in args.variants}, {**base, "val_every": 0})
-    write_result("instance_tuning", {
+    write_result(args.name, {
         "versions": versions("ccl-embed", "torch", "numpy"),
         "corpus_pairs_sha256": file_sha256(args.corpus / "pairs.jsonl"),
         "base_overrides": base, "variants": rows, "chosen": best, "criterion": SELECTION_RULE,
