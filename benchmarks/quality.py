@@ -37,6 +37,7 @@ ROWS = [  # (row name, method, text feature)
     ("ccl-no-inter", "ccl-no-inter", "minilm"),
     ("ccl-fixed-weights", "ccl-fixed-weights", "minilm"),
     ("ccl-with-instance", "ccl-with-instance", "minilm"),
+    ("ccl-instance-not-pairwise", "ccl-instance-not-pairwise", "minilm"),
     ("cca", "cca", "minilm"),
     ("cca-bow", "cca", "bow"),
     ("infonce", "infonce", "minilm"),

@@ -19,6 +19,7 @@ CCL_VARIANTS: dict[str, dict[str, Any]] = {
     "ccl-no-inter": {"use_inter": False},
     "ccl-fixed-weights": {"adaptive_weights": False},
     "ccl-with-instance": {"use_instance": True},
+    "ccl-instance-not-pairwise": {"use_instance": True, "use_inter": False},
 }
 """The full model, one ablation per component, and the instance level added (CCLConfig overrides)."""
 
