@@ -268,7 +268,7 @@ def component_table(results: dict[str, dict[str, dict[str, object]]]) -> list[st
               "| ablation | " + " | ".join(f"{s} {name}" for s in splits for _, name in TABLE_METRICS) + " |",
               "|---|" + "---|" * (len(TABLE_METRICS) * len(splits))]
     for row in results[splits[0]]:
-        if not row.startswith("ccl-") or row.startswith("ccl-with-"):  # additions are rows of their own
+        if not row.startswith(("ccl-no-", "ccl-fixed-")):  # ablations only; additions and swaps are rows of their own
             continue
         cells = []
         for split in splits:
