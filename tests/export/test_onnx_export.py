@@ -86,3 +86,19 @@ def test_a_model_routing_photographs_takes_flatness_and_the_runtime_feeds_it(tmp
     np.testing.assert_allclose(out[:, -1], [0.0, 0.4], atol=2e-3)  # the offset: only the photograph's
     tail = np.linalg.norm(out[:, 16:-1], axis=1)  # the semantic share of each image's route
     np.testing.assert_allclose(tail, [np.sqrt(0.3), np.sqrt(1 - 0.16) * np.sqrt(0.8)], atol=2e-3)
+
+
+def test_a_model_trained_with_the_instance_level_exports_and_matches(tmp_path):
+    from dataclasses import replace
+
+    from ccl_embed.export import export_model
+    from ccl_embed.model.folder import load_model
+    from tests.conftest import tiny_backbones
+
+    fs = synthetic_features()
+    vectors = np.random.default_rng(1).normal(size=(10, 12)).astype(np.float32)
+    train_ccl(fs.split("train"), None, replace(TINY, use_instance=True), class_vectors=vectors, out=tmp_path / "m")
+    assert load_model(tmp_path / "m").log_scale is not None  # the learned temperature round-trips
+    reports = export_model(tmp_path / "m", name="inst", backbone_files=tiny_backbones(tmp_path / "bb"))
+    assert all(r.min_cosine >= 0.9999 for r in reports)
+    assert read_runtime(tmp_path / "m").dim == 16
