@@ -67,12 +67,12 @@ def main() -> None:
     parser.add_argument("--name", default="quality",
                         help="Write results/NAME.json; only the default name also rewrites docs/results.md.")
     parser.add_argument("--tables-only", action="store_true",
-                        help="Rewrite docs/results.md from the existing results/quality.json without measuring.")
+                        help="Rewrite the tables (docs/results.md, or docs/results-NAME.md) from results/NAME.json without measuring.")
     args = parser.parse_args()
     ccl_overrides = json.loads(args.ccl_overrides)
     if args.tables_only:
-        record = json.loads((RESULTS / "quality.json").read_text())
-        write_table(record["results"], record["corpus"], record["command"])
+        record = json.loads((RESULTS / f"{args.name}.json").read_text())
+        write_table(record["results"], record["corpus"], record["command"], args.name)
         return
 
     benches, photo_benches = {}, {}
@@ -149,9 +149,8 @@ def main() -> None:
         "results": results,
     }
     path = write_result(args.name, payload)
-    if args.name == "quality":
-        write_table(results, corpus, json.loads(path.read_text())["command"])
-    print(f"wrote {path}" + (f" and {DOCS / 'results.md'}" if args.name == "quality" else ""))
+    doc = write_table(results, corpus, json.loads(path.read_text())["command"], args.name)
+    print(f"wrote {path} and {doc}")
 
 
 SPLIT_TITLES = {
@@ -168,12 +167,16 @@ TABLE_METRICS = (("i2t_map", "MAP I->T"), ("t2i_map", "MAP T->I"), ("r10_i2t", "
 
 
 def write_table(results: dict[str, dict[str, dict[str, object]]], corpus: dict[str, object],
-                command: str = "python benchmarks/quality.py") -> None:
-    """Write the measured tables of docs/results.md (the prose around them lives in docs/analysis.md)."""
+                command: str = "python benchmarks/quality.py", name: str = "quality") -> Path:
+    """Write the measured tables of docs/results.md, or docs/results-NAME.md for a run of another
+    name (the prose around them lives in docs/analysis.md). Returns the file written."""
+    home = str(Path.home())
+    built = str(corpus.get("path") or "~/.cache/ccl-embed/corpus-aug").replace(home, "~", 1)
+    base = built[: -len("-aug")] if built.endswith("-aug") else built
     lines = [
-        "# Results",
+        "# Results" + ("" if name == "quality" else f" ({name})"),
         "",
-        "<!-- Written by benchmarks/quality.py from benchmarks/results/quality.json; do not edit by hand. -->",
+        f"<!-- Written by benchmarks/quality.py from benchmarks/results/{name}.json; do not edit by hand. -->",
         "",
         "Cross-modal retrieval scored the paper's way: MAP over the whole ranking with category",
         "relevance, image->text (I->T) and text->image (T->I); R@1 and R@10 with instance relevance (the",
@@ -189,9 +192,8 @@ def write_table(results: dict[str, dict[str, dict[str, object]]], corpus: dict[s
         + ("the corpus's, plus two style-augmented copies of each training image (`ccl-embed data augment`)."
            if "aug" in str(corpus.get("path", "")) else "the corpus's."),
         "",
-        "Regenerate: `ccl-embed data build --out ~/.cache/ccl-embed/corpus && ccl-embed data build photos --out "
-        "~/.cache/ccl-embed/photos && ccl-embed data augment ~/.cache/ccl-embed/corpus --out ~/.cache/ccl-embed/corpus-aug "
-        f"&& {command}`.",
+        f"Regenerate: `ccl-embed data build --out {base} && ccl-embed data build photos --out "
+        f"~/.cache/ccl-embed/photos && ccl-embed data augment {base} --out {built} && {command}`.",
         "",
     ]
     commands = sorted({str(r["command"]) for rows in results.values() for r in rows.values() if "command" in r} - {command})
@@ -218,8 +220,11 @@ def write_table(results: dict[str, dict[str, dict[str, object]]], corpus: dict[s
                          f"{r['r10_t2i']:.3f}{mark(r, 'r10_t2i')} | {r['fit_seconds']:.1f} |")
         lines.append("")
     lines += component_table(results)
-    lines += shipped_table()
-    (DOCS / "results.md").write_text("\n".join(lines))
+    if name == "quality":
+        lines += shipped_table()
+    doc = DOCS / ("results.md" if name == "quality" else f"results-{name}.md")
+    doc.write_text("\n".join(lines))
+    return doc
 
 
 def shipped_table() -> list[str]:
