@@ -390,13 +390,16 @@ class CCL(nn.Module):
             out["instance"] = self.instance_loss(zi, zt, b.instance)
         return out
 
+    def instance_scale(self) -> Tensor:
+        """The instance InfoNCE's learned inverse temperature, kept within [1, 100] (temperature [0.01, 1])."""
+        if self.log_scale is None:
+            raise RuntimeError("the instance level needs CCLConfig.use_instance")
+        return self.log_scale.clamp(0.0, math.log(100.0)).exp()
+
     def instance_loss(self, zi: Tensor, zt: Tensor, instance: Tensor | None) -> Tensor:
         """Symmetric InfoNCE of unit vectors: image i against every text of the batch and text j
         against every image, positives where the instance ids agree (its own text, identical texts)."""
-        if self.log_scale is None:
-            raise RuntimeError("instance_loss needs CCLConfig.use_instance")
-        scale = self.log_scale.clamp(0.0, math.log(100.0)).exp()  # temperature in [0.01, 1]
-        logits = scale * zi @ zt.T
+        logits = self.instance_scale() * zi @ zt.T
         if instance is None:
             pos = torch.eye(len(zi), dtype=torch.bool, device=zi.device)
         else:
@@ -419,5 +422,5 @@ class CCL(nn.Module):
             else:
                 total = total + fixed[name] * parts[name]
         if self.log_scale is not None:
-            parts["temperature"] = 1.0 / self.log_scale.clamp(0.0, math.log(100.0)).exp()
+            parts["temperature"] = 1.0 / self.instance_scale()
         return total, {k: float(v.detach()) for k, v in parts.items()}

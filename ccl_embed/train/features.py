@@ -11,7 +11,7 @@ import numpy as np
 
 from ccl_embed.data.corpus import Corpus, Pair, Problem
 from ccl_embed.runtime.images import ImageError, load_image
-from ccl_embed.runtime.patches import MAX_FRAGMENTS, text_fragments
+from ccl_embed.runtime.patches import MAX_FRAGMENTS, pack_fragments, text_fragments
 from ccl_embed.evaluation import category
 from ccl_embed.paths import cache_dir
 from ccl_embed.runtime.batches import batched
@@ -156,13 +156,8 @@ def _extract(
     frags = [text_fragments(p.text) for p in pairs]
     all_texts = list(dict.fromkeys([p.text for p in pairs] + [f for fs in frags for f in fs]))
     vec = encode_texts(all_texts, text_tower, cache, batch_size, progress)
-    dt = next(iter(vec.values())).shape[-1]
-    fragments = np.zeros((len(pairs), MAX_FRAGMENTS, dt), dtype=np.float32)
-    mask = np.zeros((len(pairs), MAX_FRAGMENTS), dtype=bool)
-    for i, fs in enumerate(frags):
-        for j, f in enumerate(fs):
-            fragments[i, j] = vec[f]
-            mask[i, j] = True
+    fragments, slots = pack_fragments(frags, vec.__getitem__, next(iter(vec.values())).shape[-1], MAX_FRAGMENTS)
+    mask = slots > 0
     names = next(iter(have.values())).keys()
     image = {k: np.stack([have[image_keys[p.image]][k] for p in pairs]) for k in names}
     return FeatureSet(
