@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import versions, write_result  # noqa: E402
 
 from ccl_embed.data.corpus import read_corpus  # noqa: E402
+from ccl_embed.runtime.bow import hashed_bow  # noqa: E402
 from ccl_embed.runtime.images import load_image, preprocess  # noqa: E402
 from ccl_embed.runtime.patches import text_fragments  # noqa: E402
 from ccl_embed.paths import cache_dir  # noqa: E402
@@ -115,7 +116,8 @@ def main() -> None:
                 fr[j, : len(fs)] = vec[k : k + len(fs)]
                 mask[j, : len(fs)] = True
                 k += len(fs)
-            return ccl.encode_text(vec[:n], fr, mask)
+            bow = torch.from_numpy(hashed_bow(batch, ccl.config.text_bow)) if ccl.config.text_bow else None
+            return ccl.encode_text(vec[:n], fr, mask, bow)
 
     contenders = {
         "images": {"runtime": runtime_images, "bare_backbone_onnx": bare_backbone_images,

@@ -27,6 +27,8 @@ VARIANTS = {
     "category only (the paper)": {"use_instance": False},
     "+ instance InfoNCE (t0 0.07)": {"use_instance": True, "instance_temperature": 0.07},
     "instance InfoNCE instead of the category pairwise constraint": {"use_instance": True, "use_inter": False},
+    "+ instance + hashed bag of words 2048": {"use_instance": True, "text_bow": 2048},
+    "+ instance x2 + hashed bag of words 2048": {"use_instance": True, "instance_weight": 2.0, "text_bow": 2048},
 }
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from ccl_embed._version import __version__
 from ccl_embed.errors import CCLEmbedError, require
+from ccl_embed.runtime.bow import hashed_bow
 from ccl_embed.runtime.images import IMAGE_SIZE, Preprocessing, flatness
 from ccl_embed.runtime.manifest import (
     IMAGE_BACKBONE,
@@ -187,8 +188,8 @@ def head_modules(model: Any) -> tuple[Any, Any]:
             super().__init__()
             self.ccl = model
 
-        def forward(self, text: Any, fragments: Any, fragment_mask: Any) -> Any:
-            return self.ccl.encode_text(text, fragments, fragment_mask > 0.5)
+        def forward(self, text: Any, fragments: Any, fragment_mask: Any, bow: Any = None) -> Any:
+            return self.ccl.encode_text(text, fragments, fragment_mask > 0.5, bow)
 
     return ImageHead().eval(), TextHead().eval()
 
@@ -208,25 +209,31 @@ def export_heads(model: Any, folder: Path, real: dict[str, np.ndarray] | None = 
     mask[:, 0] = 1.0
     frags = frags * mask.unsqueeze(-1)
     flat = torch.rand(5, generator=gen)
+    bow_dim = model.config.text_bow
+    bow = torch.nn.functional.normalize(torch.rand(5, max(bow_dim, 1), generator=gen), dim=-1)
+    text_inputs = ["text", "fragments", "fragment_mask"] + (["bow"] if bow_dim else [])
     image_inputs = ["feature_map", "logits"] + (["flatness"] if model.config.routes_photos else [])
     image_args = (fmap, logits, flat)[: len(image_inputs)]
     _export(image_head, image_args, folder / IMAGE_HEAD, image_inputs, ["embedding"],
             {**{k: {0: "batch"} for k in image_inputs}, "embedding": {0: "batch"}})
-    _export(text_head, (text, frags, mask), folder / TEXT_HEAD, ["text", "fragments", "fragment_mask"], ["embedding"],
+    _export(text_head, (text, frags, mask, bow)[: len(text_inputs)], folder / TEXT_HEAD, text_inputs, ["embedding"],
             {"text": {0: "batch"}, "fragments": {0: "batch", 1: "fragments"}, "fragment_mask": {0: "batch", 1: "fragments"},
-             "embedding": {0: "batch"}})
-    cases = [("random", (fmap, logits, flat), text, frags, mask)]
+             "bow": {0: "batch"}, "embedding": {0: "batch"}})
+    cases = [("random", (fmap, logits, flat), (text, frags, mask, bow))]
     if real is not None:
-        t = {k: torch.from_numpy(real[k]) for k in ("feature_map", "logits", "flatness", "text", "fragments", "fragment_mask")}
-        cases.append(("real", (t["feature_map"], t["logits"], t["flatness"]), t["text"], t["fragments"], t["fragment_mask"]))
+        t = {k: torch.from_numpy(v) for k, v in real.items()}
+        if bow_dim and "bow" not in t:
+            raise ExportError(f"this model reads a bag of words of width {bow_dim}; the real inputs lack 'bow'")
+        cases.append(("real", (t["feature_map"], t["logits"], t["flatness"]),
+                      (t["text"], t["fragments"], t["fragment_mask"], t.get("bow"))))
     reports = []
     si, st = _session(folder / IMAGE_HEAD), _session(folder / TEXT_HEAD)
-    for label, images, t, fr, m in cases:
-        images = images[: len(image_inputs)]
+    for label, images, texts in cases:
+        images, texts = images[: len(image_inputs)], texts[: len(text_inputs)]
         with torch.inference_mode():
-            ei, et = image_head(*images).numpy(), text_head(t, fr, m).numpy()
+            ei, et = image_head(*images).numpy(), text_head(*texts).numpy()
         gi = si.run(None, {k: v.numpy() for k, v in zip(image_inputs, images)})[0]
-        gt = st.run(None, {"text": t.numpy(), "fragments": fr.numpy(), "fragment_mask": m.numpy()})[0]
+        gt = st.run(None, {k: v.numpy() for k, v in zip(text_inputs, texts)})[0]
         reports += [parity(IMAGE_HEAD, label, ei, gi), parity(TEXT_HEAD, label, et, gt)]
     return reports
 
@@ -238,9 +245,10 @@ REAL_TEXTS = ("a red apple. apple, fruit, red", "grinning face. face, grin", "a 
 
 
 def real_head_inputs(files: dict[str, Path], preprocessing: Preprocessing | None = None,
-                     max_fragments: int = MAX_FRAGMENTS) -> dict[str, np.ndarray]:
+                     max_fragments: int = MAX_FRAGMENTS, text_bow: int = 0) -> dict[str, np.ndarray]:
     """Real head inputs: the exported backbones' outputs on drawn pictures and real sentences,
-    prepared the runtime's way (its preprocessing, tokenizer and fragment packing)."""
+    prepared the runtime's way (its preprocessing, tokenizer, fragment packing and, with
+    ``text_bow``, hashed bag of words)."""
     from PIL import Image, ImageDraw
 
     from ccl_embed.runtime.embedder import Embedder
@@ -269,8 +277,11 @@ def real_head_inputs(files: dict[str, Path], preprocessing: Preprocessing | None
     by_text = dict(zip(distinct, vectors(distinct)))
     fragments, mask = pack_fragments(frags, by_text.__getitem__, text.shape[1], max_fragments)
     flat = np.array([flatness(im) for im in images], dtype=np.float32)
-    return {"feature_map": fmap, "logits": logits, "flatness": flat, "text": text, "fragments": fragments,
+    real = {"feature_map": fmap, "logits": logits, "flatness": flat, "text": text, "fragments": fragments,
             "fragment_mask": mask}
+    if text_bow:
+        real["bow"] = hashed_bow(list(REAL_TEXTS), text_bow)
+    return real
 
 
 def _backbone_dir(cache: Path | None) -> Path:
@@ -334,7 +345,9 @@ def export_model(folder: str | Path, *, name: str | None = None, real: dict[str,
         files, reports = backbones(cache)
     for fname, src in files.items():
         shutil.copyfile(src, folder / fname)
-    reports += export_heads(model, folder, real if real is not None else real_head_inputs(files, prepare, patches.max_fragments))
+    if real is None:
+        real = real_head_inputs(files, prepare, patches.max_fragments, model.config.text_bow)
+    reports += export_heads(model, folder, real)
     torch, onnx = _torch(), require("onnx", "export")
     manifest = Manifest(
         name=name or folder.name,
@@ -343,6 +356,7 @@ def export_model(folder: str | Path, *, name: str | None = None, real: dict[str,
         preprocessing=prepare,
         patches=patches,
         max_text_tokens=MAX_TEXT_TOKENS,
+        text_bow=model.config.text_bow,
         parity=tuple(asdict(r) for r in reports),
         opset=OPSET,
         written_by={"ccl-embed": __version__, "torch": torch.__version__, "onnx": onnx.__version__},

@@ -56,6 +56,13 @@ class CCLConfig:
     Off: the paper's category-only form. On a corpus without labels it is the only stage-2 loss."""
     instance_temperature: float = 0.07
     """The instance InfoNCE's starting temperature (learned, kept within [0.01, 1])."""
+    instance_weight: float = 1.0
+    """A multiplier of the instance loss inside the balance (adaptive or fixed): above 1 the
+    instance level takes a larger share of stage 2's gradient than the balance alone gives it."""
+    text_bow: int = 0
+    """Width of a hashed bag of words (``ccl_embed.runtime.bow``) appended to the text instance
+    beside the text tower's vector (0: none, the paper's input). Exact words keep apart texts
+    whose sentence vectors are close ("smiling face with sunglasses" / "... with halo")."""
     adaptive_weights: bool = True
     """Balance stage 2's losses with learned uncertainty weights (Kendall et al., CVPR 2018)."""
     intra_weight: float = 1.0
@@ -127,6 +134,10 @@ class CCLConfig:
             raise ValueError("CCLConfig: use_intra, use_inter and use_instance are all False; stage 2 would learn nothing")
         if not 0.01 <= self.instance_temperature <= 1.0:
             raise ValueError(f"CCLConfig.instance_temperature={self.instance_temperature!r}: must be in [0.01, 1]")
+        if self.instance_weight <= 0:
+            raise ValueError(f"CCLConfig.instance_weight={self.instance_weight!r}: must be positive")
+        if self.text_bow < 0:
+            raise ValueError(f"CCLConfig.text_bow={self.text_bow!r}: must be 0 (none) or a positive width")
         if not 0.0 <= self.semantic_weight < 1.0:
             raise ValueError(f"CCLConfig.semantic_weight={self.semantic_weight!r}: must be in [0, 1)")
         if self.semantic_weight > 0 and not self.use_conse:

@@ -51,6 +51,7 @@ class Batch:
         flatness: ``[n]`` each image's flatness (None: unknown, every image treated as a drawing).
         instance: ``[n]`` the id of each pair's text: equal ids are the same text, an instance's
             positives (None: every pair is its own instance).
+        bow: ``[n, text_bow]`` hashed bag of words of each text (None: the model uses none).
     """
 
     image: Tensor
@@ -62,6 +63,7 @@ class Batch:
     label: Tensor
     flatness: Tensor | None = None
     instance: Tensor | None = None
+    bow: Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.image.shape[0])
@@ -72,7 +74,8 @@ class Batch:
                              self.label))
         return Batch(image, logits, patches, text, fragments, mask, label,
                      None if self.flatness is None else self.flatness[idx],
-                     None if self.instance is None else self.instance[idx])
+                     None if self.instance is None else self.instance[idx],
+                     None if self.bow is None else self.bow[idx])
 
 
 class Standardize(nn.Module):
@@ -171,6 +174,7 @@ class CCL(nn.Module):
         self.config, self.spec = config, spec
         c, s = config, spec
         image_in = s.image_dim + (s.text_dim if c.use_conse else 0)
+        text_in = s.text_dim + c.text_bow
         # Text-tower vectors of the image tower's class names, for the ConSE feature (set at training).
         self.register_buffer("class_vectors", torch.zeros(s.classes if c.use_conse else 0, s.text_dim))
         self.norm_image = Standardize(image_in)
@@ -179,7 +183,7 @@ class CCL(nn.Module):
         self.norm_text_patch = Standardize(s.text_dim)
         n_labels = len(s.labels)
         if c.use_stage1:
-            self.instance = Granularity(image_in, s.text_dim, c.hidden, c.code)
+            self.instance = Granularity(image_in, text_in, c.hidden, c.code)
             self.patch = Granularity(s.image_dim, s.text_dim, c.hidden, c.code) if c.use_patches else None
             fused_in = (c.hidden + c.code) * (2 if c.use_patches else 1)
             self.fuse_image = _mlp([fused_in, c.hidden, c.hidden], c.dropout)
@@ -187,7 +191,7 @@ class CCL(nn.Module):
             self.fuse_image_classifier = nn.Linear(c.hidden, n_labels)
             self.fuse_text_classifier = nn.Linear(c.hidden, n_labels)
         raw_image = image_in + (s.image_dim if c.use_patches else 0)
-        raw_text = s.text_dim * (2 if c.use_patches else 1)
+        raw_text = text_in + (s.text_dim if c.use_patches else 0)
         if c.use_stage1:
             top_image = c.hidden + (raw_image if c.stage2_skip else 0)
             top_text = c.hidden + (raw_text if c.stage2_skip else 0)
@@ -256,14 +260,21 @@ class CCL(nn.Module):
         x, p = self._dropout(x, p)
         return x, p, torch.ones(patches.shape[:2], dtype=torch.bool, device=patches.device)
 
-    def _text_inputs(self, text: Tensor, fragments: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def _text_inputs(self, text: Tensor, fragments: Tensor, mask: Tensor,
+                     bow: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
         x, p = self.norm_text(text), self.norm_text_patch(fragments) * mask.unsqueeze(-1)
+        if self.config.text_bow:
+            if bow is None:
+                raise ValueError(f"this model reads a hashed bag of words of width {self.config.text_bow} "
+                                 "beside each text vector; pass bow (ccl_embed.runtime.bow.hashed_bow)")
+            # Unit-length rows, scaled to the length of a standardised text vector (sqrt(text_dim)).
+            x = torch.cat([x, bow * self.spec.text_dim**0.5], -1)
         x, p = self._dropout(x, p)
         return x, p, mask
 
     def _inputs(self, b: Batch) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
         xi, pi, mi = self._image_inputs(b.image, b.logits, b.image_patches)
-        xt, pt, mt = self._text_inputs(b.text, b.text_patches, b.text_mask)
+        xt, pt, mt = self._text_inputs(b.text, b.text_patches, b.text_mask, b.bow)
         return xi, pi, xt, pt, mi, mt
 
     # ---- stage 1 -------------------------------------------------------------------------
@@ -328,7 +339,8 @@ class CCL(nn.Module):
         fragments = torch.cat([semantic.unsqueeze(1), rest], 1)
         first = torch.ones_like(semantic[:, :1], dtype=torch.bool)
         mask = torch.cat([first, torch.zeros_like(first).expand(-1, self.spec.text_patches - 1)], 1)
-        return self._embed("text", *self._text_inputs(semantic, fragments, mask))
+        bow = semantic.new_zeros(len(semantic), self.config.text_bow) if self.config.text_bow else None
+        return self._embed("text", *self._text_inputs(semantic, fragments, mask, bow))
 
     def encode_image(self, image: Tensor, logits: Tensor, patches: Tensor, flatness: Tensor | None = None) -> Tensor:
         """Unit vectors of images: pooled ``[n, image_dim]``, logits ``[n, classes]``, regions
@@ -348,9 +360,10 @@ class CCL(nn.Module):
         e = g * c.photo_offset
         return torch.cat([v * (1.0 - e * e) ** 0.5, e], -1)
 
-    def encode_text(self, text: Tensor, fragments: Tensor, mask: Tensor) -> Tensor:
-        """Unit vectors of texts: ``[n, text_dim]``, fragments ``[n, f, text_dim]``, mask ``[n, f]``."""
-        z = self._embed("text", *self._text_inputs(text, fragments, mask))
+    def encode_text(self, text: Tensor, fragments: Tensor, mask: Tensor, bow: Tensor | None = None) -> Tensor:
+        """Unit vectors of texts: ``[n, text_dim]``, fragments ``[n, f, text_dim]``, mask ``[n, f]``,
+        hashed bag of words ``[n, text_bow]`` (only for a model with ``CCLConfig.text_bow``)."""
+        z = self._embed("text", *self._text_inputs(text, fragments, mask, bow))
         c = self.config
         if c.semantic_weight <= 0:
             return z
@@ -362,12 +375,12 @@ class CCL(nn.Module):
     def embed(self, b: Batch) -> tuple[Tensor, Tensor]:
         """Unit output vectors (with the semantic part, if configured), image side and text side."""
         return (self.encode_image(b.image, b.logits, b.image_patches, b.flatness),
-                self.encode_text(b.text, b.text_patches, b.text_mask))
+                self.encode_text(b.text, b.text_patches, b.text_mask, b.bow))
 
     def common(self, b: Batch) -> tuple[Tensor, Tensor]:
         """Unit vectors in the learned common space only (what stage 2 trains)."""
         return (self._embed("image", *self._image_inputs(b.image, b.logits, b.image_patches)),
-                self._embed("text", *self._text_inputs(b.text, b.text_patches, b.text_mask)))
+                self._embed("text", *self._text_inputs(b.text, b.text_patches, b.text_mask, b.bow)))
 
     def stage2_losses(self, b: Batch) -> dict[str, Tensor]:
         zi, zt = self.common(b)
@@ -414,11 +427,13 @@ class CCL(nn.Module):
     def stage2_loss(self, b: Batch) -> tuple[Tensor, dict[str, float]]:
         parts = self.stage2_losses(b)
         c = self.config
-        fixed = {"intra": c.intra_weight, "inter": c.inter_weight, "instance": 1.0}
+        # Fixed weights, or the instance multiplier on top of the adaptive balance.
+        fixed = {"intra": c.intra_weight, "inter": c.inter_weight, "instance": c.instance_weight}
         total = b.image.new_zeros(())
         for i, name in enumerate(self.stage2_parts):
             if c.adaptive_weights:
-                total = total + torch.exp(-self.log_vars[i]) * parts[name] + self.log_vars[i]
+                w = c.instance_weight if name == "instance" else 1.0
+                total = total + w * torch.exp(-self.log_vars[i]) * parts[name] + self.log_vars[i]
             else:
                 total = total + fixed[name] * parts[name]
         if self.log_scale is not None:

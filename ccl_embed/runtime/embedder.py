@@ -13,6 +13,7 @@ from PIL import Image
 
 from ccl_embed.errors import CCLEmbedError, require
 from ccl_embed.runtime.batches import batched
+from ccl_embed.runtime.bow import hashed_bow
 from ccl_embed.runtime.folder import (
     DEFAULT_MODEL,
     IMAGE_BACKBONE,
@@ -182,7 +183,10 @@ class Embedder:
                 n = len(good)
                 by_text = dict(zip(flat, vec))
                 fragments, mask = pack_fragments(frags, by_text.__getitem__, vec.shape[1], slots)
-                out = self._run(TEXT_HEAD, {"text": vec[:n], "fragments": fragments, "fragment_mask": mask})
+                feeds = {"text": vec[:n], "fragments": fragments, "fragment_mask": mask}
+                if self.model.manifest.text_bow:
+                    feeds["bow"] = hashed_bow([t for _, t in good], self.model.manifest.text_bow)
+                out = self._run(TEXT_HEAD, feeds)
                 vectors = {i: v for (i, _), v in zip(good, out)}
             for i, t in batch:
                 yield Embedded(i, vectors.get(i), None if i in vectors else f"text #{i} is empty or not a string: {t!r:.40}")

@@ -86,6 +86,8 @@ class Manifest:
         preprocessing: How an image becomes the image backbone's input.
         patches: The image regions and text fragment slots the heads were trained with.
         max_text_tokens: Texts are truncated to this many tokens.
+        text_bow: Width of the hashed bag of words (``ccl_embed.runtime.bow``) the text head reads
+            as its ``bow`` input; 0: the head reads none.
         quantized_int8: Graphs quantized to int8 (run one item at a time, see the embedder).
         metrics: Measured scores by split (for example ``test``, ``test_fp32``), as written by export.
         licences: The licence of each part, by part (the folder's ``LICENSES.md`` has the detail).
@@ -102,6 +104,7 @@ class Manifest:
     preprocessing: Preprocessing = field(default_factory=Preprocessing)
     patches: Patches = field(default_factory=Patches)
     max_text_tokens: int = 256
+    text_bow: int = 0
     quantized_int8: tuple[str, ...] = ()
     metrics: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     licences: Mapping[str, str] = field(default_factory=dict)
@@ -121,6 +124,8 @@ class Manifest:
             raise ModelError(f"manifest distance={self.distance!r}: choose one of {', '.join(DISTANCES)}")
         if not isinstance(self.max_text_tokens, int) or self.max_text_tokens < 1:
             raise ModelError(f"manifest max_text_tokens={self.max_text_tokens!r}: give a positive whole number")
+        if not isinstance(self.text_bow, int) or self.text_bow < 0:
+            raise ModelError(f"manifest text_bow={self.text_bow!r}: give 0 (no bag of words) or its positive width")
         missing = [f for f in RUNTIME_FILES if f not in self.files]
         if missing:
             raise ModelError(f"manifest files: no hash for {', '.join(missing)}; {REEXPORT}")

@@ -9,6 +9,7 @@ import torch
 
 from ccl_embed.model.config import CCLConfig, DataSpec
 from ccl_embed.model.network import CCL, Batch
+from ccl_embed.runtime.bow import hashed_bow
 from ccl_embed.train.features import FeatureSet
 
 
@@ -28,8 +29,9 @@ def make_spec(train: FeatureSet, config: CCLConfig, class_vectors: np.ndarray | 
     )
 
 
-def to_batch(fs: FeatureSet, spec: DataSpec) -> Batch:
-    """Tensors of a feature set; labels outside the vocabulary become -1."""
+def to_batch(fs: FeatureSet, spec: DataSpec, bow: int = 0) -> Batch:
+    """Tensors of a feature set; labels outside the vocabulary become -1; ``bow``: the width of
+    the texts' hashed bag of words (0: none)."""
     index = {label: i for i, label in enumerate(spec.labels)}
     texts: dict[str, int] = {}  # identical texts are one instance
     t = torch.from_numpy
@@ -43,6 +45,7 @@ def to_batch(fs: FeatureSet, spec: DataSpec) -> Batch:
         label=torch.tensor([index.get(label, -1) for label in fs.labels], dtype=torch.long),
         flatness=t(np.ascontiguousarray(fs.image["flatness"], dtype=np.float32)) if "flatness" in fs.image else None,
         instance=torch.tensor([texts.setdefault(p.text, len(texts)) for p in fs.pairs], dtype=torch.long),
+        bow=t(hashed_bow([p.text for p in fs.pairs], bow)) if bow else None,
     )
 
 
@@ -55,7 +58,7 @@ class CCLEncoders:
 
     def _embed(self, fs: FeatureSet, side: int) -> np.ndarray:
         self.model.eval()
-        batch = to_batch(fs, self.model.spec)
+        batch = to_batch(fs, self.model.spec, self.model.config.text_bow)
         out = []
         with torch.inference_mode():
             for i in range(0, len(batch), self.chunk):

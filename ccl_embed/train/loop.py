@@ -134,7 +134,7 @@ def train_ccl(
         spec = make_spec(train, config, class_vectors, *towers)
     torch.manual_seed(config.seed)
     model = CCL(config, spec)
-    data = to_batch(train, spec)
+    data = to_batch(train, spec, config.text_bow)
     if resume:
         model.load_state_dict(weights)
     else:

@@ -12,8 +12,6 @@ whenever its output would, so cached features are never mixed up across towers.
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -21,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from ccl_embed.runtime.images import FLAT_STEP, FLATNESS_VERSION, IMAGE_MEAN, IMAGE_SIZE, IMAGE_STD, flatness, preprocess
+from ccl_embed.runtime.bow import hashed_bow
 from ccl_embed.runtime.patches import IMAGE_REGIONS
 from ccl_embed.errors import require
 from ccl_embed.model.backbones import load_efficientnet, load_minilm
@@ -109,22 +108,12 @@ class MiniLMTower:
         return {"vec": vec.numpy()}
 
 
-_TOKEN = re.compile(r"\w+", re.UNICODE)
-
-
 class BowTower:
-    """Hashed bag of words (log term frequency, L2-normalised): a text feature with no model."""
+    """Hashed bag of words (``ccl_embed.runtime.bow.hashed_bow``): a text feature with no model."""
 
     def __init__(self, dim: int = 2048) -> None:
         self.dim = dim
         self.id = f"bow-hash/{dim}"
 
     def encode(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for i, text in enumerate(texts):
-            for tok in _TOKEN.findall(text.lower()):
-                h = int.from_bytes(hashlib.blake2b(tok.encode(), digest_size=8).digest(), "little")
-                out[i, h % self.dim] += 1.0
-        out = np.log1p(out)
-        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-        return {"vec": out}
+        return {"vec": hashed_bow(texts, self.dim)}

@@ -102,3 +102,46 @@ def test_a_model_trained_with_the_instance_level_exports_and_matches(tmp_path):
     reports = export_model(tmp_path / "m", name="inst", backbone_files=tiny_backbones(tmp_path / "bb"))
     assert all(r.min_cosine >= 0.9999 for r in reports)
     assert read_runtime(tmp_path / "m").dim == 16
+
+
+def test_a_model_reading_a_bag_of_words_exports_and_the_runtime_feeds_it(tmp_path):
+    from dataclasses import replace
+
+    import torch
+
+    from ccl_embed.export import export_model
+    from ccl_embed.model.folder import load_model
+    from ccl_embed.runtime.bow import hashed_bow
+    from ccl_embed.runtime.embedder import Embedder, vectors_or_raise
+    from ccl_embed.runtime.folder import TEXT_HEAD
+    from ccl_embed.runtime.patches import pack_fragments, text_fragments
+    from ccl_embed.runtime.session import make_session
+    from tests.conftest import tiny_backbones
+
+    fs = synthetic_features()
+    vectors = np.random.default_rng(1).normal(size=(10, 12)).astype(np.float32)
+    train_ccl(fs.split("train"), None, replace(TINY, use_instance=True, text_bow=64), class_vectors=vectors,
+              out=tmp_path / "m")
+    reports = export_model(tmp_path / "m", name="bow", backbone_files=tiny_backbones(tmp_path / "bb"))
+    assert all(r.min_cosine >= 0.9999 for r in reports)
+    assert read_runtime(tmp_path / "m").manifest.text_bow == 64
+    head = make_session(tmp_path / "m" / TEXT_HEAD, "cpu")
+    assert [i.name for i in head.get_inputs()] == ["text", "fragments", "fragment_mask", "bow"]
+
+    texts = ["a red circle", "a red square. shape, red"]
+    embedder = Embedder(tmp_path / "m", device="cpu")
+    got = vectors_or_raise(embedder.embed_texts(texts), "text")
+    # The same texts through PyTorch, with the bag of words computed by the runtime's function.
+    slots = embedder.model.manifest.patches.max_fragments
+    frags = [text_fragments(t, slots) for t in texts]
+    flat = texts + [f for f_ in frags for f in f_]
+    vec = embedder._text_vectors(flat)
+    fragments, mask = pack_fragments(frags, dict(zip(flat, vec)).__getitem__, vec.shape[1], slots)
+    model = load_model(tmp_path / "m").eval()
+    with torch.inference_mode():
+        want = model.encode_text(torch.from_numpy(vec[:2]), torch.from_numpy(fragments), torch.from_numpy(mask),
+                                 torch.from_numpy(hashed_bow(texts, 64))).numpy()
+        plain = model.encode_text(torch.from_numpy(vec[:2]), torch.from_numpy(fragments), torch.from_numpy(mask),
+                                  torch.zeros(2, 64)).numpy()
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    assert np.abs(got - plain).max() > 1e-3  # the words reach the vector

@@ -47,3 +47,40 @@ def test_stage2_parts_follow_the_config_and_the_labels():
     assert len(_model(labelled=False).log_vars) == 1
     paper = CCL(CCLConfig(dim=2, hidden=4, code=2), SPEC)
     assert paper.stage2_parts == ("intra", "inter") and paper.log_scale is None  # the paper's category-only form
+
+
+def test_a_bag_of_words_widens_the_text_instance_and_is_required():
+    model = _model(text_bow=8).eval()
+    assert model.instance.intra_text.enc.in_features == SPEC.text_dim + 8
+    gen = torch.Generator().manual_seed(0)
+    text, fragments = torch.randn(3, 4, generator=gen), torch.randn(3, 2, 4, generator=gen)
+    mask = torch.ones(3, 2, dtype=torch.bool)
+    with pytest.raises(ValueError, match="bag of words of width 8"):
+        model.encode_text(text, fragments, mask)
+    a = torch.eye(8)[:3]
+    with torch.no_grad():
+        same = model.encode_text(text, fragments, mask, a)
+        other = model.encode_text(text, fragments, mask, torch.eye(8)[3:6])
+    assert torch.allclose(same, model.encode_text(text, fragments, mask, a))
+    assert (same - other).abs().max() > 1e-4  # other words, another vector
+
+
+def test_the_instance_weight_scales_its_share_of_the_balance():
+    from ccl_embed.model.network import Batch
+
+    gen = torch.Generator().manual_seed(0)
+    n = 4
+    b = Batch(image=torch.randn(n, 6, generator=gen), logits=torch.randn(n, 3, generator=gen),
+              image_patches=torch.randn(n, 2, 6, generator=gen), text=torch.randn(n, 4, generator=gen),
+              text_patches=torch.randn(n, 2, 4, generator=gen), text_mask=torch.ones(n, 2, dtype=torch.bool),
+              label=torch.tensor([0, 1, 0, 1]))
+    totals = []
+    for w in (1.0, 3.0):
+        torch.manual_seed(0)
+        model = _model(instance_weight=w, use_conse=False, input_dropout=0.0, dropout=0.0).eval()
+        total, parts = model.stage2_loss(b)
+        totals.append((float(total.detach()), parts))
+    (t1, p1), (t3, p3) = totals
+    assert p1["instance"] == pytest.approx(p3["instance"])  # the same model and loss values
+    # With log variances at 0, the total is the sum of the parts, the instance part counted w times.
+    assert t3 - t1 == pytest.approx(2.0 * p1["instance"], rel=1e-5)
