@@ -116,13 +116,21 @@ def validation_line(name: str, scores: dict[str, dict[str, float]], score: float
     return f"{name:48s} {cells} | score {score:.4f}"
 
 
-def tune_ccl_variants(bench: Any, variants: dict[str, dict[str, Any]], base: dict[str, Any]) -> tuple[dict[str, Any], str]:
+def tune_ccl_variants(bench: Any, variants: dict[str, dict[str, Any]], base: dict[str, Any],
+                      after: dict[str, list[dict[str, Any]]] | None = None) -> tuple[dict[str, Any], str]:
     """Train CCL once per variant (``base`` fields under each variant's own) on the train split,
     score it on the validation splits and pick the best by :func:`selection_score`.
+
+    Args:
+        after: For some variants, settings applied to the fitted model when embedding (fields that
+            are not trained, such as ``instance_share``): each is scored as a row of its own,
+            named ``"<variant> | field=value"``, from the same fit.
 
     Returns:
         (one row per variant: its overrides, scores and selection score; the chosen variant's name).
     """
+    from dataclasses import replace
+
     from ccl_embed.train.methods import ccl_fit
 
     ctx = bench.context()
@@ -130,9 +138,14 @@ def tune_ccl_variants(bench: Any, variants: dict[str, dict[str, Any]], base: dic
     rows: dict[str, Any] = {}
     for name, overrides in variants.items():
         encoders = ccl_fit({**base, **overrides})(train, val, ctx)
-        scores, score = score_validation(bench, encoders)
-        rows[name] = {"overrides": overrides, **scores, "selection_score": score}
-        print(validation_line(name, scores, score), flush=True)
+        trained = encoders.model.config
+        for extra in (after or {}).get(name) or [{}]:
+            encoders.model.config = replace(trained, **extra)
+            label = name + "".join(f" | {k}={v}" for k, v in extra.items())
+            scores, score = score_validation(bench, encoders)
+            rows[label] = {"overrides": {**overrides, **extra}, **scores, "selection_score": score}
+            print(validation_line(label, scores, score), flush=True)
+        encoders.model.config = trained
     best = max(rows, key=lambda k: rows[k]["selection_score"])
     print("chosen:", best, flush=True)
     return rows, best

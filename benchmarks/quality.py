@@ -113,7 +113,8 @@ def main() -> None:
                 entry["seeds"] = list(args.seeds)
                 entry["command"] = command_line()
                 if len(split_runs) > 1:
-                    entry["std"] = {k: float(np.std([r[k] for r in split_runs])) for k in METRICS}
+                    entry["std"] = {k: float(np.std([r[k] for r in split_runs], ddof=1)) for k in METRICS}
+                    entry["std_kind"] = "sample"
                 results[split][name] = entry
             line = " ".join(f"{s} {results[s][name]['i2t_map']:.4f}/{results[s][name]['t2i_map']:.4f}"
                             for s in (*SPLITS, *PHOTO_SPLITS) if name in results[s])
@@ -186,7 +187,7 @@ def write_table(results: dict[str, dict[str, dict[str, object]]], corpus: dict[s
         "",
         f"Corpus: {corpus['pairs']} pairs, splits {corpus['splits']}, pairs.jsonl sha256 "
         f"`{str(corpus['pairs_sha256'])[:16]}`. Each row is one run with seed 0 unless it names its seeds; then its "
-        "MAP is their mean +- their standard deviation.",
+        "MAP is their mean +- their sample standard deviation (n - 1).",
         "",
         "Every method is trained on the same train split: "
         + ("the corpus's, plus two style-augmented copies of each training image (`ccl-embed data augment`)."

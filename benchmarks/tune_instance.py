@@ -29,7 +29,11 @@ VARIANTS = {
     "instance InfoNCE instead of the category pairwise constraint": {"use_instance": True, "use_inter": False},
     "+ instance + hashed bag of words 2048": {"use_instance": True, "text_bow": 2048},
     "+ instance x2 + hashed bag of words 2048": {"use_instance": True, "instance_weight": 2.0, "text_bow": 2048},
+    "+ instance part 128": {"use_instance": True, "instance_dim": 128},
+    "+ instance part 128 + hashed bag of words 2048": {"use_instance": True, "instance_dim": 128, "text_bow": 2048},
 }
+SHARES = {name: [{"instance_share": a} for a in (0.2, 0.35, 0.5, 0.65)] for name, v in VARIANTS.items() if v.get("instance_dim")}
+"""Variants with an instance part are scored at several shares of it, from one fit (the share is not trained)."""
 
 
 def main() -> None:
@@ -42,7 +46,7 @@ def main() -> None:
     args = parser.parse_args()
     base = json.loads(args.overrides)
     bench = open_workbench(args.corpus)
-    rows, best = tune_ccl_variants(bench, {n: VARIANTS[n] for n in args.variants}, {**base, "val_every": 0})
+    rows, best = tune_ccl_variants(bench, {n: VARIANTS[n] for n in args.variants}, {**base, "val_every": 0}, SHARES)
     write_result(args.name, {
         "versions": versions("ccl-embed", "torch", "numpy"),
         "corpus_pairs_sha256": file_sha256(args.corpus / "pairs.jsonl"),

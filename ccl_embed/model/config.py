@@ -59,6 +59,15 @@ class CCLConfig:
     instance_weight: float = 1.0
     """A multiplier of the instance loss inside the balance (adaptive or fixed): above 1 the
     instance level takes a larger share of stage 2's gradient than the balance alone gives it."""
+    instance_dim: int = 0
+    """Width of an instance part of the common space (0: none). With it, stage 2's top layers
+    give two unit vectors: a category part of width ``dim``, trained by the category constraints,
+    and an instance part of this width, trained by the instance InfoNCE alone. They are joined as
+    ``[sqrt(1 - a) category, sqrt(a) instance]`` with ``a = instance_share``, so that cosine
+    similarity is ``(1 - a) * category cosine + a * instance cosine``: the category orders the
+    whole ranking, the instance orders the items of one category. Needs ``use_instance``."""
+    instance_share: float = 0.5
+    """``a``: the instance part's share of the cosine (applied when embedding; not trained)."""
     text_bow: int = 0
     """Width of a hashed bag of words (``ccl_embed.runtime.bow``) appended to the text instance
     beside the text tower's vector (0: none, the paper's input). Exact words keep apart texts
@@ -136,6 +145,12 @@ class CCLConfig:
             raise ValueError(f"CCLConfig.instance_temperature={self.instance_temperature!r}: must be in [0.01, 1]")
         if self.instance_weight <= 0:
             raise ValueError(f"CCLConfig.instance_weight={self.instance_weight!r}: must be positive")
+        if self.instance_dim < 0:
+            raise ValueError(f"CCLConfig.instance_dim={self.instance_dim!r}: must be 0 (none) or a positive width")
+        if self.instance_dim and not self.use_instance:
+            raise ValueError("CCLConfig: instance_dim > 0 needs use_instance=True (the instance InfoNCE trains that part)")
+        if not 0.0 <= self.instance_share <= 1.0:
+            raise ValueError(f"CCLConfig.instance_share={self.instance_share!r}: must be in [0, 1]")
         if self.text_bow < 0:
             raise ValueError(f"CCLConfig.text_bow={self.text_bow!r}: must be 0 (none) or a positive width")
         if not 0.0 <= self.semantic_weight < 1.0:

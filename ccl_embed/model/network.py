@@ -197,8 +197,8 @@ class CCL(nn.Module):
             top_text = c.hidden + (raw_text if c.stage2_skip else 0)
         else:
             top_image, top_text = raw_image, raw_text
-        self.top_image = _mlp([top_image, c.hidden, c.dim], c.dropout)
-        self.top_text = _mlp([top_text, c.hidden, c.dim], c.dropout)
+        self.top_image = _mlp([top_image, c.hidden, c.dim + c.instance_dim], c.dropout)
+        self.top_text = _mlp([top_text, c.hidden, c.dim + c.instance_dim], c.dropout)
         self.prototypes = nn.Parameter(torch.randn(n_labels, c.dim) * 0.01)
         # Uncertainty weights of stage 2's losses (log variances), learned when adaptive.
         self.log_vars = nn.Parameter(torch.zeros(len(self.stage2_parts)))
@@ -308,20 +308,40 @@ class CCL(nn.Module):
                 + F.cross_entropy(self.fuse_text_classifier(rt)[known], b.label[known]))
 
     # ---- stage 2 -------------------------------------------------------------------------
-    def _embed(self, modality: str, x: Tensor, p: Tensor, m: Tensor) -> Tensor:
+    def _parts(self, modality: str, x: Tensor, p: Tensor, m: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Stage 2's unit vectors: the category part and, with ``instance_dim``, the instance part."""
         r = self._raw(x, p, m)
         if self.config.use_stage1:
             f = F.relu(self._fused(modality, x, p, m))
             r = torch.cat([f, r], -1) if self.config.stage2_skip else f
         top = self.top_image if modality == "image" else self.top_text
-        return F.normalize(top(r), dim=-1)
+        out = top(r)
+        d = self.config.dim
+        if not self.config.instance_dim:
+            return F.normalize(out, dim=-1), None
+        return F.normalize(out[:, :d], dim=-1), F.normalize(out[:, d:], dim=-1)
+
+    def _join(self, category: Tensor, instance: Tensor | None) -> Tensor:
+        """One unit vector: ``[sqrt(1 - a) category, sqrt(a) instance]`` (``a``: ``instance_share``)."""
+        if instance is None:
+            return category
+        a = self.config.instance_share
+        return torch.cat([category * (1.0 - a) ** 0.5, instance * a**0.5], -1)
+
+    def _embed(self, modality: str, x: Tensor, p: Tensor, m: Tensor) -> Tensor:
+        return self._join(*self._parts(modality, x, p, m))
+
+    @property
+    def common_dim(self) -> int:
+        """Width of the learned common space: D, plus the instance part's width."""
+        return self.config.dim + self.config.instance_dim
 
     @property
     def out_dim(self) -> int:
-        """Width of the output vectors: D, plus the text width when a semantic part is appended,
-        plus one offset coordinate when photographs are routed."""
+        """Width of the output vectors: the common space, plus the text width when a semantic part
+        is appended, plus one offset coordinate when photographs are routed."""
         c = self.config
-        return c.dim + (self.spec.text_dim if c.semantic_weight > 0 else 0) + (1 if c.routes_photos else 0)
+        return self.common_dim + (self.spec.text_dim if c.semantic_weight > 0 else 0) + (1 if c.routes_photos else 0)
 
     def _with_semantic(self, z: Tensor, semantic: Tensor, w: Tensor | float) -> Tensor:
         """``[sqrt(1 - w) z, sqrt(w) semantic/|semantic|]``: unit length when ``z`` is."""
@@ -383,7 +403,8 @@ class CCL(nn.Module):
                 self._embed("text", *self._text_inputs(b.text, b.text_patches, b.text_mask, b.bow)))
 
     def stage2_losses(self, b: Batch) -> dict[str, Tensor]:
-        zi, zt = self.common(b)
+        zi, ii = self._parts("image", *self._image_inputs(b.image, b.logits, b.image_patches))
+        zt, it = self._parts("text", *self._text_inputs(b.text, b.text_patches, b.text_mask, b.bow))
         c = self.config
         parts = self.stage2_parts
         out: dict[str, Tensor] = {}
@@ -400,7 +421,8 @@ class CCL(nn.Module):
             neg = F.relu(c.margin - d).pow(2)[~same]
             out["inter"] = pos + (neg.mean() if neg.numel() else d.new_zeros(()))
         if "instance" in parts:
-            out["instance"] = self.instance_loss(zi, zt, b.instance)
+            # On its own part where the common space has one, else beside the category constraints.
+            out["instance"] = self.instance_loss(zi if ii is None else ii, zt if it is None else it, b.instance)
         return out
 
     def instance_scale(self) -> Tensor:
