@@ -66,14 +66,7 @@ def test_a_bag_of_words_widens_the_text_instance_and_is_required():
 
 
 def test_the_instance_weight_scales_its_share_of_the_balance():
-    from ccl_embed.model.network import Batch
-
-    gen = torch.Generator().manual_seed(0)
-    n = 4
-    b = Batch(image=torch.randn(n, 6, generator=gen), logits=torch.randn(n, 3, generator=gen),
-              image_patches=torch.randn(n, 2, 6, generator=gen), text=torch.randn(n, 4, generator=gen),
-              text_patches=torch.randn(n, 2, 4, generator=gen), text_mask=torch.ones(n, 2, dtype=torch.bool),
-              label=torch.tensor([0, 1, 0, 1]))
+    b = _tiny_batch()
     totals = []
     for w in (1.0, 3.0):
         torch.manual_seed(0)
@@ -84,3 +77,42 @@ def test_the_instance_weight_scales_its_share_of_the_balance():
     assert p1["instance"] == pytest.approx(p3["instance"])  # the same model and loss values
     # With log variances at 0, the total is the sum of the parts, the instance part counted w times.
     assert t3 - t1 == pytest.approx(2.0 * p1["instance"], rel=1e-5)
+
+
+def _tiny_batch(n: int = 4):
+    from ccl_embed.model.network import Batch
+
+    gen = torch.Generator().manual_seed(0)
+    return Batch(image=torch.randn(n, 6, generator=gen), logits=torch.randn(n, 3, generator=gen),
+                 image_patches=torch.randn(n, 2, 6, generator=gen), text=torch.randn(n, 4, generator=gen),
+                 text_patches=torch.randn(n, 2, 4, generator=gen), text_mask=torch.ones(n, 2, dtype=torch.bool),
+                 label=torch.tensor([0, 1, 0, 1][:n]))
+
+
+def test_an_instance_part_is_trained_by_the_instance_level_alone():
+    b = _tiny_batch()
+    model = _model(instance_dim=3, use_conse=False, input_dropout=0.0, dropout=0.0)
+    last = model.top_image[-1]
+    for part, trained, untouched in (("instance", slice(2, 5), slice(0, 2)), ("intra", slice(0, 2), slice(2, 5)),
+                                     ("inter", slice(0, 2), slice(2, 5))):
+        model.zero_grad()
+        model.stage2_losses(b)[part].backward()
+        grad = last.weight.grad
+        assert grad is not None and grad[trained].abs().sum() > 0, part
+        assert grad[untouched].abs().sum() == 0, part
+
+
+def test_the_instance_share_sets_each_part_of_the_cosine():
+    from dataclasses import replace
+
+    b = _tiny_batch()
+    model = _model(instance_dim=3, use_conse=False).eval()
+    with torch.no_grad():
+        (ci, ii), (ct, it) = (model._parts("image", *model._image_inputs(b.image, b.logits, b.image_patches)),
+                              model._parts("text", *model._text_inputs(b.text, b.text_patches, b.text_mask)))
+        assert model.out_dim == 5
+        for a in (0.0, 0.3, 1.0):
+            model.config = replace(model.config, instance_share=a)
+            zi, zt = model.embed(b)
+            torch.testing.assert_close(zi @ zt.T, (1 - a) * ci @ ct.T + a * ii @ it.T, atol=1e-6, rtol=0)
+            torch.testing.assert_close(zi.norm(dim=1), torch.ones(4))
