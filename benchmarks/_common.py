@@ -92,10 +92,15 @@ SELECTION_RULE = ("the mean over the validation splits (val, style-val and style
                   "held-out test styles are not scored")
 
 
+def both_metrics(r: dict[str, float]) -> float:
+    """One split's category mean MAP and instance mean R@10, weighted equally."""
+    return (r["mean_map"] + (r["r10_i2t"] + r["r10_t2i"]) / 2) / 2
+
+
 def selection_score(*splits: dict[str, float]) -> float:
     """Both metrics in one number (see SELECTION_RULE): category MAP, the paper's protocol, and
     instance R@10, what a user feels, weighted equally, averaged over the validation splits given."""
-    return sum((r["mean_map"] + (r["r10_i2t"] + r["r10_t2i"]) / 2) / 2 for r in splits) / len(splits)
+    return sum(both_metrics(r) for r in splits) / len(splits)
 
 
 def score_validation(bench: Any, encoders: Any) -> tuple[dict[str, dict[str, float]], float]:
