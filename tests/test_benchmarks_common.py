@@ -47,3 +47,22 @@ def test_tuning_trains_each_variant_and_picks_by_the_rule(tiny_corpus, cache_hom
     assert set(rows) == {"paper", "instance"} and rows["instance"]["overrides"] == {"use_instance": True}
     assert best == max(rows, key=lambda k: rows[k]["selection_score"])
     assert all(r["selection_score"] == pytest.approx(common.selection_score(r["val"])) for r in rows.values())
+
+
+def test_settings_applied_after_a_fit_are_rows_of_their_own(tiny_corpus, cache_home, monkeypatch):
+    from ccl_embed.train import pipeline
+    from ccl_embed.train.towers import BowTower
+    from tests.conftest import TinyImageTower
+
+    monkeypatch.setattr(pipeline, "EfficientNetTower", TinyImageTower)
+    bench = pipeline.open_workbench(tiny_corpus, text_tower=BowTower(64))
+    base = {"dim": 8, "hidden": 16, "code": 8, "stage1_epochs": 1, "fusion_epochs": 1, "stage2_epochs": 2,
+            "batch_size": 16, "val_every": 0}
+    part = {"use_instance": True, "instance_dim": 4}
+    shares = [{"instance_share": 0.0}, {"instance_share": 1.0}]
+    rows, best = common.tune_ccl_variants(bench, {"part": part}, base, {"part": shares})
+    assert set(rows) == {"part | instance_share=0.0", "part | instance_share=1.0"}
+    assert rows["part | instance_share=1.0"]["overrides"] == {**part, "instance_share": 1.0}
+    # One fit, two embeddings: the category part alone and the instance part alone rank differently.
+    assert rows["part | instance_share=0.0"]["val"] != rows["part | instance_share=1.0"]["val"]
+    assert best in rows
