@@ -197,8 +197,12 @@ class CCL(nn.Module):
             top_text = c.hidden + (raw_text if c.stage2_skip else 0)
         else:
             top_image, top_text = raw_image, raw_text
-        self.top_image = _mlp([top_image, c.hidden, c.dim + c.instance_dim], c.dropout)
-        self.top_text = _mlp([top_text, c.hidden, c.dim + c.instance_dim], c.dropout)
+        shared = c.instance_dim if c.instance_head == "top" else 0
+        self.top_image = _mlp([top_image, c.hidden, c.dim + shared], c.dropout)
+        self.top_text = _mlp([top_text, c.hidden, c.dim + shared], c.dropout)
+        linear = c.instance_dim if c.instance_head == "linear" else 0
+        self.instance_image = nn.Linear(top_image, linear) if linear else None
+        self.instance_text = nn.Linear(top_text, linear) if linear else None
         self.prototypes = nn.Parameter(torch.randn(n_labels, c.dim) * 0.01)
         # Uncertainty weights of stage 2's losses (log variances), learned when adaptive.
         self.log_vars = nn.Parameter(torch.zeros(len(self.stage2_parts)))
@@ -319,6 +323,9 @@ class CCL(nn.Module):
         d = self.config.dim
         if not self.config.instance_dim:
             return F.normalize(out, dim=-1), None
+        head = self.instance_image if modality == "image" else self.instance_text
+        if head is not None:  # a linear layer of its own
+            return F.normalize(out, dim=-1), F.normalize(head(r), dim=-1)
         return F.normalize(out[:, :d], dim=-1), F.normalize(out[:, d:], dim=-1)
 
     def _join(self, category: Tensor, instance: Tensor | None) -> Tensor:

@@ -116,3 +116,15 @@ def test_the_instance_share_sets_each_part_of_the_cosine():
             zi, zt = model.embed(b)
             torch.testing.assert_close(zi @ zt.T, (1 - a) * ci @ ct.T + a * ii @ it.T, atol=1e-6, rtol=0)
             torch.testing.assert_close(zi.norm(dim=1), torch.ones(4))
+
+
+def test_a_linear_instance_head_reads_stage_twos_input_and_trains_alone():
+    b = _tiny_batch()
+    model = _model(instance_dim=3, instance_head="linear", use_conse=False, input_dropout=0.0, dropout=0.0)
+    assert model.top_image[-1].out_features == 2 and model.instance_image is not None
+    assert model.out_dim == 5
+    model.stage2_losses(b)["instance"].backward()
+    assert model.instance_image.weight.grad is not None and model.instance_image.weight.grad.abs().sum() > 0
+    model.zero_grad()
+    model.stage2_losses(b)["intra"].backward()
+    assert model.instance_image.weight.grad is None or model.instance_image.weight.grad.abs().sum() == 0
