@@ -69,9 +69,10 @@ class CCLConfig:
     instance_share: float = 0.5
     """``a``: the instance part's share of the cosine (applied when embedding; not trained)."""
     instance_head: str = "top"
-    """What gives the instance part: ``top``, stage 2's two layers (one output, split in two), or
+    """What gives the instance part: ``top``, stage 2's two layers (one output, split in two);
     ``linear``, one linear layer of its own on stage 2's input (the fused codes and the
-    standardised inputs), which transfers to unseen styles with less to overfit."""
+    standardised inputs), which transfers to unseen styles with less to overfit; or ``raw``, one
+    linear layer on the standardised inputs alone (instance and mean patch)."""
     text_bow: int = 0
     """Width of a hashed bag of words (``ccl_embed.runtime.bow``) appended to the text instance
     beside the text tower's vector (0: none, the paper's input). Exact words keep apart texts
@@ -153,8 +154,8 @@ class CCLConfig:
             raise ValueError(f"CCLConfig.instance_dim={self.instance_dim!r}: must be 0 (none) or a positive width")
         if self.instance_dim and not self.use_instance:
             raise ValueError("CCLConfig: instance_dim > 0 needs use_instance=True (the instance InfoNCE trains that part)")
-        if self.instance_head not in ("top", "linear"):
-            raise ValueError(f"CCLConfig.instance_head={self.instance_head!r}: choose 'top' or 'linear'")
+        if self.instance_head not in ("top", "linear", "raw"):
+            raise ValueError(f"CCLConfig.instance_head={self.instance_head!r}: choose 'top', 'linear' or 'raw'")
         if not 0.0 <= self.instance_share <= 1.0:
             raise ValueError(f"CCLConfig.instance_share={self.instance_share!r}: must be in [0, 1]")
         if self.text_bow < 0:

@@ -200,9 +200,10 @@ class CCL(nn.Module):
         shared = c.instance_dim if c.instance_head == "top" else 0
         self.top_image = _mlp([top_image, c.hidden, c.dim + shared], c.dropout)
         self.top_text = _mlp([top_text, c.hidden, c.dim + shared], c.dropout)
-        linear = c.instance_dim if c.instance_head == "linear" else 0
-        self.instance_image = nn.Linear(top_image, linear) if linear else None
-        self.instance_text = nn.Linear(top_text, linear) if linear else None
+        own = c.instance_dim if c.instance_head != "top" else 0
+        raw_head = c.instance_head == "raw"
+        self.instance_image = nn.Linear(raw_image if raw_head else top_image, own) if own else None
+        self.instance_text = nn.Linear(raw_text if raw_head else top_text, own) if own else None
         self.prototypes = nn.Parameter(torch.randn(n_labels, c.dim) * 0.01)
         # Uncertainty weights of stage 2's losses (log variances), learned when adaptive.
         self.log_vars = nn.Parameter(torch.zeros(len(self.stage2_parts)))
@@ -314,7 +315,7 @@ class CCL(nn.Module):
     # ---- stage 2 -------------------------------------------------------------------------
     def _parts(self, modality: str, x: Tensor, p: Tensor, m: Tensor) -> tuple[Tensor, Tensor | None]:
         """Stage 2's unit vectors: the category part and, with ``instance_dim``, the instance part."""
-        r = self._raw(x, p, m)
+        raw = r = self._raw(x, p, m)
         if self.config.use_stage1:
             f = F.relu(self._fused(modality, x, p, m))
             r = torch.cat([f, r], -1) if self.config.stage2_skip else f
@@ -325,7 +326,7 @@ class CCL(nn.Module):
             return F.normalize(out, dim=-1), None
         head = self.instance_image if modality == "image" else self.instance_text
         if head is not None:  # a linear layer of its own
-            return F.normalize(out, dim=-1), F.normalize(head(r), dim=-1)
+            return F.normalize(out, dim=-1), F.normalize(head(raw if self.config.instance_head == "raw" else r), dim=-1)
         return F.normalize(out[:, :d], dim=-1), F.normalize(out[:, d:], dim=-1)
 
     def _join(self, category: Tensor, instance: Tensor | None) -> Tensor:

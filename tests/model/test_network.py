@@ -118,9 +118,10 @@ def test_the_instance_share_sets_each_part_of_the_cosine():
             torch.testing.assert_close(zi.norm(dim=1), torch.ones(4))
 
 
-def test_a_linear_instance_head_reads_stage_twos_input_and_trains_alone():
+@pytest.mark.parametrize("head", ["linear", "raw"])
+def test_an_instance_head_of_its_own_trains_on_the_instance_level_alone(head):
     b = _tiny_batch()
-    model = _model(instance_dim=3, instance_head="linear", use_conse=False, input_dropout=0.0, dropout=0.0)
+    model = _model(instance_dim=3, instance_head=head, use_conse=False, input_dropout=0.0, dropout=0.0)
     assert model.top_image[-1].out_features == 2 and model.instance_image is not None
     assert model.out_dim == 5
     model.stage2_losses(b)["instance"].backward()
