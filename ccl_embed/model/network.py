@@ -429,8 +429,12 @@ class CCL(nn.Module):
             neg = F.relu(c.margin - d).pow(2)[~same]
             out["inter"] = pos + (neg.mean() if neg.numel() else d.new_zeros(()))
         if "instance" in parts:
-            # On its own part where the common space has one, else beside the category constraints.
-            out["instance"] = self.instance_loss(zi if ii is None else ii, zt if it is None else it, b.instance)
+            if ii is None or it is None:  # one space: beside the category constraints
+                out["instance"] = self.instance_loss(zi, zt, b.instance)
+            elif len(parts) == 1:  # alone (no labels): it trains the whole vector, both parts
+                out["instance"] = self.instance_loss(self._join(zi, ii), self._join(zt, it), b.instance)
+            else:  # its own part
+                out["instance"] = self.instance_loss(ii, it, b.instance)
         return out
 
     def instance_scale(self) -> Tensor:

@@ -129,3 +129,12 @@ def test_an_instance_head_of_its_own_trains_on_the_instance_level_alone(head):
     model.zero_grad()
     model.stage2_losses(b)["intra"].backward()
     assert model.instance_image.weight.grad is None or model.instance_image.weight.grad.abs().sum() == 0
+
+
+def test_without_labels_the_instance_level_trains_both_parts():
+    b = _tiny_batch()
+    model = _model(labelled=False, instance_dim=3, use_conse=False, input_dropout=0.0, dropout=0.0)
+    assert model.stage2_parts == ("instance",)
+    model.stage2_losses(b)["instance"].backward()
+    grad = model.top_image[-1].weight.grad
+    assert grad is not None and grad[:2].abs().sum() > 0 and grad[2:].abs().sum() > 0  # no untrained part
