@@ -18,10 +18,14 @@ CCL_VARIANTS: dict[str, dict[str, Any]] = {
     "ccl-no-intra": {"use_intra": False},
     "ccl-no-inter": {"use_inter": False},
     "ccl-fixed-weights": {"adaptive_weights": False},
-    "ccl-with-instance": {"use_instance": True},
-    "ccl-instance-not-pairwise": {"use_instance": True, "use_inter": False},
+    "ccl-no-instance": {"use_instance": False, "instance_dim": 0},
+    "ccl-no-instance-part": {"instance_dim": 0},
+    "ccl-no-bow": {"text_bow": 0},
+    "ccl-category-only": {"use_instance": False, "instance_dim": 0, "text_bow": 0},
 }
-"""The full model, one ablation per component, and the instance level added (CCLConfig overrides)."""
+"""The full model and one ablation per component (CCLConfig overrides). ``ccl-no-instance-part``
+keeps the instance level but in the category space; ``ccl-category-only`` is the paper's
+category-only constraints on the paper's inputs (no instance level, no bag of words)."""
 
 
 def ccl_fit(overrides: dict[str, Any], base: CCLConfig | None = None) -> Fit:
