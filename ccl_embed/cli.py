@@ -147,9 +147,10 @@ def info(
     typer.echo(f"ccl-embed {__version__}, onnxruntime {m.onnxruntime}")
     typer.echo(f"model: {m.name} ({m.folder})")
     typer.echo(f"  embedding: {m.dim}-d, {m.distance}; int8 parts: {list(m.quantized_int8) or 'none'}")
-    test = m.metrics.get("test")
-    if test:
-        typer.echo(f"  test MAP image->text {test['i2t_map']:.4f}, text->image {test['t2i_map']:.4f}")
+    for key, label in (("test", "test"), ("test_seen_in_training", "test (seen in training: a release refit)")):
+        test = m.metrics.get(key)
+        if test:
+            typer.echo(f"  {label} MAP image->text {test['i2t_map']:.4f}, text->image {test['t2i_map']:.4f}")
     typer.echo(f"device: {m.device} (asked: {m.asked_device}; available providers: {', '.join(m.providers)})")
     for w in m.warnings:
         typer.echo(f"warning: {w}", err=True)
