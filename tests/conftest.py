@@ -175,7 +175,7 @@ def build_tiny_exported(root: Path):
     from ccl_embed.model.config import CCLConfig
     from ccl_embed.train.loop import train_ccl
 
-    config = CCLConfig(dim=16, hidden=32, code=16, stage1_epochs=1, fusion_epochs=1, stage2_epochs=2, batch_size=32)
+    config = CCLConfig(dim=12, instance_dim=4, text_bow=64, hidden=32, code=16, stage1_epochs=1, fusion_epochs=1, stage2_epochs=2, batch_size=32)
     fs = synthetic_features()
     vectors = np.random.default_rng(1).normal(size=(10, 12)).astype(np.float32)
     train_ccl(fs.split("train"), None, config, class_vectors=vectors, out=root / "model")

@@ -49,33 +49,36 @@ class CCLConfig:
     """Stage 2's intra-modality semantic category constraint (softmax per modality)."""
     use_inter: bool = True
     """Stage 2's inter-modality pairwise similarity constraint (contrastive with a margin)."""
-    use_instance: bool = False
+    use_instance: bool = True
     """Stage 2's instance level of the inter-modality constraint: a symmetric InfoNCE over the
     batch, where each image's own text and any identical text are its positives, with a learned
     temperature; it stands beside the category-level constraints, in the same adaptive balance.
-    Off: the paper's category-only form. On a corpus without labels it is the only stage-2 loss."""
+    Off: the paper's category-only form. On a corpus without labels it is the only stage-2 loss
+    (and trains the whole vector). On by default: benchmarks/tune_instance.py chose it."""
     instance_temperature: float = 0.07
     """The instance InfoNCE's starting temperature (learned, kept within [0.01, 1])."""
     instance_weight: float = 1.0
     """A multiplier of the instance loss inside the balance (adaptive or fixed): above 1 the
     instance level takes a larger share of stage 2's gradient than the balance alone gives it."""
-    instance_dim: int = 0
-    """Width of an instance part of the common space (0: none). With it, stage 2's top layers
+    instance_dim: int = 128
+    """Width of an instance part of the common space (0: none; 128 by default, chosen with
+    ``instance_head`` and ``text_bow`` by benchmarks/tune_instance.py). With it, stage 2's top layers
     give two unit vectors: a category part of width ``dim``, trained by the category constraints,
     and an instance part of this width, trained by the instance InfoNCE alone. They are joined as
     ``[sqrt(1 - a) category, sqrt(a) instance]`` with ``a = instance_share``, so that cosine
     similarity is ``(1 - a) * category cosine + a * instance cosine``: the category orders the
-    whole ranking, the instance orders the items of one category. Needs ``use_instance``."""
+    whole ranking, the instance orders the items of one category. Without ``use_instance`` there
+    is no instance part (see ``instance_part``)."""
     instance_share: float = 0.5
     """``a``: the instance part's share of the cosine (applied when embedding; not trained)."""
-    instance_head: str = "top"
+    instance_head: str = "raw"
     """What gives the instance part: ``top``, stage 2's two layers (one output, split in two);
     ``linear``, one linear layer of its own on stage 2's input (the fused codes and the
     standardised inputs), which transfers to unseen styles with less to overfit; or ``raw``, one
     linear layer on the standardised inputs alone (instance and mean patch)."""
-    text_bow: int = 0
+    text_bow: int = 2048
     """Width of a hashed bag of words (``ccl_embed.runtime.bow``) appended to the text instance
-    beside the text tower's vector (0: none, the paper's input). Exact words keep apart texts
+    beside the text tower's vector (0: none, the paper's input; 2048 by default). Exact words keep apart texts
     whose sentence vectors are close ("smiling face with sunglasses" / "... with halo")."""
     adaptive_weights: bool = True
     """Balance stage 2's losses with learned uncertainty weights (Kendall et al., CVPR 2018)."""
@@ -152,8 +155,6 @@ class CCLConfig:
             raise ValueError(f"CCLConfig.instance_weight={self.instance_weight!r}: must be positive")
         if self.instance_dim < 0:
             raise ValueError(f"CCLConfig.instance_dim={self.instance_dim!r}: must be 0 (none) or a positive width")
-        if self.instance_dim and not self.use_instance:
-            raise ValueError("CCLConfig: instance_dim > 0 needs use_instance=True (the instance InfoNCE trains that part)")
         if self.instance_head not in ("top", "linear", "raw"):
             raise ValueError(f"CCLConfig.instance_head={self.instance_head!r}: choose 'top', 'linear' or 'raw'")
         if not 0.0 <= self.instance_share <= 1.0:
@@ -182,6 +183,11 @@ class CCLConfig:
             raise ValueError(f"CCLConfig.photo_gate_width={self.photo_gate_width!r}: must be positive")
         if self.lr <= 0:
             raise ValueError(f"CCLConfig.lr={self.lr!r}: must be positive")
+
+    @property
+    def instance_part(self) -> int:
+        """The width of the instance part actually built: ``instance_dim`` with the instance level, else 0."""
+        return self.instance_dim if self.use_instance else 0
 
     @property
     def routes_photos(self) -> bool:

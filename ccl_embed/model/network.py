@@ -197,10 +197,10 @@ class CCL(nn.Module):
             top_text = c.hidden + (raw_text if c.stage2_skip else 0)
         else:
             top_image, top_text = raw_image, raw_text
-        shared = c.instance_dim if c.instance_head == "top" else 0
+        shared = c.instance_part if c.instance_head == "top" else 0
         self.top_image = _mlp([top_image, c.hidden, c.dim + shared], c.dropout)
         self.top_text = _mlp([top_text, c.hidden, c.dim + shared], c.dropout)
-        own = c.instance_dim if c.instance_head != "top" else 0
+        own = c.instance_part if c.instance_head != "top" else 0
         raw_head = c.instance_head == "raw"
         self.instance_image = nn.Linear(raw_image if raw_head else top_image, own) if own else None
         self.instance_text = nn.Linear(raw_text if raw_head else top_text, own) if own else None
@@ -322,7 +322,7 @@ class CCL(nn.Module):
         top = self.top_image if modality == "image" else self.top_text
         out = top(r)
         d = self.config.dim
-        if not self.config.instance_dim:
+        if not self.config.instance_part:
             return F.normalize(out, dim=-1), None
         head = self.instance_image if modality == "image" else self.instance_text
         if head is not None:  # a linear layer of its own
@@ -342,7 +342,7 @@ class CCL(nn.Module):
     @property
     def common_dim(self) -> int:
         """Width of the learned common space: D, plus the instance part's width."""
-        return self.config.dim + self.config.instance_dim
+        return self.config.dim + self.config.instance_part
 
     @property
     def out_dim(self) -> int:
@@ -367,7 +367,8 @@ class CCL(nn.Module):
         fragments = torch.cat([semantic.unsqueeze(1), rest], 1)
         first = torch.ones_like(semantic[:, :1], dtype=torch.bool)
         mask = torch.cat([first, torch.zeros_like(first).expand(-1, self.spec.text_patches - 1)], 1)
-        bow = semantic.new_zeros(len(semantic), self.config.text_bow) if self.config.text_bow else None
+        # No words: zeros shaped from the input itself, so an exported graph keeps a dynamic batch.
+        bow = (semantic[:, :1] * 0.0).expand(-1, self.config.text_bow) if self.config.text_bow else None
         return self._embed("text", *self._text_inputs(semantic, fragments, mask, bow))
 
     def encode_image(self, image: Tensor, logits: Tensor, patches: Tensor, flatness: Tensor | None = None) -> Tensor:

@@ -220,6 +220,7 @@ class Manifest:
                 patches=Patches(image_regions=tuple(tuple(r) for r in patches.get("image_regions", Patches().image_regions)),
                                 max_fragments=int(patches.get("max_fragments", Patches().max_fragments))),
                 max_text_tokens=int(runtime.get("max_text_tokens", 256)),
+                text_bow=int(runtime.get("text_bow", 0)),
                 quantized_int8=tuple(runtime.get("quantized_int8") or ()),
                 metrics=metrics,
                 parity=tuple(runtime.get("parity") or ()),

@@ -18,10 +18,10 @@ CCL_VARIANTS: dict[str, dict[str, Any]] = {
     "ccl-no-intra": {"use_intra": False},
     "ccl-no-inter": {"use_inter": False},
     "ccl-fixed-weights": {"adaptive_weights": False},
-    "ccl-no-instance": {"use_instance": False, "instance_dim": 0},
+    "ccl-no-instance": {"use_instance": False},
     "ccl-no-instance-part": {"instance_dim": 0},
     "ccl-no-bow": {"text_bow": 0},
-    "ccl-category-only": {"use_instance": False, "instance_dim": 0, "text_bow": 0},
+    "ccl-category-only": {"use_instance": False, "text_bow": 0},
 }
 """The full model and one ablation per component (CCLConfig overrides). ``ccl-no-instance-part``
 keeps the instance level but in the category space; ``ccl-category-only`` is the paper's

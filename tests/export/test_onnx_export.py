@@ -7,7 +7,7 @@ from ccl_embed.train.loop import train_ccl
 from ccl_embed.runtime.folder import RUNTIME_FILES, ModelError, read_runtime
 from tests.conftest import build_tiny_exported, synthetic_features
 
-TINY = CCLConfig(dim=16, hidden=32, code=16, stage1_epochs=1, fusion_epochs=1, stage2_epochs=2, batch_size=32)
+TINY = CCLConfig(dim=12, instance_dim=4, text_bow=64, hidden=32, code=16, stage1_epochs=1, fusion_epochs=1, stage2_epochs=2, batch_size=32)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,12 @@ def test_config_round_trips_through_json():
     ({"dim": 0}, "CCLConfig.dim=0: must be a positive integer"),
     ({"dropout": 1.0}, r"CCLConfig.dropout=1.0: must be in \[0, 1\)"),
     ({"margin": 3.0}, "unit vectors are at most 2 apart"),
-    ({"use_intra": False, "use_inter": False}, "stage 2 would learn nothing"),
+    ({"use_intra": False, "use_inter": False, "use_instance": False}, "stage 2 would learn nothing"),
+    ({"instance_dim": -1}, "instance_dim=-1: must be 0"),
+    ({"instance_share": 1.5}, r"instance_share=1.5: must be in \[0, 1\]"),
+    ({"instance_head": "deep"}, "instance_head='deep': choose 'top', 'linear' or 'raw'"),
+    ({"instance_weight": 0.0}, "instance_weight=0.0: must be positive"),
+    ({"text_bow": -2}, "text_bow=-2: must be 0"),
     ({"stage2_epochs": -1}, "must be 0 or more"),
     ({"lr": 0.0}, "must be positive"),
     ({"semantic_weight": 0.2, "photo_semantic_weight": 1.0}, r"photo_semantic_weight=1.0: must be in \[0, 1\)"),
@@ -49,7 +54,7 @@ def test_instance_level_options_validate():
     with pytest.raises(ValueError, match="instance_temperature=0.001: must be in"):
         CCLConfig(use_instance=True, instance_temperature=0.001)
     with pytest.raises(ValueError, match="all False"):
-        CCLConfig(use_intra=False, use_inter=False)
+        CCLConfig(use_intra=False, use_inter=False, use_instance=False)
     assert CCLConfig(use_intra=False, use_inter=False, use_instance=True).use_instance
     cfg = CCLConfig(use_instance=True, instance_temperature=0.05)
     assert CCLConfig.from_json(cfg.to_json()) == cfg

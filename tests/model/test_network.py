@@ -14,7 +14,8 @@ SPEC = DataSpec(image_dim=6, text_dim=4, classes=3, image_patches=2, text_patche
 def _model(labelled: bool = True, **config) -> CCL:
     from dataclasses import replace
 
-    return CCL(CCLConfig(dim=2, hidden=4, code=2, use_instance=True, **config), replace(SPEC, labelled=labelled))
+    options = {"use_instance": True, "instance_dim": 0, "text_bow": 0, **config}  # one space unless a test asks
+    return CCL(CCLConfig(dim=2, hidden=4, code=2, **options), replace(SPEC, labelled=labelled))
 
 
 def test_identical_texts_are_positives_of_each_other():
@@ -45,7 +46,7 @@ def test_stage2_parts_follow_the_config_and_the_labels():
     assert _model().stage2_parts == ("intra", "inter", "instance")
     assert _model(labelled=False).stage2_parts == ("instance",)  # label-free: the instance level alone
     assert len(_model(labelled=False).log_vars) == 1
-    paper = CCL(CCLConfig(dim=2, hidden=4, code=2), SPEC)
+    paper = CCL(CCLConfig(dim=2, hidden=4, code=2, use_instance=False, text_bow=0), SPEC)
     assert paper.stage2_parts == ("intra", "inter") and paper.log_scale is None  # the paper's category-only form
 
 
@@ -91,7 +92,7 @@ def _tiny_batch(n: int = 4):
 
 def test_an_instance_part_is_trained_by_the_instance_level_alone():
     b = _tiny_batch()
-    model = _model(instance_dim=3, use_conse=False, input_dropout=0.0, dropout=0.0)
+    model = _model(instance_dim=3, instance_head="top", use_conse=False, input_dropout=0.0, dropout=0.0)
     last = model.top_image[-1]
     for part, trained, untouched in (("instance", slice(2, 5), slice(0, 2)), ("intra", slice(0, 2), slice(2, 5)),
                                      ("inter", slice(0, 2), slice(2, 5))):
@@ -106,7 +107,7 @@ def test_the_instance_share_sets_each_part_of_the_cosine():
     from dataclasses import replace
 
     b = _tiny_batch()
-    model = _model(instance_dim=3, use_conse=False).eval()
+    model = _model(instance_dim=3, instance_head="top", use_conse=False).eval()
     with torch.no_grad():
         (ci, ii), (ct, it) = (model._parts("image", *model._image_inputs(b.image, b.logits, b.image_patches)),
                               model._parts("text", *model._text_inputs(b.text, b.text_patches, b.text_mask)))
@@ -133,7 +134,7 @@ def test_an_instance_head_of_its_own_trains_on_the_instance_level_alone(head):
 
 def test_without_labels_the_instance_level_trains_both_parts():
     b = _tiny_batch()
-    model = _model(labelled=False, instance_dim=3, use_conse=False, input_dropout=0.0, dropout=0.0)
+    model = _model(labelled=False, instance_dim=3, instance_head="top", use_conse=False, input_dropout=0.0, dropout=0.0)
     assert model.stage2_parts == ("instance",)
     model.stage2_losses(b)["instance"].backward()
     grad = model.top_image[-1].weight.grad

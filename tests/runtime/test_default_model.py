@@ -24,7 +24,8 @@ def test_default_model_is_shipped_intact_and_small():
     if "streamline" in licences.lower():  # trained on CC-BY artwork: credited
         assert "CC-BY-4.0" in licences
     # The common space (category part, instance part), the semantic part (MiniLM width), the photo offset.
-    assert model.dim == trained["dim"] + trained.get("instance_dim", 0) + 384 + 1
+    instance = trained.get("instance_dim", 0) if trained.get("use_instance") else 0
+    assert model.dim == trained["dim"] + instance + 384 + 1
 
 
 def test_default_model_embeds_images_and_texts():

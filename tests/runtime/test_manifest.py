@@ -88,7 +88,7 @@ def _as_format_1(folder: Path) -> None:
         "preprocessing": {"image_size": m.preprocessing.image_size, "mean": m.preprocessing.mean,
                           "std": m.preprocessing.std, "resize": "pad to square on white, bicubic"},
         "patches": {"image_regions": [list(r) for r in m.patches.image_regions], "max_fragments": m.patches.max_fragments},
-        "max_text_tokens": m.max_text_tokens, "parity": list(m.parity), "files": dict(m.files),
+        "max_text_tokens": m.max_text_tokens, "text_bow": m.text_bow, "parity": list(m.parity), "files": dict(m.files),
         "quantized_int8": [], "test_metrics": {"i2t_map": 0.25, "t2i_map": 0.5},
     }
     (folder / LEGACY_CONFIG_FILE).write_text(json.dumps(record))
@@ -144,7 +144,7 @@ def test_a_model_exported_with_another_input_size_embeds_correctly(tmp_path):
     from ccl_embed.train.towers import pool_regions
     from tests.conftest import synthetic_features, tiny_backbones
 
-    config = CCLConfig(dim=16, hidden=32, code=16, stage1_epochs=1, fusion_epochs=1, stage2_epochs=2, batch_size=32)
+    config = CCLConfig(dim=12, instance_dim=4, text_bow=64, hidden=32, code=16, stage1_epochs=1, fusion_epochs=1, stage2_epochs=2, batch_size=32)
     fs = synthetic_features()
     train_ccl(fs.split("train"), None, config, class_vectors=np.ones((10, 12), np.float32), out=tmp_path / "m")
     prep = Preprocessing(image_size=112, mean=0.45, std=0.25)

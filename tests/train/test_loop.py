@@ -13,7 +13,7 @@ from ccl_embed.train.loop import train_ccl
 from ccl_embed.train.evaluate import evaluate_method
 from tests.conftest import synthetic_features
 
-TINY = CCLConfig(dim=16, hidden=32, code=16, stage1_epochs=2, fusion_epochs=2, stage2_epochs=4, batch_size=32, val_every=2,
+TINY = CCLConfig(dim=12, instance_dim=4, text_bow=64, hidden=32, code=16, stage1_epochs=2, fusion_epochs=2, stage2_epochs=4, batch_size=32, val_every=2,
                  input_dropout=0.0)  # tiny synthetic features: no denoising needed
 CLASS_VECTORS = np.random.default_rng(1).normal(size=(10, 12)).astype(np.float32)
 
@@ -29,7 +29,7 @@ def test_a_training_step_lowers_each_phase_loss(features):
     torch.manual_seed(0)
     model = CCL(TINY, spec)
     model.class_vectors.copy_(torch.from_numpy(CLASS_VECTORS))
-    batch = to_batch(train, spec)
+    batch = to_batch(train, spec, TINY.text_bow)
     model.fit_normalizers(batch)
     model.eval()  # no dropout: the same loss function before and after
     for loss_fn in (model.stage1_loss, model.fusion_loss, lambda b: model.stage2_loss(b)[0]):
@@ -209,7 +209,7 @@ def test_the_instance_level_finds_the_item_not_only_its_category():
     config = replace(TINY, stage1_epochs=2, fusion_epochs=2, stage2_epochs=10)
     scores = {}
     for instance in (False, True):
-        model = train_ccl(fs.split("train"), None, replace(config, use_instance=instance), class_vectors=CLASS_VECTORS).model
+        model = train_ccl(fs.split("train"), None, replace(config, use_instance=instance, instance_dim=16), class_vectors=CLASS_VECTORS).model
         scores[instance] = evaluate_method(CCLEncoders(model), fs.split("train"))
     recall = {k: (s.r10_i2t + s.r10_t2i) / 2 for k, s in scores.items()}
     assert recall[True] > recall[False] + 0.1, recall
