@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import SELECTION_RULE, file_sha256, tune_ccl_variants, versions, write_result  # noqa: E402
+from _common import DOCS, RESULTS, SELECTION_RULE, file_sha256, tune_ccl_variants, versions, write_result  # noqa: E402
 
 from ccl_embed.paths import cache_dir  # noqa: E402
 from ccl_embed.train.pipeline import open_workbench  # noqa: E402
@@ -46,6 +46,32 @@ SHARES = {name: [{"instance_share": a} for a in (0.2, 0.35, 0.5, 0.65)] for name
 """Variants with an instance part are scored at several shares of it, from one fit (the share is not trained)."""
 
 
+def write_table(names: list[str]) -> Path:
+    """docs/instance-tuning.md: every variant of the given results/NAME.json files, one table,
+    best score first (written from the results, never typed)."""
+    rows = []
+    for name in names:
+        record = json.loads((RESULTS / f"{name}.json").read_text())
+        for variant, r in record["variants"].items():
+            rows.append((r["selection_score"], variant, r, name))
+    rows.sort(key=lambda t: -t[0])
+    splits = ("val", "style_val", "style_val_3d")
+    lines = ["# Choosing the instance level (validation splits only)", "",
+             "<!-- Written by `python benchmarks/tune_instance.py --table "
+             + " ".join(names) + "`; do not edit by hand. -->", "",
+             f"Rule: {SELECTION_RULE}. Seed 0, the shipped schedule, the ten-style corpus "
+             "(corpus-v2-aug). MAP is the category mean MAP of both directions; R@10 is I->T / T->I.", "",
+             "| variant | " + " | ".join(f"{s} MAP | {s} R@10" for s in splits) + " | score | results file |",
+             "|---|" + "---|---|" * len(splits) + "---|---|"]
+    for score, variant, r, name in rows:
+        cells = " | ".join(f"{r[s]['mean_map']:.3f} | {r[s]['r10_i2t']:.3f} / {r[s]['r10_t2i']:.3f}" if s in r else "n/a | n/a"
+                           for s in splits)
+        lines.append(f"| {variant.replace(' | ', ', ')} | {cells} | {score:.4f} | {name}.json |")
+    doc = DOCS / "instance-tuning.md"
+    doc.write_text("\n".join(lines) + "\n")
+    return doc
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=cache_dir() / "corpus-aug")
@@ -53,7 +79,12 @@ def main() -> None:
                         help="CCLConfig fields (JSON) under every variant: the shipped schedule by default")
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS), help="Variant names to run (default: all).")
     parser.add_argument("--name", default="instance_tuning", help="Write results/NAME.json.")
+    parser.add_argument("--table", nargs="+", metavar="NAME",
+                        help="Only write docs/instance-tuning.md from these results/NAME.json files.")
     args = parser.parse_args()
+    if args.table:
+        print(f"wrote {write_table(args.table)}")
+        return
     base = json.loads(args.overrides)
     bench = open_workbench(args.corpus)
     rows, best = tune_ccl_variants(bench, {n: VARIANTS[n] for n in args.variants}, {**base, "val_every": 0}, SHARES)
