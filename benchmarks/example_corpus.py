@@ -1,0 +1,59 @@
+"""How the README's example corpus searches: does each caption find its own picture?
+
+Ingests ``examples/corpus`` into a fresh embedded store with the shipped model, then searches
+each picture's caption (the first line of its ``.txt``) among the images (``--modality image``)
+and, separately, in a mixed search (images and texts together). Records the rank of the
+caption's own picture. Writes ``benchmarks/results/example_corpus.json``.
+
+    python benchmarks/example_corpus.py [--model default]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import versions, write_result  # noqa: E402
+
+import ccl_embed  # noqa: E402
+
+CORPUS = Path(__file__).resolve().parent.parent / "examples" / "corpus"
+
+
+def rank_of(hits: list[ccl_embed.Hit], picture: str) -> int | None:
+    """1-based rank of ``picture`` among the image hits, None when it is not returned."""
+    images = [h for h in hits if h.modality == "image"]
+    return next((i + 1 for i, h in enumerate(images) if Path(str(h.path)).name == picture), None)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="default")
+    args = parser.parse_args()
+    rows = {}
+    with tempfile.TemporaryDirectory() as store, ccl_embed.open("examples", store=store, model=args.model) as index:
+        index.ingest(CORPUS)
+        for caption_file in sorted(CORPUS.glob("*.txt")):
+            picture = caption_file.with_suffix(".png").name
+            caption = caption_file.read_text(encoding="utf-8").splitlines()[0].strip()
+            among_images = index.search(caption, limit=50, modality="image")
+            mixed = index.search(caption, limit=3)
+            rows[picture] = {"caption": caption, "rank_among_images": rank_of(among_images, picture),
+                             "top_image": Path(str(among_images[0].path)).name if among_images else None,
+                             "in_mixed_top3": rank_of(mixed, picture) is not None}
+            print(f"{picture:14s} rank {rows[picture]['rank_among_images']}  top {rows[picture]['top_image']:14s} {caption}")
+    first = sum(r["rank_among_images"] == 1 for r in rows.values())
+    mixed3 = sum(r["in_mixed_top3"] for r in rows.values())
+    print(f"{first} of {len(rows)} captions find their picture first among the images; "
+          f"{mixed3} of {len(rows)} bring it into the top 3 of a mixed search")
+    write_result("example_corpus", {
+        "versions": versions("ccl-embed", "onnxruntime", "qdrant-edge-py"), "model": args.model,
+        "found_first_among_images": first, "in_mixed_top3": mixed3, "captions": len(rows), "rows": rows,
+    })
+
+
+if __name__ == "__main__":
+    main()
