@@ -25,6 +25,11 @@ def semantic_choice(path: Path = RELEASE_CONFIG) -> dict[str, float]:
     return dict(json.loads(path.read_text()).get("semantic") or {})
 
 
+def release_work(path: Path = RELEASE_CONFIG) -> Path:
+    """The trained (PyTorch) folder the shipped model was exported from: the release config's ``work``."""
+    return Path(json.loads(path.read_text())["work"]).expanduser()
+
+
 def machine() -> dict[str, object]:
     """The machine a benchmark ran on."""
     cpu = platform.processor() or ""

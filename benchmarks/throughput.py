@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import versions, write_result  # noqa: E402
+from _common import release_work, versions, write_result  # noqa: E402
 
 from ccl_embed.data.corpus import read_corpus  # noqa: E402
 from ccl_embed.runtime.bow import hashed_bow  # noqa: E402
@@ -66,7 +66,7 @@ def main() -> None:
     texts = list(dict.fromkeys(p.text for p in corpus.pairs))[: args.items]
 
     # PyTorch eager of the same model (needs the training folder with model.safetensors).
-    train_folder = cache_dir() / "models" / "default-train" if args.model == "default" else folder
+    train_folder = release_work() if args.model == "default" else folder
     ccl = load_model(train_folder)
     backbone = image_backbone_module()
     text_module, hf_tokenizer = text_backbone_module()
