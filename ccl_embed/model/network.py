@@ -406,14 +406,10 @@ class CCL(nn.Module):
         return (self.encode_image(b.image, b.logits, b.image_patches, b.flatness),
                 self.encode_text(b.text, b.text_patches, b.text_mask, b.bow))
 
-    def common(self, b: Batch) -> tuple[Tensor, Tensor]:
-        """Unit vectors in the learned common space only (what stage 2 trains)."""
-        return (self._embed("image", *self._image_inputs(b.image, b.logits, b.image_patches)),
-                self._embed("text", *self._text_inputs(b.text, b.text_patches, b.text_mask, b.bow)))
-
     def stage2_losses(self, b: Batch) -> dict[str, Tensor]:
-        zi, ii = self._parts("image", *self._image_inputs(b.image, b.logits, b.image_patches))
-        zt, it = self._parts("text", *self._text_inputs(b.text, b.text_patches, b.text_mask, b.bow))
+        xi, pi, xt, pt, mi, mt = self._inputs(b)
+        zi, ii = self._parts("image", xi, pi, mi)
+        zt, it = self._parts("text", xt, pt, mt)
         c = self.config
         parts = self.stage2_parts
         out: dict[str, Tensor] = {}

@@ -56,19 +56,23 @@ class CCLEncoders:
     model: CCL
     chunk: int = 2048
 
-    def _embed(self, fs: FeatureSet, side: int) -> np.ndarray:
+    def _embed(self, fs: FeatureSet, texts: bool) -> np.ndarray:
+        """One side only: the other side is neither encoded nor, for images, hashed into words."""
         self.model.eval()
-        batch = to_batch(fs, self.model.spec, self.model.config.text_bow)
+        batch = to_batch(fs, self.model.spec, self.model.config.text_bow if texts else 0)
         out = []
         with torch.inference_mode():
             for i in range(0, len(batch), self.chunk):
-                out.append(self.model.embed(batch.take(torch.arange(i, min(i + self.chunk, len(batch)))))[side].numpy())
+                b = batch.take(torch.arange(i, min(i + self.chunk, len(batch))))
+                z = (self.model.encode_text(b.text, b.text_patches, b.text_mask, b.bow) if texts
+                     else self.model.encode_image(b.image, b.logits, b.image_patches, b.flatness))
+                out.append(z.numpy())
         return np.concatenate(out)
 
     def encode_images(self, features: FeatureSet) -> np.ndarray:
-        return self._embed(features, 0)
+        return self._embed(features, texts=False)
 
     def encode_texts(self, features: FeatureSet) -> np.ndarray:
-        return self._embed(features, 1)
+        return self._embed(features, texts=True)
 
 
