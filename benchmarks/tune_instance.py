@@ -41,6 +41,11 @@ VARIANTS = {
     "+ raw linear instance part 128 x2 + hashed bag of words 2048": {"use_instance": True, "instance_dim": 128,
                                                                      "instance_weight": 2.0, "instance_head": "raw",
                                                                      "text_bow": 2048},
+    "+ residual raw linear instance part 128 + hashed bag of words 2048": {"use_instance": True, "instance_dim": 128,
+                                                                           "instance_head": "raw", "text_bow": 2048,
+                                                                           "instance_residual": True},
+    "+ raw linear instance part 256 + hashed bag of words 2048": {"use_instance": True, "instance_dim": 256,
+                                                                  "instance_head": "raw", "text_bow": 2048},
 }
 SHARES = {name: [{"instance_share": a} for a in (0.2, 0.35, 0.5, 0.65)] for name, v in VARIANTS.items() if v.get("instance_dim")}
 """Variants with an instance part are scored at several shares of it, from one fit (the share is not trained)."""

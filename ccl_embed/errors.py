@@ -26,6 +26,16 @@ class MissingDependencyError(CCLEmbedError, ImportError):
     """An optional dependency is missing; the message gives the exact pip command."""
 
 
+def one_line(text: str, limit: int = 200) -> str:
+    """The first line of a message, cut at a word boundary to at most ``limit`` characters (with "...")."""
+    line = next((ln.strip() for ln in str(text).splitlines() if ln.strip()), "")
+    if len(line) <= limit:
+        return line
+    cut = line[: limit - 3]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut).rstrip(" ,;:") + "..."
+
+
 def require(module: str, extra: str, package: str | None = None) -> ModuleType:
     """Import an optional dependency or explain which extra installs it.
 

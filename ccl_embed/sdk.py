@@ -10,14 +10,17 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from PIL import Image
 
 from ccl_embed.errors import CCLEmbedError
 from ccl_embed.ingest import IngestSummary, ingest
-from ccl_embed.runtime.embedder import Embedder, vectors_or_raise
+from ccl_embed.ingest.pipeline import root_key
+from ccl_embed.runtime.embedder import Embedder, check_batch_size, vectors_or_raise
+from ccl_embed.runtime.session import check_device
 from ccl_embed.runtime.folder import DEFAULT_MODEL, RuntimeModel
 from ccl_embed.store import (
     DEFAULT_COLLECTION,
@@ -25,7 +28,9 @@ from ccl_embed.store import (
     CollectionMeta,
     Filter,
     StoreOptions,
+    collection_names,
     default_store,
+    drop_collection,
     open_collection,
 )
 from ccl_embed.store.base import StoreError
@@ -58,12 +63,20 @@ class Hit:
 
     def to_dict(self) -> dict[str, Any]:
         return {"score": self.score, "modality": self.modality, "path": self.path, "text": self.text,
-                "label": self.label, "id": self.id}
+                "label": self.label, "id": self.id, "root": self.payload.get("root")}
 
 
 def model_meta(model: RuntimeModel) -> CollectionMeta:
     """The collection record of a model."""
     return CollectionMeta(model=model.name, model_version=model.version, dim=model.dim, distance=model.distance)
+
+
+def _root_counts(coll: Collection) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for _, payload, _ in coll.scan(None, ("root",)):
+        name = str(payload.get("root", ""))
+        out[name] = out.get(name, 0) + 1
+    return dict(sorted(out.items()))
 
 
 class Index:
@@ -72,9 +85,15 @@ class Index:
     def __init__(self, collection: Collection, embedder: Embedder) -> None:
         self.collection = collection
         self.embedder = embedder
+        self._closed = False
+
+    def _open(self) -> Collection:
+        if self._closed:
+            raise CCLEmbedError(f"this index ({self.collection.where}) is closed; open it again with ccl_embed.open(...)")
+        return self.collection
 
     def ingest(self, path: str | os.PathLike[str], *, prune: bool = False, batch_size: int = 32,
-               show_progress: bool = False) -> IngestSummary:
+               show_progress: bool = False, root: str | None = None, follow_links_outside: bool = False) -> IngestSummary:
         """Embed and store every image and text under a folder (see ``docs/ingest.md``).
 
         Args:
@@ -82,12 +101,24 @@ class Index:
             prune: Remove the points of this folder whose files are gone.
             batch_size: Items embedded and stored together.
             show_progress: Show a progress bar with items/s on stderr.
+            root: The name its points are stored under (default: the folder's absolute path). A
+                moved folder ingested again under the same name keeps its points.
+            follow_links_outside: Follow symbolic links whose target lies outside the folder.
 
         Returns:
             What was added, left unchanged, replaced, pruned, skipped (with reasons) or failed.
+
+        Raises:
+            CCLEmbedError: On a bad argument, or when ``path`` is not a folder.
+            StoreError: When the store cannot be written (a full disk, for example).
+            Interrupted: On Ctrl-C or SIGTERM, with the summary of what this run stored.
         """
+        check_batch_size(batch_size)
+        coll = self._open()
+        kwargs: dict[str, Any] = {"prune": prune, "batch_size": batch_size, "root_name": root,
+                                  "follow_links_outside": follow_links_outside}
         if not show_progress:
-            return ingest(path, self.collection, self.embedder, prune=prune, batch_size=batch_size)
+            return ingest(path, coll, self.embedder, **kwargs)
         from tqdm import tqdm
 
         with tqdm(total=0, desc="ingest", unit="item", dynamic_ncols=True) as bar:
@@ -96,8 +127,35 @@ class Index:
                 bar.total = total
                 bar.refresh()
 
-            return ingest(path, self.collection, self.embedder, prune=prune, batch_size=batch_size,
-                          progress=bar.update, on_total=start)
+            return ingest(path, coll, self.embedder, progress=bar.update, on_total=start, **kwargs)
+
+    def roots(self) -> dict[str, int]:
+        """The ingested roots of the collection and how many points each has, by name."""
+        return _root_counts(self._open())
+
+    def forget(self, root: str | os.PathLike[str]) -> int:
+        """Remove every point of one ingested root; its folder need not exist any more.
+
+        Args:
+            root: A root's name as :meth:`roots` lists it, or its folder (resolved as an ingest does).
+
+        Returns:
+            How many points were removed.
+
+        Raises:
+            CCLEmbedError: When the collection holds no point of that root (the message lists its roots).
+        """
+        known = self.roots()
+        key = root_key(root, None)
+        name = str(root) if str(root) in known else key
+        if name not in known:
+            listed = ", ".join(repr(r) for r in known) or "none"
+            raise CCLEmbedError(f"{self.collection.where} has no points of root {str(root)!r}; its roots: {listed}")
+        coll = self._open()
+        ids = [pid for pid, _, _ in coll.scan({"root": name}, ())]
+        coll.delete(ids)
+        coll.optimize()
+        return len(ids)
 
     def embed_query(self, query: Query) -> list[float]:
         """The vector of a query: a ``str`` is text; a path or a PIL image is an image."""
@@ -122,6 +180,8 @@ class Index:
         Raises:
             CCLEmbedError: On a bad query, limit or modality.
         """
+        if where is not None and not isinstance(where, Mapping):
+            raise CCLEmbedError(f"where={where!r:.60}: give a mapping of field to value(s), for example {{'label': 'animals'}}")
         if modality is not None and modality not in MODALITIES:
             raise CCLEmbedError(f"modality={modality!r}: choose image or text (or leave it out for both)")
         if not isinstance(limit, int) or limit < 1:
@@ -129,18 +189,21 @@ class Index:
         conditions = dict(where or {})
         if modality is not None:
             conditions["modality"] = modality
+        coll = self._open()
         vector = self.embed_query(query)
         return [Hit(score=h.score, modality=str(h.payload.get("modality", "")), path=str(h.payload.get("path", "")),
                     text=h.payload.get("text"), label=h.payload.get("label"), id=h.id, payload=h.payload)
-                for h in self.collection.query(vector, limit, conditions)]
+                for h in coll.query(vector, limit, conditions)]
 
     def count(self) -> int:
         """How many points the collection holds."""
-        return self.collection.count()
+        return self._open().count()
 
     def close(self) -> None:
-        """Release the collection (the embedded store's lock with it)."""
-        self.collection.close()
+        """Release the collection (the embedded store's lock with it); closing twice is harmless."""
+        if not self._closed:
+            self._closed = True
+            self.collection.close()
 
     def __enter__(self) -> Index:
         return self
@@ -182,9 +245,64 @@ def open(collection: str = DEFAULT_COLLECTION, *, store: str | os.PathLike[str] 
     if options is not None and loose != StoreOptions():
         raise StoreError("give the store choice either as options=StoreOptions(...) or as store=/url=/... arguments, not both")
     options = options or loose
+    check_device(device)
     embedder = Embedder(model, device=device)
     coll = open_collection(collection, model_meta(embedder.model), options, create=create)
     return Index(coll, embedder)
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    """One collection of a store, as :func:`collections` lists it.
+
+    Attributes:
+        name: The collection's name.
+        count: How many points it holds.
+        model: The model that wrote it.
+        dim: The vectors' width.
+        roots: Its ingested roots and their point counts.
+        error: Why it could not be read (held by another process, for example), else None.
+    """
+
+    name: str
+    count: int = 0
+    model: str = ""
+    dim: int = 0
+    roots: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "count": self.count, "model": self.model, "dim": self.dim,
+                "roots": self.roots, "error": self.error}
+
+
+def collections(*, store: str | os.PathLike[str] | None = None, url: str | None = None, api_key: str | None = None,
+                prefer_grpc: bool = False, options: StoreOptions | None = None) -> list[CollectionInfo]:
+    """The ccl-embed collections of a store (the embedded one by default, or a server's), by name.
+
+    Raises:
+        StoreError: When the server does not answer.
+    """
+    options = options or StoreOptions(store=store, url=url, api_key=api_key, prefer_grpc=prefer_grpc)
+    out = []
+    for name in collection_names(options):
+        try:
+            with open_collection(name, None, options, create=False) as coll:
+                roots = _root_counts(coll)
+                out.append(CollectionInfo(name, sum(roots.values()), coll.meta.model, coll.meta.dim, roots))
+        except StoreError as e:
+            out.append(CollectionInfo(name, error=str(e)))
+    return out
+
+
+def drop(collection: str, *, store: str | os.PathLike[str] | None = None, url: str | None = None,
+         api_key: str | None = None, prefer_grpc: bool = False, options: StoreOptions | None = None) -> None:
+    """Remove a collection and every point in it (the files ingested are not touched).
+
+    Raises:
+        StoreError: When it does not exist or another process holds it.
+    """
+    drop_collection(collection, options or StoreOptions(store=store, url=url, api_key=api_key, prefer_grpc=prefer_grpc))
 
 
 @dataclass(frozen=True)
@@ -226,4 +344,5 @@ def describe_model(model: str | os.PathLike[str] = DEFAULT_MODEL, device: str = 
                      warnings=tuple(str(w.message) for w in caught))
 
 
-__all__ = ["Hit", "Index", "ModelInfo", "StoreError", "StoreOptions", "default_store", "describe_model", "open"]
+__all__ = ["CollectionInfo", "Hit", "Index", "ModelInfo", "StoreError", "StoreOptions", "collections", "default_store",
+           "describe_model", "drop", "open"]

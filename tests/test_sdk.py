@@ -61,8 +61,10 @@ def test_another_model_on_the_collection_is_refused(tmp_path, index):
 
 def test_store_location_follows_the_environment(tmp_path, monkeypatch, tiny_model):
     monkeypatch.setenv("CCL_EMBED_STORE", str(tmp_path / "elsewhere"))
+    make_folder(tmp_path / "f")
     with ccl_embed.open("x", model=tiny_model) as ix:
         assert ix.count() == 0
+        ix.ingest(tmp_path / "f")
     assert (tmp_path / "elsewhere" / "x" / "collection.json").is_file()
 
 

@@ -20,10 +20,10 @@ import numpy as np
 
 from ccl_embed.runtime.images import ImageError, load_image
 from ccl_embed.errors import CCLEmbedError
-from ccl_embed.ingest.walk import Item, Skipped, find_items
-from ccl_embed.runtime.embedder import Embedder
+from ccl_embed.ingest.walk import Item, Skipped, find_items, reason_of
+from ccl_embed.runtime.embedder import Embedder, check_batch_size
 from ccl_embed.runtime.folder import sha256_file
-from ccl_embed.store.base import Collection, CollectionMeta, Point
+from ccl_embed.store.base import Collection, CollectionMeta, Point, StoreError
 
 MAX_TEXT_BYTES = 1 << 20
 """At most this much of a text file is read; a longer file is embedded from its beginning."""
@@ -67,6 +67,16 @@ class IngestSummary:
                 "failed": [vars(s) for s in self.failed]}
 
 
+class Interrupted(KeyboardInterrupt):
+    """An ingest stopped by Ctrl-C or SIGTERM: ``summary`` says what this run had stored (whole
+    points only); running the same ingest again resumes."""
+
+    def __init__(self, summary: IngestSummary, where: str) -> None:
+        super().__init__(f"interrupted: {summary.added} items of this run are stored in {where}; "
+                         "run the same command again to resume")
+        self.summary = summary
+
+
 def point_id(meta: CollectionMeta, root: str, modality: str, path: str, sha256: str) -> str:
     """The deterministic id of one item's point."""
     return str(uuid.uuid5(_ID_NAMESPACE, f"{meta.model_version}\n{root}\n{modality}\n{path}\n{sha256}"))
@@ -100,8 +110,10 @@ def _hash(item: Item) -> str:
     return sha256_file(item.file)
 
 
-def _load(p: _Prepared) -> Any:
-    """The decoded content of a pending item (PIL image or text), checked against the hash of the first pass."""
+def _load(p: _Prepared, embedder: Embedder) -> Any:
+    """The content of a pending item, checked against the hash of the first pass: a text, or an
+    image decoded and reduced at once to what the model reads (so a batch of huge images holds
+    one decoded image at a time)."""
     item = p.item
     if item.file is None:
         return item.text
@@ -111,7 +123,7 @@ def _load(p: _Prepared) -> Any:
             raise CCLEmbedError("changed during the ingest; run the ingest again")
         if not data:
             raise CCLEmbedError("empty file (0 bytes)")
-        return load_image(item.file, data=data)
+        return embedder.prepare_image(load_image(item.file, data=data))
     with item.file.open("rb") as f:
         data = f.read(MAX_TEXT_BYTES + 1)
     cut = len(data) > MAX_TEXT_BYTES
@@ -147,9 +159,23 @@ def _links(item: Item, ids: dict[str, str]) -> dict[str, Any]:
     return out
 
 
+def root_key(folder: str | os.PathLike[str], name: str | None) -> str:
+    """The name a folder's points are stored under: ``name``, else the folder's absolute path.
+
+    Raises:
+        CCLEmbedError: When ``name`` is empty, too long or holds control characters.
+    """
+    if name is None:
+        return Path(folder).resolve().as_posix()
+    if not isinstance(name, str) or not name.strip() or len(name) > 256 or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise CCLEmbedError(f"root name {name!r:.80}: give 1-256 printable characters, for example --root photos")
+    return name
+
+
 def ingest(root: str | os.PathLike[str], collection: Collection, embedder: Embedder, *, prune: bool = False,
            batch_size: int = 32, exclude: tuple[str | os.PathLike[str], ...] = (),
-           progress: Callable[[int], Any] | None = None, on_total: Callable[[int], Any] | None = None) -> IngestSummary:
+           progress: Callable[[int], Any] | None = None, on_total: Callable[[int], Any] | None = None,
+           root_name: str | None = None, follow_links_outside: bool = False) -> IngestSummary:
     """Ingest a folder into a collection (see the module docs for what is kept and skipped).
 
     Args:
@@ -161,6 +187,8 @@ def ingest(root: str | os.PathLike[str], collection: Collection, embedder: Embed
         exclude: Folders under root never to enter (the collection's own folder is never entered).
         progress: Called with the number of items just handled (for a progress bar).
         on_total: Called once with the number of items to embed, before the first is embedded.
+        root_name: The name the points are stored under (default: the folder's absolute path).
+        follow_links_outside: Follow symbolic links whose target is outside the folder.
 
     Returns:
         The summary.
@@ -169,10 +197,12 @@ def ingest(root: str | os.PathLike[str], collection: Collection, embedder: Embed
         CorpusError: When root is not a folder.
         StoreError: When the collection cannot be written.
     """
+    check_batch_size(batch_size)
     root_path = Path(root).resolve()
-    root_key = root_path.as_posix()
+    key = root_key(root_path, root_name)
     meta = collection.meta
-    found = find_items(root_path, tuple(exclude) + ((collection.folder,) if collection.folder else ()))
+    found = find_items(root_path, tuple(exclude) + ((collection.folder,) if collection.folder else ()),
+                       follow_links_outside=follow_links_outside)
     summary = IngestSummary(ignored=found.ignored, skipped=list(found.skipped))
     prepared: list[_Prepared] = []
     for item in found.items:
@@ -182,10 +212,10 @@ def ingest(root: str | os.PathLike[str], collection: Collection, embedder: Embed
             summary.skipped.append(Skipped(item.path, _os_reason(e)))
     ids = {}
     for p in prepared:
-        p.id = point_id(meta, root_key, p.item.modality, p.item.path, p.sha)
+        p.id = point_id(meta, key, p.item.modality, p.item.path, p.sha)
         ids[p.item.path] = p.id
     links = ("path", "pairs", "label")
-    stored = {pid: payload for pid, payload, _ in collection.scan({"root": root_key}, links)}
+    stored = {pid: payload for pid, payload, _ in collection.scan({"root": key}, links)}
     pending = [p for p in prepared if p.id not in stored]
     summary.unchanged = len(prepared) - len(pending)
     for p in prepared:  # an unchanged item whose partner or label changed gets its links updated
@@ -196,13 +226,19 @@ def ingest(root: str | os.PathLike[str], collection: Collection, embedder: Embed
     if on_total is not None:
         on_total(len(pending))
     added: set[str] = set()
-    for modality in ("image", "text"):
-        todo = [p for p in pending if p.item.modality == modality]
-        for start in range(0, len(todo), batch_size):
-            batch = todo[start : start + batch_size]
-            added |= _embed_batch(batch, modality, collection, embedder, root_key, ids, summary)
-            if progress is not None:
-                progress(len(batch))
+    try:
+        for modality in ("image", "text"):
+            todo = [p for p in pending if p.item.modality == modality]
+            for start in range(0, len(todo), batch_size):
+                batch = todo[start : start + batch_size]
+                added |= _embed_batch(batch, modality, collection, embedder, key, ids, summary)
+                if progress is not None:
+                    progress(len(batch))
+    except StoreError as e:
+        raise StoreError(f"{e} ({len(added)} items of this run are stored; the same command resumes)") from e
+    except KeyboardInterrupt as e:
+        summary.added = len(added)
+        raise Interrupted(summary, collection.where) from e
     summary.added = len(added)
     # A stored point is stale when its path now has another point, stored; one whose file is now
     # unreadable or undecodable is kept. Pruning removes only paths the walk did not see at all.
@@ -213,8 +249,7 @@ def ingest(root: str | os.PathLike[str], collection: Collection, embedder: Embed
     gone = [pid for pid, path in paths.items() if path not in seen] if prune else []
     collection.delete(stale + gone)
     summary.replaced, summary.pruned = len(stale), len(gone)
-    if summary.added or stale or gone:
-        collection.optimize()
+    collection.optimize()  # also after a run that only found everything stored: an earlier build may have failed
     return summary
 
 
@@ -223,11 +258,11 @@ def _embed_batch(batch: list[_Prepared], modality: str, collection: Collection, 
     loaded: list[tuple[_Prepared, Any]] = []
     for p in batch:
         try:
-            loaded.append((p, _load(p)))
+            loaded.append((p, _load(p, embedder)))
         except OSError as e:
             summary.skipped.append(Skipped(p.item.path, _os_reason(e)))
         except (ImageError, CCLEmbedError) as e:
-            summary.skipped.append(Skipped(p.item.path, str(e).split(": ", 1)[-1] if isinstance(e, ImageError) else str(e)))
+            summary.skipped.append(Skipped(p.item.path, reason_of(e, p.item.file)))
     if not loaded:
         return set()
     contents = [c for _, c in loaded]

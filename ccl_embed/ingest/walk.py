@@ -7,12 +7,17 @@ Rules (documented in docs/ingest.md):
 - a ``pairs.jsonl`` (the corpus format) adds one text item per line, paired with its image, and
   gives that image its label;
 - hidden files and folders (a leading ``.``) and other file types are ignored, and counted;
-- symbolic links are followed, loops are reported once and not entered.
+- a symbolic link is followed only when its target lies inside the ingested root (or, with
+  ``follow_links_outside``, anywhere); loops are reported once and not entered;
+- special files (devices, FIFOs, sockets) and anything under /proc, /sys or /dev are never read,
+  whatever the links say.
+Each refusal is one :class:`Skipped` reason.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -66,34 +71,95 @@ class Found:
     ignored: int
 
 
+def reason_of(error: Exception, *paths: object) -> str:
+    """An error's message without the path it starts with (the summary names the item already);
+    compared whole, so a ``": "`` inside a file name never cuts the reason."""
+    message = str(error)
+    for path in paths:
+        prefix = f"{path}: "
+        if message.startswith(prefix):
+            return message[len(prefix):]
+    return message
+
+
 def _rel(root: Path, path: Path) -> str:
     return PurePosixPath(*path.relative_to(root).parts).as_posix()
 
 
-def _files(root: Path, skipped: list[Skipped], exclude: set[str]) -> Iterator[Path]:
-    """Every visible file under root, sorted, following links without looping."""
+SYSTEM_TREES = ("/proc", "/sys", "/dev")
+"""Trees of the kernel's own files: never read, even through a link the user allowed."""
+
+_KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO"),
+          (stat.S_ISSOCK, "a socket"))
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _refusal(real: str, root: str, follow_outside: bool, linked: bool) -> str | None:
+    """Why the (resolved) path ``real`` is not walked, or None when it may be."""
+    if any(_inside(real, t) and not _inside(root, t) for t in SYSTEM_TREES):
+        return "a system file (under /proc, /sys or /dev); never read"
+    if linked and not follow_outside and not _inside(real, root):
+        return "symbolic link to outside the ingested folder; not followed (--follow-links-outside follows it)"
+    return None
+
+
+def _files(root: Path, skipped: list[Skipped], exclude: set[str], follow_outside: bool) -> Iterator[Path]:
+    """Every visible regular file under root, sorted, following allowed links without looping."""
+    real_root = os.path.realpath(root)
     seen: set[str] = set()
-    for top, dirs, files in os.walk(root, followlinks=True, onerror=lambda e: skipped.append(
-            Skipped(_rel(root, Path(e.filename)) if e.filename else ".", f"folder cannot be read ({e.strerror})"))):
-        real = os.path.realpath(top)
-        if real in seen or real in exclude:
-            if real in seen:
-                skipped.append(Skipped(_rel(root, Path(top)), "symbolic link loop (already walked); not entered"))
-            dirs[:] = []
-            continue
+
+    def refuse(path: Path, reason: str) -> None:
+        skipped.append(Skipped(_rel(root, path), reason))
+
+    def walk(folder: Path, real: str) -> Iterator[Path]:
+        if real in seen:
+            refuse(folder, "symbolic link loop (already walked); not entered")
+            return
         seen.add(real)
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if not name.startswith("."):
-                yield Path(top) / name
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
+        except OSError as e:
+            refuse(folder, f"folder cannot be read ({e.strerror})")
+            return
+        for entry in entries:
+            path = Path(entry.path)
+            linked = entry.is_symlink()
+            target = os.path.realpath(path) if linked else os.path.join(real, entry.name)
+            if target in exclude:
+                continue
+            reason = _refusal(target, real_root, follow_outside, linked)
+            if reason is not None:
+                refuse(path, reason)
+                continue
+            try:
+                st = os.stat(path)
+            except OSError:
+                refuse(path, "broken or looping symbolic link" if linked else "vanished during the walk")
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                yield from walk(path, target)
+            elif stat.S_ISREG(st.st_mode):
+                yield path
+            else:
+                kind = next((k for test, k in _KINDS if test(st.st_mode)), "not a regular file")
+                refuse(path, f"{kind}; special files are never read")
+
+    yield from walk(root, real_root)
 
 
-def find_items(root: str | os.PathLike[str], exclude: tuple[str | os.PathLike[str], ...] = ()) -> Found:
+def find_items(root: str | os.PathLike[str], exclude: tuple[str | os.PathLike[str], ...] = (), *,
+               follow_links_outside: bool = False) -> Found:
     """Walk ``root`` and list what to ingest (nothing is read but ``pairs.jsonl`` files).
 
     Args:
         root: The folder to ingest.
         exclude: Folders never to enter (the embedded store, when it lies inside root).
+        follow_links_outside: Follow symbolic links whose target is outside ``root`` (never into
+            /proc, /sys or /dev).
 
     Raises:
         CorpusError: When root is not a folder.
@@ -105,7 +171,7 @@ def find_items(root: str | os.PathLike[str], exclude: tuple[str | os.PathLike[st
     items: dict[str, Item] = {}
     ignored = 0
     jsonl: list[Path] = []
-    for path in _files(root, skipped, {os.path.realpath(e) for e in exclude}):
+    for path in _files(root, skipped, {os.path.realpath(e) for e in exclude}, follow_links_outside):
         rel = _rel(root, path)
         suffix = path.suffix.lower()
         if path.name == PAIRS_FILE:
@@ -113,10 +179,6 @@ def find_items(root: str | os.PathLike[str], exclude: tuple[str | os.PathLike[st
             continue
         if suffix not in IMAGE_SUFFIXES + SVG_SUFFIXES + TEXT_SUFFIXES:
             ignored += 1
-            continue
-        if not path.is_file():  # broken link, link loop, socket...
-            reason = "broken or looping symbolic link" if path.is_symlink() else "not a regular file"
-            skipped.append(Skipped(rel, reason))
             continue
         items[rel] = Item("text" if suffix in TEXT_SUFFIXES else "image", rel, file=path)
     _pair_by_stem(items)
@@ -141,7 +203,7 @@ def _from_pairs_file(root: Path, path: Path, items: dict[str, Item], skipped: li
     try:
         corpus = read_corpus(path.parent, check_files=False)
     except CorpusError as e:
-        skipped.append(Skipped(rel_file, str(e).split(": ", 1)[-1]))
+        skipped.append(Skipped(rel_file, reason_of(e, path, path.parent)))
         return []
     skipped.extend(Skipped(f"{rel_file}:{p.line}", p.reason) for p in corpus.skipped)
     out = []

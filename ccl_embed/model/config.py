@@ -76,6 +76,10 @@ class CCLConfig:
     ``linear``, one linear layer of its own on stage 2's input (the fused codes and the
     standardised inputs), which transfers to unseen styles with less to overfit; or ``raw``, one
     linear layer on the standardised inputs alone (instance and mean patch)."""
+    instance_residual: bool = False
+    """Score the instance InfoNCE on the joined vector, the category part held fixed (no gradient
+    reaches it from this loss): the instance part then learns what the category cosine misses at
+    ``instance_share``, instead of ranking pairs on its own."""
     text_bow: int = 2048
     """Width of a hashed bag of words (``ccl_embed.runtime.bow``) appended to the text instance
     beside the text tower's vector (0: none, the paper's input; 2048 by default). Exact words keep apart texts

@@ -430,6 +430,8 @@ class CCL(nn.Module):
                 out["instance"] = self.instance_loss(zi, zt, b.instance)
             elif len(parts) == 1:  # alone (no labels): it trains the whole vector, both parts
                 out["instance"] = self.instance_loss(self._join(zi, ii), self._join(zt, it), b.instance)
+            elif c.instance_residual:  # its own part, learning what the category cosine misses
+                out["instance"] = self.instance_loss(self._join(zi.detach(), ii), self._join(zt.detach(), it), b.instance)
             else:  # its own part
                 out["instance"] = self.instance_loss(ii, it, b.instance)
         return out

@@ -28,9 +28,21 @@ from ccl_embed.runtime.folder import (
 )
 from ccl_embed.runtime.images import ImageError, flatness, load_image, to_rgb
 from ccl_embed.runtime.patches import pack_fragments, text_fragments
-from ccl_embed.runtime.session import device_of, make_session
+from ccl_embed.runtime.session import check_device, device_of, make_session
 
-ImageInput = Union[str, "os.PathLike[str]", Image.Image]
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    """An image reduced to what the model reads of it: the backbone input (``float32 [3, s, s]``)
+    and its flatness. Holding these instead of decoded images bounds a batch's memory whatever the
+    images' sizes (:meth:`Embedder.prepare_image`)."""
+
+    pixels: np.ndarray
+    flatness: float
+
+
+ImageInput = Union[str, "os.PathLike[str]", Image.Image, PreparedImage]
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,7 @@ class Embedder:
                  threads: int | None = None) -> None:
         self.model = model if isinstance(model, RuntimeModel) else read_runtime(
             resolve_model(model if isinstance(model, str) else Path(model)))
+        check_device(device)
         self._device, self._threads = device, threads
         self._sessions: dict[str, Any] = {}
         self._tokenizer: Any = None
@@ -98,27 +111,45 @@ class Embedder:
         return device_of(self._session(IMAGE_BACKBONE))
 
     # ---- images ----------------------------------------------------------------------------
-    def _decode(self, item: ImageInput) -> Image.Image:
+    def _decode(self, item: str | os.PathLike[str] | Image.Image) -> Image.Image:
         if isinstance(item, Image.Image):
+            if item.width == 0 or item.height == 0:
+                raise ImageError(f"image of {item.width}x{item.height} pixels: there is nothing to embed")
             return to_rgb(item)
-        return load_image(item)
+        if isinstance(item, (str, os.PathLike)):
+            return load_image(item)
+        raise CCLEmbedError(f"image {item!r:.60}: pass a path, a PIL image or a PreparedImage")
+
+    def prepare_image(self, item: ImageInput) -> PreparedImage:
+        """Decode an image and keep only what the model reads of it (see :class:`PreparedImage`).
+
+        Raises:
+            ImageError: When it cannot be decoded.
+        """
+        if isinstance(item, PreparedImage):
+            return item
+        img = self._decode(item)
+        return PreparedImage(self._preprocess(img), flatness(img))
 
     def embed_images(self, images: Iterable[ImageInput], batch_size: int = 32) -> Iterator[Embedded]:
-        """Embed images (paths or PIL images), in order, one result per input.
+        """Embed images (paths, PIL images or prepared images), in order, one result per input.
 
         A file that cannot be decoded yields an :class:`Embedded` with ``error`` set; the rest
-        of its batch is embedded as usual.
+        of its batch is embedded as usual. One image is decoded at a time.
+
+        Raises:
+            CCLEmbedError: When ``batch_size`` is not a positive whole number.
         """
+        check_batch_size(batch_size)
         # Only a model that routes photographs (CCLConfig.photo_semantic_weight) reads flatness.
         routes = "flatness" in {i.name for i in self._session(IMAGE_HEAD).get_inputs()}
         for batch in batched(images, batch_size):
             pixels, flat, ok, failed = [], [], [], {}
             for i, item in batch:
                 try:
-                    img = self._decode(item)
-                    pixels.append(self._preprocess(img))
-                    if routes:
-                        flat.append(flatness(img))
+                    prepared = self.prepare_image(item)
+                    pixels.append(prepared.pixels)
+                    flat.append(prepared.flatness)
                     ok.append(i)
                 except (ImageError, CCLEmbedError, OSError) as e:
                     failed[i] = str(e)
@@ -171,7 +202,12 @@ class Embedder:
         return np.stack([vectors[t] for t in texts]).astype(np.float32, copy=False)
 
     def embed_texts(self, texts: Iterable[str], batch_size: int = 64) -> Iterator[Embedded]:
-        """Embed texts, in order, one result per input (an empty or non-string text yields an error)."""
+        """Embed texts, in order, one result per input (an empty or non-string text yields an error).
+
+        Raises:
+            CCLEmbedError: When ``batch_size`` is not a positive whole number.
+        """
+        check_batch_size(batch_size)
         for batch in batched(texts, batch_size):
             good = [(i, t.strip()) for i, t in batch if isinstance(t, str) and t.strip()]
             vectors: dict[int, np.ndarray] = {}
@@ -190,6 +226,13 @@ class Embedder:
                 vectors = {i: v for (i, _), v in zip(good, out)}
             for i, t in batch:
                 yield Embedded(i, vectors.get(i), None if i in vectors else f"text #{i} is empty or not a string: {t!r:.40}")
+
+
+def check_batch_size(batch_size: object) -> int:
+    """``batch_size`` when it is a positive whole number, else a CCLEmbedError saying so."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise CCLEmbedError(f"batch_size={batch_size!r}: give a positive whole number of items, for example 32")
+    return batch_size
 
 
 def vectors_or_raise(results: Iterable[Embedded], what: str) -> np.ndarray:

@@ -25,6 +25,12 @@ from ccl_embed.errors import CCLEmbedError, MissingDependencyError
 MAX_PIXELS = 64_000_000
 """Images with more pixels are refused (decompression-bomb guard)."""
 
+REDUCE_PIXELS = 16_000_000
+"""Images with more pixels are decoded reduced (JPEG: at a smaller DCT scale; others: shrunk by
+an integer factor, box filter, before any conversion) to at most about this many, so one huge
+image costs a bounded amount of memory. The model reads 224 pixels a side; smaller images are
+decoded exactly."""
+
 SVG_RENDER_SIZE = 256
 """SVGs are rendered to fit this many pixels on their longer side."""
 
@@ -138,9 +144,10 @@ def load_image(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS, data:
                     f"{path}: {img.width}x{img.height} pixels is over the limit of {max_pixels:,}; "
                     "downscale it or raise max_pixels"
                 )
+            if img.width == 0 or img.height == 0:
+                raise ImageError(f"{path}: {img.width}x{img.height} pixels; there is nothing to embed")
             img.seek(0)  # first frame of an animation
-            img.load()
-            return to_rgb(img)
+            return to_rgb(_decode_reduced(img))
     except ImageError:
         raise
     except FileNotFoundError as e:
@@ -152,6 +159,25 @@ def load_image(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS, data:
                          "another kind of file, or a damaged image)") from e
     except (OSError, ValueError, SyntaxError) as e:
         raise ImageError(f"{path}: not a readable image ({e})") from e
+
+
+def _decode_reduced(img: Image.Image) -> Image.Image:
+    """Load ``img``, reduced when it has more than :data:`REDUCE_PIXELS` pixels."""
+    import math
+
+    factor = math.ceil(math.sqrt(img.width * img.height / REDUCE_PIXELS))
+    if factor <= 1:
+        img.load()
+        return img
+    if img.format == "JPEG":
+        img.draft(img.mode, (img.width // factor, img.height // factor))
+    img.load()
+    factor = math.ceil(math.sqrt(img.width * img.height / REDUCE_PIXELS))
+    if factor > 1:
+        if img.mode not in ("L", "LA", "RGB", "RGBA", "I", "F"):
+            img = img.convert("RGBA" if img.mode in ("P", "PA", "La") else "RGB")
+        img = img.reduce(factor)
+    return img
 
 
 IMAGE_SIZE = 224

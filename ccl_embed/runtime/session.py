@@ -19,10 +19,16 @@ DEVICES = ("auto", "cpu", "cuda")
 _warned: set[str] = set()
 
 
-def providers_for(device: str, available: list[str]) -> list[str]:
-    """The execution providers to ask for."""
+def check_device(device: object) -> str:
+    """``device`` when it is one of :data:`DEVICES`, else a CCLEmbedError listing them."""
     if device not in DEVICES:
         raise CCLEmbedError(f"device={device!r}: choose one of {', '.join(DEVICES)}")
+    return str(device)
+
+
+def providers_for(device: str, available: list[str]) -> list[str]:
+    """The execution providers to ask for."""
+    check_device(device)
     if device == "cpu" or "CUDAExecutionProvider" not in available:
         return ["CPUExecutionProvider"]
     return ["CUDAExecutionProvider", "CPUExecutionProvider"]

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ccl_embed.store.base import Collection, CollectionMeta, Filter, Point, ScoredPoint, StoreError
+from ccl_embed.store.client import redact_url
 
 STORE_ENV = "CCL_EMBED_STORE"
 DEFAULT_COLLECTION = "ccl-embed"
@@ -88,3 +89,51 @@ def open_collection(collection: str = DEFAULT_COLLECTION, meta: CollectionMeta |
     from ccl_embed.store.edge import EdgeCollection
 
     return EdgeCollection(options.store if options.store is not None else default_store(), collection, meta, create)
+
+
+def collection_names(options: StoreOptions | None = None) -> list[str]:
+    """The ccl-embed collections of a store (embedded folder or server), by name.
+
+    Raises:
+        StoreError: When the server does not answer.
+    """
+    options = options or StoreOptions()
+    if options.url:
+        from ccl_embed.errors import one_line
+        from ccl_embed.store.client import connect, list_collections, redact_text
+
+        client = connect(options.url, options.api_key, options.prefer_grpc)
+        try:
+            return list_collections(client)
+        except Exception as e:
+            raise StoreError(f"cannot list the collections of {options.url and redact_url(options.url)} "
+                             f"({type(e).__name__}: {one_line(redact_text(str(e)))})") from e
+        finally:
+            client.close()
+    from ccl_embed.store.edge import list_collections as edge_collections
+
+    return edge_collections(options.store if options.store is not None else default_store())
+
+
+def drop_collection(collection: str, options: StoreOptions | None = None) -> None:
+    """Remove a ccl-embed collection and all its points.
+
+    Raises:
+        StoreError: When it does not exist, was not made by ccl-embed, or is held by another process.
+    """
+    options = options or StoreOptions()
+    if options.url:
+        from ccl_embed.store.client import connect, list_collections
+
+        client = connect(options.url, options.api_key, options.prefer_grpc)
+        try:
+            if collection not in list_collections(client):
+                raise StoreError(f"collection {collection!r} on {redact_url(options.url)} does not exist or was not "
+                                 "made by ccl-embed; `ccl-embed collections --url ...` lists them")
+            client.delete_collection(collection)
+        finally:
+            client.close()
+        return
+    from ccl_embed.store.edge import drop_collection as edge_drop
+
+    edge_drop(options.store if options.store is not None else default_store(), collection)

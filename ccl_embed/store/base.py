@@ -145,13 +145,23 @@ class Collection(ABC):
         self.close()
 
 
+FILTER_FIELDS = ("modality", "label", "root", "path", "sha256", "model", "model_version")
+"""The payload fields a filter may name (those ccl-embed writes with one string value)."""
+
+
 def check_filter(where: Filter | None) -> dict[str, list[str]]:
     """A filter normalised to lists of strings, or a StoreError naming the bad entry."""
+    if where is not None and not isinstance(where, Mapping):
+        raise StoreError(f"filter {where!r:.60}: give a mapping of field to value(s), for example {{'label': 'animals'}}")
     out: dict[str, list[str]] = {}
     for key, value in (where or {}).items():
         values: list[object] = [value] if isinstance(value, str) else list(value) if isinstance(value, (list, tuple)) else [None]
         if not key or not values or not all(isinstance(v, str) for v in values):
             raise StoreError(f"filter {key}={value!r}: give a field name and one or more string values, "
                              "for example label=animals")
+        if key not in FILTER_FIELDS:
+            raise StoreError(f"filter field {key!r} is not one ccl-embed stores; choose one of {', '.join(FILTER_FIELDS)}")
+        if any(str(v).startswith("=") for v in values):
+            raise StoreError(f"filter {key}={values[0]!r}: write FIELD=VALUE with one '=', for example {key}=animals")
         out[key] = [str(v) for v in values]
     return out

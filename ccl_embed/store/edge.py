@@ -37,6 +37,29 @@ SHARD_DIR = "shard"
 LOCK_FILE = ".lock"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _PAGE = 1024
+_MIB = 1 << 20
+
+OPEN_RESERVE = 4 * _MIB
+"""Free space needed to open a collection: the engine maps its files and dies (SIGBUS) when a
+mapped page cannot be written, so below this nothing is opened and the error says so."""
+WRITE_RESERVE = 16 * _MIB
+"""Free space kept beyond the estimated size of every write (write-ahead log and segments)."""
+WRITE_FACTOR = 4
+"""A write's estimated size on disk: this many times its vectors and payloads (log, segment, indexes)."""
+
+
+def free_bytes(folder: Path) -> int:
+    """Free space for this user on the file system holding ``folder`` (or its nearest existing parent)."""
+    import shutil
+
+    path = folder
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return shutil.disk_usage(path).free
+
+
+def _mib(n: float) -> str:
+    return f"{n / _MIB:.1f} MiB"
 
 
 def check_name(name: str) -> str:
@@ -85,21 +108,52 @@ class EdgeCollection(Collection):
         self.name = check_name(name)
         self.folder: Path = Path(store).expanduser() / name
         self.where = f"collection {name!r} of the embedded store {Path(store).expanduser()}"
+        self._lock: IO[str] | None = None
+        self._shard: Any = None
+        self._closed = False
         meta_path = self.folder / META_FILE
-        if not meta_path.is_file() and (meta is None or not create):
-            raise StoreError(f"{self.where} does not exist; ingest something into it first "
-                             f"(ccl-embed ingest DIR --collection {name})")
+        if not meta_path.is_file():
+            if meta is None or not create:
+                raise StoreError(f"{self.where} does not exist; ingest something into it first "
+                                 f"(ccl-embed ingest DIR --collection {name})")
+            self.meta = meta  # created on the first write: a failed ingest leaves nothing behind
+            return
+        self._open(meta)
+
+    def _check_space(self, need: int, doing: str) -> None:
+        """Stop with one line, before the engine is touched, when the disk cannot take ``need`` more bytes."""
+        free = free_bytes(self.folder)
+        if free < need:
+            raise StoreError(f"{self.where}: the disk has {_mib(free)} free and {doing} needs about {_mib(need)}; "
+                             "free some space and run the command again")
+
+    def _open(self, meta: CollectionMeta | None) -> None:
+        self._check_space(OPEN_RESERVE, "opening it")
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise StoreError(f"{self.folder}: cannot create the store folder ({e.strerror})") from e
-        self._lock: IO[str] | None = _lock(self.folder / LOCK_FILE, self.where)
+        self._lock = _lock(self.folder / LOCK_FILE, self.where)
         try:
-            self.meta = self._read_or_write_meta(meta_path, meta)
+            self.meta = self._read_or_write_meta(self.folder / META_FILE, meta)
             self._shard = self._open_shard()
         except BaseException:
             self.close()
             raise
+
+    def _writable(self) -> Any:
+        """The shard, created now if this is the collection's first write."""
+        if self._closed:
+            raise StoreError(f"{self.where} is closed; open it again")
+        if self._shard is None:
+            self._open(self.meta)
+        return self._shard
+
+    def _readable(self) -> Any:
+        """The shard, or None while the collection is not created yet (it holds nothing)."""
+        if self._closed:
+            raise StoreError(f"{self.where} is closed; open it again")
+        return self._shard
 
     def _read_or_write_meta(self, path: Path, meta: CollectionMeta | None) -> CollectionMeta:
         if path.is_file():
@@ -136,24 +190,41 @@ class EdgeCollection(Collection):
 
     def upsert(self, points: Sequence[Point]) -> None:
         q = self._q
-        if points:
-            self._shard.update(q.UpdateOperation.upsert_points(
-                [q.Point(p.id, {VECTOR_NAME: list(p.vector)}, p.payload) for p in points]))
+        if not points:
+            return
+        size = sum(4 * len(p.vector) + len(json.dumps(p.payload)) + 64 for p in points)
+        shard = self._writable()
+        self._check_space(WRITE_RESERVE + WRITE_FACTOR * size, f"storing {len(points)} more points")
+        self._engine(shard.update, q.UpdateOperation.upsert_points(
+            [q.Point(p.id, {VECTOR_NAME: list(p.vector)}, p.payload) for p in points]), "store points")
+
+    def _engine(self, call: Any, arg: Any, doing: str) -> Any:
+        """Call the engine; its plain Exceptions become a one-line StoreError."""
+        try:
+            return call(arg) if arg is not None else call()
+        except Exception as e:  # the engine raises plain Exceptions
+            first = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise StoreError(f"{self.where}: could not {doing} ({first.removeprefix('Service runtime error: ')})") from e
 
     def set_payload(self, point_id: str, values: dict[str, Any]) -> None:
         op = self._q.UpdateOperation
         keep = {k: v for k, v in values.items() if v is not None}
+        shard = self._writable()
+        self._check_space(WRITE_RESERVE, "updating a payload")
         if keep:
-            self._shard.update(op.set_payload([point_id], keep))
+            self._engine(shard.update, op.set_payload([point_id], keep), "update a payload")
         if len(keep) < len(values):
-            self._shard.update(op.delete_payload([point_id], [k for k, v in values.items() if v is None]))
+            shard.update(op.delete_payload([point_id], [k for k, v in values.items() if v is None]))
 
     def delete(self, ids: Sequence[str]) -> None:
-        if ids:
-            self._shard.update(self._q.UpdateOperation.delete_points(list(ids)))
+        if ids and self._readable() is not None:
+            self._check_space(WRITE_RESERVE, f"removing {len(ids)} points")
+            self._engine(self._shard.update, self._q.UpdateOperation.delete_points(list(ids)), "remove points")
 
     def query(self, vector: Sequence[float], limit: int, where: Filter | None = None) -> list[ScoredPoint]:
         q = self._q
+        if self._readable() is None:
+            return []
         hits = self._shard.query(q.QueryRequest(limit=limit, query=q.Query.Nearest(list(vector), using=VECTOR_NAME),
                                                 filter=_filter(q, where), with_payload=True))
         return [ScoredPoint(str(h.id), float(h.score), dict(h.payload or {})) for h in hits]
@@ -161,6 +232,8 @@ class EdgeCollection(Collection):
     def scan(self, where: Filter | None = None, fields: Sequence[str] = ("path",),
              with_vectors: bool = False) -> Iterator[tuple[str, dict[str, Any], list[float] | None]]:
         q = self._q
+        if self._readable() is None:
+            return
         offset = None
         while True:
             records, offset = self._shard.scroll(q.ScrollRequest(
@@ -173,13 +246,18 @@ class EdgeCollection(Collection):
                 return
 
     def count(self, where: Filter | None = None) -> int:
+        if self._readable() is None:
+            return 0
         return int(self._shard.count(self._q.CountRequest(exact=True, filter=_filter(self._q, where))))
 
     def optimize(self) -> None:
         """Build the HNSW index and merge segments (this engine does it only when asked)."""
-        self._shard.optimize()
+        if self._readable() is not None:
+            self._check_space(WRITE_RESERVE, "building the index")
+            self._engine(self._shard.optimize, None, "build the index; the points are stored, and a re-run builds it")
 
     def close(self) -> None:
+        self._closed = True
         shard = getattr(self, "_shard", None)
         if shard is not None:
             self._shard = None
@@ -194,3 +272,26 @@ def list_collections(store: str | os.PathLike[str]) -> list[str]:
     """The collections of an embedded store, by name."""
     root = Path(store).expanduser()
     return sorted(p.name for p in root.iterdir() if (p / META_FILE).is_file()) if root.is_dir() else []
+
+
+def drop_collection(store: str | os.PathLike[str], name: str) -> None:
+    """Remove a collection of an embedded store, its folder and every point (held: an error, nothing removed).
+
+    Raises:
+        StoreError: When it does not exist or another process has it open.
+    """
+    import shutil
+
+    folder = Path(store).expanduser() / check_name(name)
+    where = f"collection {name!r} of the embedded store {Path(store).expanduser()}"
+    if not (folder / META_FILE).is_file():
+        raise StoreError(f"{where} does not exist; `ccl-embed collections` lists the collections")
+    lock = _lock(folder / LOCK_FILE, where)
+    try:
+        (folder / META_FILE).unlink()  # first: a half-removed folder is no longer a collection
+        for child in folder.iterdir():
+            if child.name != LOCK_FILE:
+                shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+    finally:
+        lock.close()
+    shutil.rmtree(folder, ignore_errors=True)

@@ -17,7 +17,8 @@ from tests.conftest import draw
 
 # Runs the real CLI in a child process; CCL_TEST_HOOK=name:when:k makes the child SIGKILL itself at
 # the k-th call of EdgeCollection.<name>, before or after the real call (when = before|after).
-# CCL_TEST_WAIT=path makes the first upsert wait until that file exists.
+# CCL_TEST_WAIT=path makes every upsert, once done, wait until that file exists (the first write
+# creates the collection and takes its lock).
 CHILD = r"""
 import os, signal, sys, time
 from ccl_embed.store.edge import EdgeCollection
@@ -38,9 +39,10 @@ wait = os.environ.get("CCL_TEST_WAIT")
 if wait:
     real_upsert = EdgeCollection.upsert
     def waiting(self, points):
+        out = real_upsert(self, points)
         while not os.path.exists(wait):
             time.sleep(0.05)
-        return real_upsert(self, points)
+        return out
     EdgeCollection.upsert = waiting
 from ccl_embed.cli import main
 sys.argv = ["ccl-embed"] + sys.argv[1:]

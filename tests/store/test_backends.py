@@ -89,7 +89,8 @@ def test_edge_collection_reopens_with_its_points(tmp_path):
 
 
 def test_edge_second_opener_fails_at_once(tmp_path):
-    with EdgeCollection(tmp_path, "c", META):
+    with EdgeCollection(tmp_path, "c", META) as first:
+        first.upsert(_points(1))  # a new collection is created (and locked) by its first write
         with pytest.raises(StoreError, match=r"in use by another ccl-embed process \(pid \d+\)"):
             EdgeCollection(tmp_path, "c", META)
         code = ("import sys; from ccl_embed.store.edge import EdgeCollection\n"
@@ -97,7 +98,7 @@ def test_edge_second_opener_fails_at_once(tmp_path):
         out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60)
         assert out.returncode == 3 and "in use by another ccl-embed process" in out.stdout
     with EdgeCollection(tmp_path, "c", None) as coll:  # released on close
-        assert coll.count() == 0
+        assert coll.count() == 1
 
 
 def test_bad_arguments_fail_with_a_sentence(tmp_path):
