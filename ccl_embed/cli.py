@@ -30,9 +30,42 @@ data_app = typer.Typer(help="Build training corpora from registry packages.", no
 app.add_typer(data_app, name="data")
 
 
+_BIDI = {0x200E, 0x200F, 0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A)}
+_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: object) -> str:
+    """``text`` safe for a terminal: control characters (C0, DEL, C1) and the Unicode line
+    separators and direction overrides are written as escapes, so no name can split a report
+    line, forge one, or drive the terminal."""
+    out = []
+    for ch in str(text):
+        o = ord(ch)
+        if o < 32 or 127 <= o < 160 or o in _BIDI:
+            out.append(_SHORT.get(ch) or (f"\\x{o:02x}" if o < 256 else f"\\u{o:04x}"))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def to_json(value: object) -> str:
+    """JSON whose strings escape every character :func:`printable` escapes (json leaves DEL, C1
+    and the Unicode separators raw when it keeps non-ASCII text readable)."""
+    text = json.dumps(value, ensure_ascii=False)
+    return "".join(f"\\u{ord(c):04x}" if 127 <= ord(c) < 160 or ord(c) in _BIDI else c for c in text)
+
+
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
+    from ccl_embed.errors import one_line
+
+    typer.echo(f"error: {printable(one_line(message, 400))}", err=True)
     return typer.Exit(code)
+
+
+def _warn(message: str) -> None:
+    from ccl_embed.errors import one_line
+
+    typer.echo(f"warning: {printable(one_line(message, 400))}", err=True)
 
 
 def _tqdm(iterable: Iterable[object], total: int, desc: str) -> Iterable[object]:
@@ -216,8 +249,13 @@ Device_ = Annotated[str, typer.Option(help="auto, cpu or cuda.")]
 
 def _store(store: Path | None, url: str | None, api_key: str | None, grpc: bool, shards: int | None = None,
            replicas: int | None = None) -> StoreOptions:
+    import os
+
     from ccl_embed.store import StoreOptions
 
+    if api_key and not url and api_key == os.environ.get("QDRANT_API_KEY"):
+        _warn("QDRANT_API_KEY is set but no --url is given; the embedded store needs no key, so it is ignored")
+        api_key = None
     return StoreOptions(store=store, url=url, api_key=api_key, prefer_grpc=grpc, shards=shards, replicas=replicas)
 
 
@@ -237,28 +275,39 @@ def ingest(
     replicas: Annotated[Optional[int], typer.Option(min=1, help="Replication factor when a server creates the collection.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no per-item lines.")] = False,
+    root: Annotated[Optional[str], typer.Option("--root", help="The name FOLDER's points are stored under (default: its absolute path); a moved folder ingested under the same name keeps its points.")] = None,
+    follow_links_outside: Annotated[bool, typer.Option("--follow-links-outside", help="Follow symbolic links whose target lies outside FOLDER (never into /proc, /sys or /dev).")] = False,
 ) -> None:
     """Embed every image and text under FOLDER and store them; a re-run adds only what changed.
 
-    Exit code: 0 when everything was ingested, 1 when some items were skipped or failed, 2 on usage errors.
+    Exit code: 0 when everything was ingested, 1 when some items were skipped or failed, 2 on usage
+    errors and store errors (a full disk), 130/143 when interrupted (a re-run resumes).
     """
+    from ccl_embed.ingest.pipeline import Interrupted
+
     try:
         from ccl_embed.sdk import open as open_index
 
         options = _store(store, url, api_key, grpc, shards, replicas)
         with open_index(collection, options=options, model=model, device=device, create=True) as index:
-            summary = index.ingest(folder, prune=prune, batch_size=batch_size, show_progress=not quiet and not as_json)
+            summary = index.ingest(folder, prune=prune, batch_size=batch_size, show_progress=not quiet and not as_json,
+                                   root=root, follow_links_outside=follow_links_outside)
             total = index.count()
+    except Interrupted as e:
+        typer.echo(f"{printable(e)}", err=True)
+        raise typer.Exit(_SIGNALLED.get("code", 130)) from None
     except (CCLEmbedError, ValueError, OSError) as e:
         raise _fail(str(e)) from None
     if as_json:
-        typer.echo(json.dumps({**summary.to_dict(), "collection": collection, "points": total}))
+        typer.echo(to_json({**summary.to_dict(), "collection": collection, "points": total}))
     else:
         if not quiet:
             for s in summary.skipped:
-                typer.echo(f"skipped {s}", err=True)
+                typer.echo(f"skipped {printable(s.path)}: {printable(s.reason)}", err=True)
             for s in summary.failed:
-                typer.echo(f"failed {s}", err=True)
+                typer.echo(f"failed {printable(s.path)}: {printable(s.reason)}", err=True)
+            for s in summary.warnings:
+                typer.echo(f"warning {printable(s.path)}: {printable(s.reason)}", err=True)
         typer.echo(f"{collection}: {summary.added} added, {summary.unchanged} unchanged, {len(summary.skipped)} skipped, "
                    f"{len(summary.failed)} failed, {summary.replaced} replaced, {summary.pruned} pruned, "
                    f"{summary.ignored} ignored; {total} points")
@@ -307,30 +356,129 @@ def search(
     except (CCLEmbedError, ValueError, OSError) as e:
         raise _fail(str(e)) from None
     if as_json:
-        typer.echo(json.dumps([h.to_dict() for h in hits], ensure_ascii=False))
+        typer.echo(to_json([h.to_dict() for h in hits]))
         return
     if not hits:
         typer.echo("no hits", err=True)
     for h in hits:
-        shown = f"  {h.text[:80]!r}" if h.text else ""
-        label = f"  [{h.label}]" if h.label else ""
-        typer.echo(f"{h.score:.4f}  {h.modality:5s}  {h.path}{label}{shown}")
+        shown = f"  {printable(repr(h.text[:80]))}" if h.text else ""
+        label = f"  [{printable(h.label)}]" if h.label else ""
+        typer.echo(f"{h.score:.4f}  {h.modality:5s}  {printable(h.path)}{label}{shown}")
+
+
+@app.command()
+def collections(
+    store: Store_ = None,
+    url: Url_ = None,
+    api_key: ApiKey_ = None,
+    grpc: Grpc_ = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array of collections.")] = False,
+) -> None:
+    """List the collections of a store: name, points, model, dimension and ingested roots."""
+    try:
+        from ccl_embed.sdk import collections as list_all
+
+        found = list_all(options=_store(store, url, api_key, grpc))
+    except (CCLEmbedError, ValueError, OSError) as e:
+        raise _fail(str(e)) from None
+    if as_json:
+        typer.echo(to_json([c.to_dict() for c in found]))
+        return
+    if not found:
+        typer.echo("no collections", err=True)
+    for c in found:
+        if c.error:
+            typer.echo(f"{printable(c.name)}  (not readable now: {printable(c.error)})")
+            continue
+        typer.echo(f"{printable(c.name)}  {c.count} points  model {printable(c.model)}  {c.dim}-d")
+        for r, n in c.roots.items():
+            typer.echo(f"  root {printable(r)}: {n} points")
+
+
+@app.command()
+def drop(
+    collection: Annotated[str, typer.Argument(help="The collection to remove, with all its points.")],
+    store: Store_ = None,
+    url: Url_ = None,
+    api_key: ApiKey_ = None,
+    grpc: Grpc_ = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Remove a collection and every point in it (the ingested files are not touched)."""
+    if not yes:
+        if not sys.stdin.isatty():
+            raise _fail(f"dropping {collection!r} removes all its points; confirm with --yes")
+        typer.confirm(f"remove collection {printable(collection)!r} and all its points?", abort=True, err=True)
+    try:
+        from ccl_embed.sdk import drop as drop_one
+
+        drop_one(collection, options=_store(store, url, api_key, grpc))
+    except (CCLEmbedError, ValueError, OSError) as e:
+        raise _fail(str(e)) from None
+    typer.echo(f"dropped {printable(collection)}")
+
+
+@app.command()
+def forget(
+    root: Annotated[str, typer.Argument(help="An ingested root: its folder (which may be gone) or the --root name it was ingested under.")],
+    collection: Collection_ = "ccl-embed",
+    store: Store_ = None,
+    url: Url_ = None,
+    api_key: ApiKey_ = None,
+    grpc: Grpc_ = False,
+) -> None:
+    """Remove every point of one ingested root from a collection (`ccl-embed collections` lists the roots)."""
+    try:
+        from ccl_embed.sdk import open as open_index
+
+        with open_index(collection, options=_store(store, url, api_key, grpc), model=None) as index:
+            removed = index.forget(root)
+    except (CCLEmbedError, ValueError, OSError) as e:
+        raise _fail(str(e)) from None
+    typer.echo(f"{printable(collection)}: removed {removed} points of root {printable(root)}")
+
+
+_SIGNALLED: dict[str, int] = {}
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    _SIGNALLED["code"] = 143
+    raise KeyboardInterrupt
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: object = None, line: str | None = None) -> None:
+    _warn(str(message))
 
 
 def main() -> None:
-    """Entry point of the ``ccl-embed`` script: no traceback reaches the user."""
+    """Entry point of the ``ccl-embed`` script: every message is one line, and no traceback reaches the user."""
     import os
+    import signal
+    import warnings
 
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    warnings.showwarning = _show_warning  # one line each, not Python's two-line form
     try:
-        app(standalone_mode=True)
-    except KeyboardInterrupt:
+        code = app(standalone_mode=False)
+    except (typer.Abort, KeyboardInterrupt):
         typer.echo("interrupted", err=True)
-        sys.exit(130)
+        sys.exit(_SIGNALLED.get("code", 130))
+    except typer.TyperException as e:  # usage errors (typer's click): one line, not a framed box
+        message = e.format_message() if hasattr(e, "format_message") else str(e)
+        ctx = getattr(e, "ctx", None)
+        hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+        typer.echo(f"error: {printable(message)}{hint}", err=True)
+        sys.exit(int(getattr(e, "exit_code", 2)))
     except Exception as e:  # the last line of defence; CCL_EMBED_DEBUG=1 shows the traceback
         if os.environ.get("CCL_EMBED_DEBUG"):
             raise
-        typer.echo(f"error: unexpected {type(e).__name__}: {e} (set CCL_EMBED_DEBUG=1 for details)", err=True)
+        from ccl_embed.errors import one_line
+
+        typer.echo(f"error: unexpected {type(e).__name__}: {printable(one_line(str(e)))} "
+                   "(set CCL_EMBED_DEBUG=1 for details)", err=True)
         sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

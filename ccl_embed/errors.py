@@ -26,9 +26,25 @@ class MissingDependencyError(CCLEmbedError, ImportError):
     """An optional dependency is missing; the message gives the exact pip command."""
 
 
-def one_line(text: str, limit: int = 200) -> str:
-    """The first line of a message, cut at a word boundary to at most ``limit`` characters (with "...")."""
-    line = next((ln.strip() for ln in str(text).splitlines() if ln.strip()), "")
+def redact_text(text: str) -> str:
+    """A message with any URL credentials (``scheme://user:pass@``) replaced by ``***@``."""
+    import re
+
+    return re.sub(r"(?<=://)[^/\s@]+@", "***@", text)
+
+
+def one_line(text: object, limit: int = 200) -> str:
+    """The first line of a message, URL credentials redacted, cut at a word boundary to at most
+    ``limit`` characters (with "...").
+
+    A gRPC error (whose text is a multi-line dump) gives its status code and details instead."""
+    details, code = getattr(text, "details", None), getattr(text, "code", None)
+    if callable(details) and callable(code):
+        try:
+            text = f"{getattr(code(), 'name', code())}: {details()}"
+        except Exception:  # noqa: BLE001 - fall back to the text
+            pass
+    line = next((ln.strip() for ln in redact_text(str(text)).splitlines() if ln.strip()), "")
     if len(line) <= limit:
         return line
     cut = line[: limit - 3]

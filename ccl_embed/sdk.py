@@ -33,7 +33,7 @@ from ccl_embed.store import (
     drop_collection,
     open_collection,
 )
-from ccl_embed.store.base import StoreError
+from ccl_embed.store.base import StoreError, check_filter
 
 MODALITIES = ("image", "text")
 Query = str | os.PathLike[str] | Image.Image
@@ -82,10 +82,18 @@ def _root_counts(coll: Collection) -> dict[str, int]:
 class Index:
     """A collection together with the model that fills it. Create it with :func:`ccl_embed.open`."""
 
-    def __init__(self, collection: Collection, embedder: Embedder) -> None:
+    def __init__(self, collection: Collection, embedder: Embedder | None) -> None:
         self.collection = collection
-        self.embedder = embedder
+        self._embedder = embedder
         self._closed = False
+
+    @property
+    def embedder(self) -> Embedder:
+        """The model; an index opened with ``model=None`` has none (it can list, count and forget)."""
+        if self._embedder is None:
+            raise CCLEmbedError(f"{self.collection.where} was opened without a model (model=None); "
+                                "open it with a model to ingest or search")
+        return self._embedder
 
     def _open(self) -> Collection:
         if self._closed:
@@ -115,10 +123,11 @@ class Index:
         """
         check_batch_size(batch_size)
         coll = self._open()
+        embedder = self.embedder
         kwargs: dict[str, Any] = {"prune": prune, "batch_size": batch_size, "root_name": root,
                                   "follow_links_outside": follow_links_outside}
         if not show_progress:
-            return ingest(path, coll, self.embedder, **kwargs)
+            return ingest(path, coll, embedder, **kwargs)
         from tqdm import tqdm
 
         with tqdm(total=0, desc="ingest", unit="item", dynamic_ncols=True) as bar:
@@ -127,7 +136,7 @@ class Index:
                 bar.total = total
                 bar.refresh()
 
-            return ingest(path, coll, self.embedder, progress=bar.update, on_total=start, **kwargs)
+            return ingest(path, coll, embedder, progress=bar.update, on_total=start, **kwargs)
 
     def roots(self) -> dict[str, int]:
         """The ingested roots of the collection and how many points each has, by name."""
@@ -186,7 +195,7 @@ class Index:
             raise CCLEmbedError(f"modality={modality!r}: choose image or text (or leave it out for both)")
         if not isinstance(limit, int) or limit < 1:
             raise CCLEmbedError(f"limit={limit!r}: give a positive number of hits")
-        conditions = dict(where or {})
+        conditions: dict[str, Any] = dict(check_filter(where))
         if modality is not None:
             conditions["modality"] = modality
         coll = self._open()
@@ -214,7 +223,7 @@ class Index:
 
 def open(collection: str = DEFAULT_COLLECTION, *, store: str | os.PathLike[str] | None = None,  # noqa: A001
          url: str | None = None, api_key: str | None = None, prefer_grpc: bool = False,
-         model: str | os.PathLike[str] = DEFAULT_MODEL, device: str = "auto", create: bool = True,
+         model: str | os.PathLike[str] | None = DEFAULT_MODEL, device: str = "auto", create: bool = True,
          shards: int | None = None, replicas: int | None = None, options: StoreOptions | None = None) -> Index:
     """Open an index: a collection in the embedded store (default) or on a Qdrant server, and a model.
 
@@ -225,7 +234,8 @@ def open(collection: str = DEFAULT_COLLECTION, *, store: str | os.PathLike[str] 
         url: A Qdrant server or cluster URL instead of the embedded store.
         api_key: The server's API key.
         prefer_grpc: Talk gRPC to the server.
-        model: ``default``, another shipped model's name, or an exported model folder.
+        model: ``default``, another shipped model's name, or an exported model folder; None opens
+            an existing collection without a model, to list its roots, count or forget a root.
         device: ``auto``, ``cpu`` or ``cuda``.
         create: Create the collection when it does not exist.
         shards: Shard number when a server creates the collection.
@@ -246,6 +256,8 @@ def open(collection: str = DEFAULT_COLLECTION, *, store: str | os.PathLike[str] 
         raise StoreError("give the store choice either as options=StoreOptions(...) or as store=/url=/... arguments, not both")
     options = options or loose
     check_device(device)
+    if model is None:
+        return Index(open_collection(collection, None, options, create=False), None)
     embedder = Embedder(model, device=device)
     coll = open_collection(collection, model_meta(embedder.model), options, create=create)
     return Index(coll, embedder)

@@ -46,6 +46,7 @@ class IngestSummary:
         ignored: Files of other types, and hidden files.
         skipped: Inputs not ingested, each with its reason (bad or unreadable input).
         failed: Items the model could not embed, each with its reason.
+        warnings: Inputs ingested, but not wholly as given (a second label for one image), each with its reason.
     """
 
     added: int = 0
@@ -55,6 +56,7 @@ class IngestSummary:
     ignored: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     failed: list[Skipped] = field(default_factory=list)
+    warnings: list[Skipped] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -64,7 +66,7 @@ class IngestSummary:
     def to_dict(self) -> dict[str, Any]:
         return {"added": self.added, "unchanged": self.unchanged, "replaced": self.replaced, "pruned": self.pruned,
                 "ignored": self.ignored, "skipped": [vars(s) for s in self.skipped],
-                "failed": [vars(s) for s in self.failed]}
+                "failed": [vars(s) for s in self.failed], "warnings": [vars(s) for s in self.warnings]}
 
 
 class Interrupted(KeyboardInterrupt):
@@ -204,29 +206,31 @@ def ingest(root: str | os.PathLike[str], collection: Collection, embedder: Embed
     found = find_items(root_path, tuple(exclude) + ((collection.folder,) if collection.folder else ()),
                        follow_links_outside=follow_links_outside)
     summary = IngestSummary(ignored=found.ignored, skipped=list(found.skipped))
-    prepared: list[_Prepared] = []
-    for item in found.items:
-        try:
-            prepared.append(_Prepared(item, _hash(item)))
-        except OSError as e:
-            summary.skipped.append(Skipped(item.path, _os_reason(e)))
-    ids = {}
-    for p in prepared:
-        p.id = point_id(meta, key, p.item.modality, p.item.path, p.sha)
-        ids[p.item.path] = p.id
-    links = ("path", "pairs", "label")
-    stored = {pid: payload for pid, payload, _ in collection.scan({"root": key}, links)}
-    pending = [p for p in prepared if p.id not in stored]
-    summary.unchanged = len(prepared) - len(pending)
-    for p in prepared:  # an unchanged item whose partner or label changed gets its links updated
-        if p.id in stored:
-            want = _links(p.item, ids)
-            if any(stored[p.id].get(k) != want.get(k) for k in ("pairs", "label")):
-                collection.set_payload(p.id, {k: want.get(k) for k in ("pairs", "label")})
-    if on_total is not None:
-        on_total(len(pending))
+    summary.warnings.extend(found.warnings)
     added: set[str] = set()
+    pending: list[_Prepared] = []
     try:
+        prepared: list[_Prepared] = []
+        for item in found.items:
+            try:
+                prepared.append(_Prepared(item, _hash(item)))
+            except OSError as e:
+                summary.skipped.append(Skipped(item.path, _os_reason(e)))
+        ids = {}
+        for p in prepared:
+            p.id = point_id(meta, key, p.item.modality, p.item.path, p.sha)
+            ids[p.item.path] = p.id
+        links = ("path", "pairs", "label")
+        stored = {pid: payload for pid, payload, _ in collection.scan({"root": key}, links)}
+        pending = [p for p in prepared if p.id not in stored]
+        summary.unchanged = len(prepared) - len(pending)
+        for p in prepared:  # an unchanged item whose partner or label changed gets its links updated
+            if p.id in stored:
+                want = _links(p.item, ids)
+                if any(stored[p.id].get(k) != want.get(k) for k in ("pairs", "label")):
+                    collection.set_payload(p.id, {k: want.get(k) for k in ("pairs", "label")})
+        if on_total is not None:
+            on_total(len(pending))
         for modality in ("image", "text"):
             todo = [p for p in pending if p.item.modality == modality]
             for start in range(0, len(todo), batch_size):
@@ -234,23 +238,33 @@ def ingest(root: str | os.PathLike[str], collection: Collection, embedder: Embed
                 added |= _embed_batch(batch, modality, collection, embedder, key, ids, summary)
                 if progress is not None:
                     progress(len(batch))
+        summary.added = len(added)
+        # A stored point is stale when its path now has another point, stored; one whose file is now
+        # unreadable or undecodable is kept. Pruning removes only paths the walk did not see at all.
+        now = {p.item.path: p.id for p in prepared if p.id in stored or p.id in added}
+        seen = {i.path for i in found.items} | {s.path for s in summary.skipped}
+        paths = {pid: str(payload.get("path", "")) for pid, payload in stored.items()}
+        stale = [pid for pid, path in paths.items() if path in now and now[path] != pid]
+        gone = [pid for pid, path in paths.items() if path not in seen] if prune else []
+        collection.delete(stale + gone)
+        summary.replaced, summary.pruned = len(stale), len(gone)
+        collection.optimize()  # also after a run that only found everything stored: an earlier build may have failed
+        return summary
     except StoreError as e:
         raise StoreError(f"{e} ({len(added)} items of this run are stored; the same command resumes)") from e
     except KeyboardInterrupt as e:
-        summary.added = len(added)
+        summary.added = _stored_of(collection, key, pending, added)
         raise Interrupted(summary, collection.where) from e
-    summary.added = len(added)
-    # A stored point is stale when its path now has another point, stored; one whose file is now
-    # unreadable or undecodable is kept. Pruning removes only paths the walk did not see at all.
-    now = {p.item.path: p.id for p in prepared if p.id in stored or p.id in added}
-    seen = {i.path for i in found.items} | {s.path for s in summary.skipped}
-    paths = {pid: str(payload.get("path", "")) for pid, payload in stored.items()}
-    stale = [pid for pid, path in paths.items() if path in now and now[path] != pid]
-    gone = [pid for pid, path in paths.items() if path not in seen] if prune else []
-    collection.delete(stale + gone)
-    summary.replaced, summary.pruned = len(stale), len(gone)
-    collection.optimize()  # also after a run that only found everything stored: an earlier build may have failed
-    return summary
+
+
+def _stored_of(collection: Collection, key: str, pending: list[_Prepared], added: set[str]) -> int:
+    """How many of this run's items are stored now (asked of the store: an interrupt may land
+    after a write and before the run counted it)."""
+    try:
+        stored = {pid for pid, _, _ in collection.scan({"root": key}, ())}
+    except (StoreError, KeyboardInterrupt):
+        return len(added)
+    return len(stored & {p.id for p in pending})
 
 
 def _embed_batch(batch: list[_Prepared], modality: str, collection: Collection, embedder: Embedder, root: str,

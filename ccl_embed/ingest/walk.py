@@ -64,11 +64,13 @@ class Item:
 
 @dataclass
 class Found:
-    """The result of a walk: items in a stable order, inputs skipped, files ignored."""
+    """The result of a walk: items in a stable order, inputs skipped, files ignored, and warnings
+    about inputs taken not wholly as given."""
 
     items: list[Item]
     skipped: list[Skipped]
     ignored: int
+    warnings: list[Skipped] = field(default_factory=list)
 
 
 def reason_of(error: Exception, *paths: object) -> str:
@@ -182,8 +184,9 @@ def find_items(root: str | os.PathLike[str], exclude: tuple[str | os.PathLike[st
             continue
         items[rel] = Item("text" if suffix in TEXT_SUFFIXES else "image", rel, file=path)
     _pair_by_stem(items)
-    extra = [t for j in jsonl for t in _from_pairs_file(root, j, items, skipped)]
-    return Found(list(items.values()) + extra, skipped, ignored)
+    warnings: list[Skipped] = []
+    extra = [t for j in jsonl for t in _from_pairs_file(root, j, items, skipped, warnings)]
+    return Found(list(items.values()) + extra, skipped, ignored, warnings)
 
 
 def _pair_by_stem(items: dict[str, Item]) -> None:
@@ -197,7 +200,8 @@ def _pair_by_stem(items: dict[str, Item]) -> None:
                 text.partners.append(item.path)
 
 
-def _from_pairs_file(root: Path, path: Path, items: dict[str, Item], skipped: list[Skipped]) -> list[Item]:
+def _from_pairs_file(root: Path, path: Path, items: dict[str, Item], skipped: list[Skipped],
+                     warnings: list[Skipped]) -> list[Item]:
     rel_file = _rel(root, path)
     folder = PurePosixPath(rel_file).parent
     try:
@@ -207,6 +211,7 @@ def _from_pairs_file(root: Path, path: Path, items: dict[str, Item], skipped: li
         return []
     skipped.extend(Skipped(f"{rel_file}:{p.line}", p.reason) for p in corpus.skipped)
     out = []
+    labelled_at: dict[str, str] = {}
     for pair in corpus.pairs:
         image_rel = (folder / pair.image).as_posix() if folder.as_posix() != "." else pair.image
         image = items.get(image_rel)
@@ -217,6 +222,10 @@ def _from_pairs_file(root: Path, path: Path, items: dict[str, Item], skipped: li
         text = Item("text", where, text=pair.text, label=pair.label, partners=[image.path])
         image.partners.append(where)
         if image.label is None:
-            image.label = pair.label
+            image.label, labelled_at[image.path] = pair.label, where
+        elif pair.label is not None and pair.label != image.label:
+            warnings.append(Skipped(where, f"label {pair.label!r} not given to {image.path}: it keeps label "
+                                           f"{image.label!r} from {labelled_at.get(image.path, 'an earlier line')} "
+                                           "(an image has one label; this line's text keeps its own)"))
         out.append(text)
     return out

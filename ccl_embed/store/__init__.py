@@ -100,14 +100,14 @@ def collection_names(options: StoreOptions | None = None) -> list[str]:
     options = options or StoreOptions()
     if options.url:
         from ccl_embed.errors import one_line
-        from ccl_embed.store.client import connect, list_collections, redact_text
+        from ccl_embed.store.client import connect, list_collections
 
         client = connect(options.url, options.api_key, options.prefer_grpc)
         try:
             return list_collections(client)
         except Exception as e:
             raise StoreError(f"cannot list the collections of {options.url and redact_url(options.url)} "
-                             f"({type(e).__name__}: {one_line(redact_text(str(e)))})") from e
+                             f"({type(e).__name__}: {one_line(e)})") from e
         finally:
             client.close()
     from ccl_embed.store.edge import list_collections as edge_collections

@@ -59,7 +59,7 @@ def connect(url: str, api_key: str | None = None, prefer_grpc: bool = False) -> 
     try:
         return qc.QdrantClient(url=url, api_key=api_key, prefer_grpc=prefer_grpc, check_compatibility=False, **extra)
     except Exception as e:
-        raise StoreError(f"cannot connect to {redact_url(url)} ({type(e).__name__}: {one_line(str(e))})") from e
+        raise StoreError(f"cannot connect to {redact_url(url)} ({type(e).__name__}: {one_line(e)})") from e
 
 
 def list_collections(client: Any) -> list[str]:
@@ -92,16 +92,9 @@ def _server_call(method: Callable[..., Any]) -> Callable[..., Any]:
             raise
         except Exception as e:
             raise StoreError(f"{self.where}: {method.__name__} failed ({type(e).__name__}: "
-                             f"{one_line(redact_text(str(e)))})") from e
+                             f"{one_line(e)})") from e
 
     return call
-
-
-def redact_text(text: str) -> str:
-    """A message with any URL credentials (``scheme://user:pass@``) replaced by ``***@``."""
-    import re
-
-    return re.sub(r"(?<=://)[^/\s@]+@", "***@", text)
 
 
 class ClientCollection(Collection):
@@ -138,12 +131,12 @@ class ClientCollection(Collection):
                 try:
                     client = qc.QdrantClient(location=location, path=path, check_compatibility=False)
                 except Exception as e:
-                    raise StoreError(f"cannot open {path or location} ({type(e).__name__}: {one_line(str(e))})") from e
+                    raise StoreError(f"cannot open {path or location} ({type(e).__name__}: {one_line(e)})") from e
         self._client = client
         try:
             exists = client.collection_exists(name)
         except Exception as e:
-            raise StoreError(f"{self.where}: the server did not answer ({type(e).__name__}: {one_line(str(e))}); "
+            raise StoreError(f"{self.where}: the server did not answer ({type(e).__name__}: {one_line(e)}); "
                              "check the URL and the API key") from e
         self._exists = exists
         if exists:

@@ -39,11 +39,13 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _PAGE = 1024
 _MIB = 1 << 20
 
-OPEN_RESERVE = 4 * _MIB
-"""Free space needed to open a collection: the engine maps its files and dies (SIGBUS) when a
-mapped page cannot be written, so below this nothing is opened and the error says so."""
-WRITE_RESERVE = 16 * _MIB
-"""Free space kept beyond the estimated size of every write (write-ahead log and segments)."""
+WAL_SEGMENT = 32 * _MIB
+"""The engine's write-ahead-log segment, a file it maps whole."""
+NEW_COLLECTION = 160 * _MIB
+"""Room a new collection's files may take at once (qdrant-edge-py 0.9 lays out two log segments,
+a 32 MiB vector chunk, a 32 MiB payload page and four 4 MiB index maps, all mapped)."""
+MARGIN = 8 * _MIB
+"""Free space kept beyond every estimate."""
 WRITE_FACTOR = 4
 """A write's estimated size on disk: this many times its vectors and payloads (log, segment, indexes)."""
 
@@ -56,6 +58,22 @@ def free_bytes(folder: Path) -> int:
     while not path.exists() and path != path.parent:
         path = path.parent
     return shutil.disk_usage(path).free
+
+
+def unfilled_bytes(folder: Path) -> int:
+    """How much the engine's mapped files under ``folder`` could still take: their holes (size
+    beyond the blocks allocated). The engine maps its files whole; on some file systems (tmpfs)
+    even reading a hole allocates it, and a page that cannot be allocated kills the process with
+    SIGBUS, so every hole counts as space it may need."""
+    total = 0
+    for top, _, files in os.walk(folder):
+        for name in files:
+            try:
+                st = os.stat(os.path.join(top, name))
+            except OSError:
+                continue
+            total += max(0, st.st_size - st.st_blocks * 512)
+    return total
 
 
 def _mib(n: float) -> str:
@@ -120,6 +138,12 @@ class EdgeCollection(Collection):
             return
         self._open(meta)
 
+    def _write_need(self, size: int) -> int:
+        """Free space a write of ``size`` bytes needs: the files' holes (or a new collection's
+        layout), a log segment to roll over into, the write itself and a margin."""
+        base = unfilled_bytes(self.folder) if self._shard is not None else NEW_COLLECTION
+        return base + WAL_SEGMENT + size + MARGIN
+
     def _check_space(self, need: int, doing: str) -> None:
         """Stop with one line, before the engine is touched, when the disk cannot take ``need`` more bytes."""
         free = free_bytes(self.folder)
@@ -128,7 +152,9 @@ class EdgeCollection(Collection):
                              "free some space and run the command again")
 
     def _open(self, meta: CollectionMeta | None) -> None:
-        self._check_space(OPEN_RESERVE, "opening it")
+        exists = (self.folder / SHARD_DIR).is_dir()
+        self._check_space((unfilled_bytes(self.folder) if exists else NEW_COLLECTION) + MARGIN,
+                          "opening it" if exists else "creating it")
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -193,8 +219,8 @@ class EdgeCollection(Collection):
         if not points:
             return
         size = sum(4 * len(p.vector) + len(json.dumps(p.payload)) + 64 for p in points)
+        self._check_space(self._write_need(WRITE_FACTOR * size), f"storing {len(points)} more points")
         shard = self._writable()
-        self._check_space(WRITE_RESERVE + WRITE_FACTOR * size, f"storing {len(points)} more points")
         self._engine(shard.update, q.UpdateOperation.upsert_points(
             [q.Point(p.id, {VECTOR_NAME: list(p.vector)}, p.payload) for p in points]), "store points")
 
@@ -210,7 +236,7 @@ class EdgeCollection(Collection):
         op = self._q.UpdateOperation
         keep = {k: v for k, v in values.items() if v is not None}
         shard = self._writable()
-        self._check_space(WRITE_RESERVE, "updating a payload")
+        self._check_space(self._write_need(0), "updating a payload")
         if keep:
             self._engine(shard.update, op.set_payload([point_id], keep), "update a payload")
         if len(keep) < len(values):
@@ -218,7 +244,7 @@ class EdgeCollection(Collection):
 
     def delete(self, ids: Sequence[str]) -> None:
         if ids and self._readable() is not None:
-            self._check_space(WRITE_RESERVE, f"removing {len(ids)} points")
+            self._check_space(self._write_need(0), f"removing {len(ids)} points")
             self._engine(self._shard.update, self._q.UpdateOperation.delete_points(list(ids)), "remove points")
 
     def query(self, vector: Sequence[float], limit: int, where: Filter | None = None) -> list[ScoredPoint]:
@@ -253,7 +279,7 @@ class EdgeCollection(Collection):
     def optimize(self) -> None:
         """Build the HNSW index and merge segments (this engine does it only when asked)."""
         if self._readable() is not None:
-            self._check_space(WRITE_RESERVE, "building the index")
+            self._check_space(self._write_need(0), "building the index")
             self._engine(self._shard.optimize, None, "build the index; the points are stored, and a re-run builds it")
 
     def close(self) -> None:

@@ -17,8 +17,8 @@ from tests.conftest import draw
 
 # Runs the real CLI in a child process; CCL_TEST_HOOK=name:when:k makes the child SIGKILL itself at
 # the k-th call of EdgeCollection.<name>, before or after the real call (when = before|after).
-# CCL_TEST_WAIT=path makes every upsert, once done, wait until that file exists (the first write
-# creates the collection and takes its lock).
+# CCL_TEST_WAIT=path makes every upsert, once done, write path.waiting and wait until path exists
+# (the first write creates the collection and takes its lock).
 CHILD = r"""
 import os, signal, sys, time
 from ccl_embed.store.edge import EdgeCollection
@@ -40,6 +40,7 @@ if wait:
     real_upsert = EdgeCollection.upsert
     def waiting(self, points):
         out = real_upsert(self, points)
+        open(wait + ".waiting", "w").close()  # tells the test this process is waiting now
         while not os.path.exists(wait):
             time.sleep(0.05)
         return out
