@@ -84,6 +84,8 @@ def main() -> None:
                         help="CCLConfig fields (JSON) under every variant: the shipped schedule by default")
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS), help="Variant names to run (default: all).")
     parser.add_argument("--name", default="instance_tuning", help="Write results/NAME.json.")
+    parser.add_argument("--shares", nargs="+", type=float,
+                        help="Score variants with an instance part at these shares (default 0.2 0.35 0.5 0.65).")
     parser.add_argument("--table", nargs="+", metavar="NAME",
                         help="Only write docs/instance-tuning.md from these results/NAME.json files.")
     args = parser.parse_args()
@@ -92,7 +94,9 @@ def main() -> None:
         return
     base = json.loads(args.overrides)
     bench = open_workbench(args.corpus)
-    rows, best = tune_ccl_variants(bench, {n: VARIANTS[n] for n in args.variants}, {**base, "val_every": 0}, SHARES)
+    shares = SHARES if not args.shares else {
+        name: [{"instance_share": a} for a in args.shares] for name in SHARES}
+    rows, best = tune_ccl_variants(bench, {n: VARIANTS[n] for n in args.variants}, {**base, "val_every": 0}, shares)
     write_result(args.name, {
         "versions": versions("ccl-embed", "torch", "numpy"),
         "corpus_pairs_sha256": file_sha256(args.corpus / "pairs.jsonl"),
