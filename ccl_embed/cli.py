@@ -395,6 +395,11 @@ def collections(
             typer.echo(f"  root {printable(r)}: {n} points")
 
 
+def _can_ask() -> bool:
+    """Whether a question can be answered (stdin is a terminal)."""
+    return sys.stdin.isatty()
+
+
 @app.command()
 def drop(
     collection: Annotated[str, typer.Argument(help="The collection to remove, with all its points.")],
@@ -406,9 +411,11 @@ def drop(
 ) -> None:
     """Remove a collection and every point in it (the ingested files are not touched)."""
     if not yes:
-        if not sys.stdin.isatty():
+        if not _can_ask():
             raise _fail(f"dropping {collection!r} removes all its points; confirm with --yes")
-        typer.confirm(f"remove collection {printable(collection)!r} and all its points?", abort=True, err=True)
+        if not typer.confirm(f"remove collection {printable(collection)!r} and all its points?", err=True):
+            typer.echo("not dropped", err=True)
+            raise typer.Exit(1)
     try:
         from ccl_embed.sdk import drop as drop_one
 

@@ -10,7 +10,8 @@ is read as configuration. Needs the ``train`` and ``export`` extras and the corp
 1. trains CCL with the config's ``training`` fields on the corpus's ``train`` split, or on every
    pair when ``fit_on`` is ``all`` (a release refit; skipped when the work folder already holds
    a trained model);
-2. sets the config's ``semantic`` fields (the zero-shot part and the photograph route) and
+2. sets the config's ``after_fit`` fields (settings applied when embedding, such as
+   ``instance_share``) and ``semantic`` fields (the zero-shot part and the photograph route) and
    exports the model (ONNX, parity-checked against PyTorch, with its manifest);
 3. makes int8 variants (``ccl_embed.export.quantize``) of the config's ``int8.candidates`` and
    keeps each only if the test MAP drops by at most ``max_test_map_drop`` in each direction and
@@ -145,7 +146,7 @@ def main() -> None:
     work, corpus, photos = config["work"], config["corpus"], config["photos"]
     if not (work / WEIGHTS_FILE).exists():
         train_model(corpus, work, overrides=config["training"], fit_on=config.get("fit_on", "train"))
-    override_config(work, config["semantic"])
+    override_config(work, {**config.get("after_fit", {}), **config["semantic"]})
     reports = export_model(work, name=config["name"])
     fp32 = scores(work, corpus, "test")
     print(f"fp32 test MAP {fp32.i2t_map:.4f}/{fp32.t2i_map:.4f}", flush=True)

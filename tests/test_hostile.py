@@ -308,7 +308,7 @@ def test_sdk_arguments_fail_with_one_sentence(tmp_path, tiny_model):
 
 
 # ---- collection lifecycle -------------------------------------------------------------------------------
-def test_collections_drop_forget_and_stable_roots(tmp_path, tiny_model):
+def test_collections_drop_forget_and_stable_roots(tmp_path, tiny_model, monkeypatch):
     root = make_folder(tmp_path / "photos")
     store = tmp_path / "store"
     assert _ingest(root, store, tiny_model, "-q", "--root", "photos").exit_code == 0
@@ -340,9 +340,12 @@ def test_collections_drop_forget_and_stable_roots(tmp_path, tiny_model):
     unknown = runner.invoke(app, ["forget", "nothing", "--store", str(store)])
     assert unknown.exit_code == 2 and "no points of root 'nothing'; its roots: 'photos'" in unknown.stderr
 
+    unasked = runner.invoke(app, ["drop", "ccl-embed", "--store", str(store)])  # no terminal to ask on
+    assert unasked.exit_code == 2 and "confirm with --yes" in unasked.stderr and (store / "ccl-embed").is_dir()
+    monkeypatch.setattr("ccl_embed.cli._can_ask", lambda: True)
     refused = runner.invoke(app, ["drop", "ccl-embed", "--store", str(store)], input="n\n")
-    assert refused.exit_code != 0 and (store / "ccl-embed").is_dir()
-    dropped = runner.invoke(app, ["drop", "ccl-embed", "--store", str(store), "--yes"])
+    assert refused.exit_code == 1 and "not dropped" in refused.stderr and (store / "ccl-embed").is_dir()
+    dropped = runner.invoke(app, ["drop", "ccl-embed", "--store", str(store)], input="y\n")
     assert dropped.exit_code == 0 and not (store / "ccl-embed").exists()
     assert [c.name for c in ccl_embed.sdk.collections(store=store)] == ["second"]
     missing = runner.invoke(app, ["drop", "ccl-embed", "--store", str(store), "--yes"])
