@@ -29,6 +29,13 @@ from tests.ingest.test_reliability import _assert_same, _corpus, _run, _state
 runner = CliRunner()
 
 
+@pytest.fixture(autouse=True)
+def _embedded_only(monkeypatch):
+    """These cases use the embedded store; a QDRANT_URL set for the server tests must not redirect them."""
+    monkeypatch.delenv("QDRANT_URL", raising=False)
+    monkeypatch.delenv("QDRANT_API_KEY", raising=False)
+
+
 def _ingest(folder: Path, store: Path, model: Path, *extra: str):
     return runner.invoke(app, ["ingest", str(folder), "--store", str(store), "--model", str(model), *extra])
 
