@@ -60,17 +60,19 @@ class CCLConfig:
     instance_weight: float = 1.0
     """A multiplier of the instance loss inside the balance (adaptive or fixed): above 1 the
     instance level takes a larger share of stage 2's gradient than the balance alone gives it."""
-    instance_dim: int = 128
-    """Width of an instance part of the common space (0: none; 128 by default, chosen with
-    ``instance_head`` and ``text_bow`` by benchmarks/tune_instance.py). With it, stage 2's top layers
+    instance_dim: int = 256
+    """Width of an instance part of the common space (0: none; 256 by default, chosen with
+    ``instance_head``, ``instance_share`` and ``text_bow`` by benchmarks/tune_instance.py). With it, stage 2's top layers
     give two unit vectors: a category part of width ``dim``, trained by the category constraints,
     and an instance part of this width, trained by the instance InfoNCE alone. They are joined as
     ``[sqrt(1 - a) category, sqrt(a) instance]`` with ``a = instance_share``, so that cosine
     similarity is ``(1 - a) * category cosine + a * instance cosine``: the category orders the
     whole ranking, the instance orders the items of one category. Without ``use_instance`` there
     is no instance part (see ``instance_part``)."""
-    instance_share: float = 0.5
-    """``a``: the instance part's share of the cosine (applied when embedding; not trained)."""
+    instance_share: float = 0.7
+    """``a``: the instance part's share of the cosine (applied when embedding; not trained). 0.7 by
+    default: the best combined score among the shares that reach every baseline's instance
+    recall on the validation splits (benchmarks/tune_instance.py --shares)."""
     instance_head: str = "raw"
     """What gives the instance part: ``top``, stage 2's two layers (one output, split in two);
     ``linear``, one linear layer of its own on stage 2's input (the fused codes and the
