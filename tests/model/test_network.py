@@ -139,3 +139,23 @@ def test_without_labels_the_instance_level_trains_both_parts():
     model.stage2_losses(b)["instance"].backward()
     grad = model.top_image[-1].weight.grad
     assert grad is not None and grad[:2].abs().sum() > 0 and grad[2:].abs().sum() > 0  # no untrained part
+
+
+def test_a_residual_instance_part_scores_the_joined_vector_and_leaves_the_category_part_alone():
+    b = _tiny_batch()
+    kwargs = {"instance_dim": 3, "instance_head": "raw", "use_conse": False, "input_dropout": 0.0, "dropout": 0.0}
+    plain = _model(**kwargs)
+    residual = _model(**kwargs, instance_residual=True)
+    residual.load_state_dict(plain.state_dict())
+    with torch.no_grad():
+        xi, pi, xt, pt, mi, mt = residual._inputs(b)
+        zi, ii = residual._parts("image", xi, pi, mi)
+        zt, it = residual._parts("text", xt, pt, mt)
+        joined = residual.instance_loss(residual._join(zi, ii), residual._join(zt, it), b.instance)
+        alone = plain.instance_loss(ii, it, b.instance)
+        assert float(residual.stage2_losses(b)["instance"]) == pytest.approx(float(joined), abs=1e-6)
+        assert float(plain.stage2_losses(b)["instance"]) == pytest.approx(float(alone), abs=1e-6)
+        assert abs(float(joined) - float(alone)) > 1e-4  # the category cosine takes part
+    residual.stage2_losses(b)["instance"].backward()
+    assert residual.instance_image.weight.grad.abs().sum() > 0
+    assert all(p.grad is None or p.grad.abs().sum() == 0 for p in residual.top_image.parameters())
