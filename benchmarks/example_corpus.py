@@ -32,10 +32,13 @@ def rank_of(hits: list[ccl_embed.Hit], picture: str) -> int | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="default")
+    parser.add_argument("--name", default="example_corpus", help="Write results/NAME.json.")
     args = parser.parse_args()
     rows = {}
     with tempfile.TemporaryDirectory() as store, ccl_embed.open("examples", store=store, model=args.model) as index:
         index.ingest(CORPUS)
+        calibration = {k: list(v) for k, v in index.embedder.model.manifest.calibration.items()}
+        model_version = index.embedder.model.version
         for caption_file in sorted(CORPUS.glob("*.txt")):
             picture = caption_file.with_suffix(".png").name
             caption = caption_file.read_text(encoding="utf-8").splitlines()[0].strip()
@@ -49,8 +52,9 @@ def main() -> None:
     mixed3 = sum(r["in_mixed_top3"] for r in rows.values())
     print(f"{first} of {len(rows)} captions find their picture first among the images; "
           f"{mixed3} of {len(rows)} bring it into the top 3 of a mixed search")
-    write_result("example_corpus", {
+    write_result(args.name, {
         "versions": versions("ccl-embed", "onnxruntime", "qdrant-edge-py"), "model": args.model,
+        "model_version": model_version, "calibration": calibration,
         "found_first_among_images": first, "in_mixed_top3": mixed3, "captions": len(rows), "rows": rows,
     })
 

@@ -209,6 +209,34 @@ def export(
 
 
 @app.command()
+def calibrate(
+    model: Annotated[Path, typer.Argument(help="An exported model folder (written by `ccl-embed export`).")],
+    corpus: Annotated[Path, typer.Argument(help="A corpus folder with pairs.jsonl and a validation split.")],
+    split: Annotated[str, typer.Option(help="The validation split to measure on (never a test split).")] = "val",
+) -> None:
+    """Measure the mixed-search calibration of a model on a validation split and record it in the model folder."""
+    if "val" not in split:
+        raise _fail(f"--split {split!r}: calibrate on a validation split (val, style-val, ...), never on a test split")
+    try:
+        from dataclasses import replace
+
+        from ccl_embed.data.corpus import read_corpus
+        from ccl_embed.evaluation import calibrate_model
+        from ccl_embed.runtime.manifest import read_manifest, write_manifest
+
+        part = read_corpus(corpus).split(split)
+        if not part.pairs:
+            raise CCLEmbedError(f"{corpus}: no pairs in split {split!r}")
+        calibration = calibrate_model(model, part)
+        write_manifest(model, replace(read_manifest(model), calibration=calibration))
+    except (CCLEmbedError, ValueError, OSError) as e:
+        raise _fail(str(e)) from None
+    for key, (mean, std) in calibration.items():
+        typer.echo(f"  {key:11s} cosine of related pairs {mean:+.4f} +- {std:.4f}")
+    typer.echo(f"calibrated {printable(model)} on {len(part.pairs)} pairs of {split!r}")
+
+
+@app.command()
 def evaluate(
     corpus: Annotated[Path, typer.Argument(help="A corpus folder with pairs.jsonl and train/val/test splits.")],
     method: Annotated[str, typer.Option(help="What to score: ccl, an ablation (ccl-no-patches...), cca, infonce or conse; fitted on the train split.")] = "ccl",

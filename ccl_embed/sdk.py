@@ -33,7 +33,8 @@ from ccl_embed.store import (
     drop_collection,
     open_collection,
 )
-from ccl_embed.store.base import StoreError, check_filter
+from ccl_embed.runtime.calibration import rank_score
+from ccl_embed.store.base import ScoredPoint, StoreError, check_filter
 
 MODALITIES = ("image", "text")
 Query = str | os.PathLike[str] | Image.Image
@@ -45,6 +46,9 @@ class Hit:
 
     Attributes:
         score: Cosine similarity to the query (higher is closer).
+        rank_score: What ordered this hit in a mixed search (no ``modality``) with a calibrated
+            model: how typical its cosine is of a true match of this (query, item) modality pair,
+            as a log-probability (``ccl_embed.runtime.calibration``); else the cosine.
         modality: ``image`` or ``text``.
         path: Where the item came from, relative to the ingested folder, POSIX style.
         text: The text of a text item (bounded), else None.
@@ -60,15 +64,22 @@ class Hit:
     label: str | None
     id: str
     payload: dict[str, Any]
+    rank_score: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"score": self.score, "modality": self.modality, "path": self.path, "text": self.text,
-                "label": self.label, "id": self.id, "root": self.payload.get("root")}
+                "label": self.label, "id": self.id, "root": self.payload.get("root"),
+                "rank_score": self.score if self.rank_score is None else self.rank_score}
 
 
 def model_meta(model: RuntimeModel) -> CollectionMeta:
     """The collection record of a model."""
     return CollectionMeta(model=model.name, model_version=model.version, dim=model.dim, distance=model.distance)
+
+
+def _hit(h: ScoredPoint, rank: float) -> Hit:
+    return Hit(score=h.score, modality=str(h.payload.get("modality", "")), path=str(h.payload.get("path", "")),
+               text=h.payload.get("text"), label=h.payload.get("label"), id=h.id, payload=h.payload, rank_score=rank)
 
 
 def _root_counts(coll: Collection) -> dict[str, int]:
@@ -200,9 +211,15 @@ class Index:
             conditions["modality"] = modality
         coll = self._open()
         vector = self.embed_query(query)
-        return [Hit(score=h.score, modality=str(h.payload.get("modality", "")), path=str(h.payload.get("path", "")),
-                    text=h.payload.get("text"), label=h.payload.get("label"), id=h.id, payload=h.payload)
-                for h in coll.query(vector, limit, conditions)]
+        asked = "text" if isinstance(query, str) else "image"
+        calibration = self.embedder.model.manifest.calibration
+        if modality is not None or "modality" in conditions or not calibration:
+            return [_hit(h, h.score) for h in coll.query(vector, limit, conditions)]
+        # Mixed, calibrated: the best `limit` of each modality, merged by how typical each cosine
+        # is of a true match of its (query, item) modality pair.
+        hits = [_hit(h, rank_score(h.score, asked, item, calibration))
+                for item in MODALITIES for h in coll.query(vector, limit, {**conditions, "modality": item})]
+        return sorted(hits, key=lambda h: (-(h.rank_score or 0.0), -h.score))[:limit]
 
     def count(self) -> int:
         """How many points the collection holds."""

@@ -13,6 +13,8 @@ is read as configuration. Needs the ``train`` and ``export`` extras and the corp
 2. sets the config's ``after_fit`` fields (settings applied when embedding, such as
    ``instance_share``) and ``semantic`` fields (the zero-shot part and the photograph route) and
    exports the model (ONNX, parity-checked against PyTorch, with its manifest);
+   It then measures the mixed-search calibration on the corpus's ``calibrate_on`` split
+   (default ``val``) and records it in the manifest (``ccl_embed.runtime.calibration``);
 3. makes int8 variants (``ccl_embed.export.quantize``) of the config's ``int8.candidates`` and
    keeps each only if the test MAP drops by at most ``max_test_map_drop`` in each direction and
    the photos-val mean MAP by at most ``max_photos_val_mean_map_drop``, measured end to end with
@@ -43,7 +45,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))  # a script, not an installed modul
 from _common import versions, write_result  # noqa: E402
 
 from ccl_embed.data.corpus import read_corpus  # noqa: E402
-from ccl_embed.evaluation import RetrievalScores, evaluate_model  # noqa: E402
+from ccl_embed.evaluation import RetrievalScores, calibrate_model, evaluate_model  # noqa: E402
 from ccl_embed.runtime.folder import read_runtime  # noqa: E402
 from ccl_embed.runtime.manifest import MANIFEST_FILE, RUNTIME_FILES, Manifest, read_manifest, write_manifest  # noqa: E402
 
@@ -148,6 +150,10 @@ def main() -> None:
         train_model(corpus, work, overrides=config["training"], fit_on=config.get("fit_on", "train"))
     override_config(work, {**config.get("after_fit", {}), **config["semantic"]})
     reports = export_model(work, name=config["name"])
+    calibration = calibrate_model(work, read_corpus(corpus).split(config.get("calibrate_on", "val")))
+    write_manifest(work, replace(read_manifest(work), calibration=calibration))
+    print("calibration (related cosine, mean +- std): " + ", ".join(f"{k} {m:.3f} +- {s:.3f}"
+                                                                   for k, (m, s) in calibration.items()), flush=True)
     fp32 = scores(work, corpus, "test")
     print(f"fp32 test MAP {fp32.i2t_map:.4f}/{fp32.t2i_map:.4f}", flush=True)
     has_photos = (photos / "pairs.jsonl").exists()

@@ -145,7 +145,7 @@ def test_ingest_then_search_exit_codes_and_json(tmp_path, tiny_model):
     assert found.exit_code == 0, found.output
     hits = json.loads(found.stdout)
     assert len(hits) == 3 and hits[0]["path"] == "red-square.txt" and hits[0]["text"] == "a red square"
-    assert set(hits[0]) == {"score", "modality", "path", "text", "label", "id", "root"}
+    assert set(hits[0]) == {"score", "modality", "path", "text", "label", "id", "root", "rank_score"}
     assert hits[0]["root"] == root.resolve().as_posix()
     by_image = runner.invoke(app, ["search", "--image", str(root / "red-square.png"), "--store", str(store),
                                    "--model", str(tiny_model), "--filter", "modality=image", "-k", "1"])
@@ -192,3 +192,22 @@ def test_conflicting_store_options_fail_before_the_model_is_loaded(tmp_path):
     result = runner.invoke(app, ["search", "x", "--store", str(tmp_path), "--url", "http://127.0.0.1:9",
                                  "--model", str(tmp_path / "no-such-model")])
     assert result.exit_code == 2 and "not both" in result.stderr and "no-such-model" not in result.stderr
+
+
+def test_calibrate_records_the_mixed_ranking_in_the_model_folder(tmp_path, tiny_model, tiny_corpus):
+    import shutil
+
+    from ccl_embed.runtime.calibration import PAIRS
+    from ccl_embed.runtime.manifest import read_manifest
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model)
+    refused = runner.invoke(app, ["calibrate", str(model), str(tiny_corpus), "--split", "test"])
+    assert refused.exit_code == 2 and "never on a test split" in refused.stderr
+    assert read_manifest(model).calibration == {}
+    done = runner.invoke(app, ["calibrate", str(model), str(tiny_corpus), "--split", "val"])
+    assert done.exit_code == 0, done.output
+    calibration = read_manifest(model).calibration
+    assert set(calibration) == set(PAIRS) and all(std >= 0 for _, std in calibration.values())
+    assert calibration["text:text"][0] == pytest.approx(1.0, abs=1e-3)  # related texts: the same concept's text
+    assert "calibrated" in done.stdout and str(model) in done.stdout

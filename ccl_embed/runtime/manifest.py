@@ -21,6 +21,7 @@ from typing import Any
 
 from ccl_embed._version import __version__
 from ccl_embed.errors import CCLEmbedError
+from ccl_embed.runtime.calibration import check_calibration
 from ccl_embed.runtime.images import Preprocessing
 from ccl_embed.runtime.patches import Patches
 
@@ -92,6 +93,9 @@ class Manifest:
         metrics: Measured scores by split (for example ``test``, ``test_fp32``), as written by export.
         licences: The licence of each part, by part (the folder's ``LICENSES.md`` has the detail).
         parity: The export's parity reports (graph, inputs, cosine, error).
+        calibration: For each ``query modality:item modality`` pair, the mean and std of the
+            cosine to unrelated items on a validation split: what orders a mixed search
+            (``ccl_embed.runtime.calibration``); empty: mixed searches rank by raw cosine.
         opset: The ONNX opset of the graphs.
         written_by: Library versions that wrote the folder (``ccl-embed``, ``torch``, ``onnx``...).
         format_version: The manifest format; :data:`FORMAT_VERSION` for new folders.
@@ -109,6 +113,7 @@ class Manifest:
     metrics: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     licences: Mapping[str, str] = field(default_factory=dict)
     parity: tuple[Mapping[str, Any], ...] = ()
+    calibration: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     opset: int = 17
     written_by: Mapping[str, str] = field(default_factory=lambda: {"ccl-embed": __version__})
     format_version: int = FORMAT_VERSION
@@ -116,6 +121,10 @@ class Manifest:
     def __post_init__(self) -> None:
         object.__setattr__(self, "quantized_int8", tuple(self.quantized_int8))
         object.__setattr__(self, "parity", tuple(self.parity))
+        try:
+            object.__setattr__(self, "calibration", check_calibration(self.calibration or {}))
+        except ValueError as e:
+            raise ModelError(f"manifest {e}; compute it again with `ccl-embed calibrate MODEL_DIR CORPUS`") from e
         if not isinstance(self.name, str) or not self.name.strip() or "/" in self.name:
             raise ModelError(f"manifest name={self.name!r}: give a non-empty name without '/'")
         if not isinstance(self.dim, int) or self.dim < 1:
@@ -146,6 +155,7 @@ class Manifest:
         out["patches"]["image_regions"] = [list(r) for r in self.patches.image_regions]
         out["quantized_int8"] = list(self.quantized_int8)
         out["parity"] = [dict(p) for p in self.parity]
+        out["calibration"] = {k: list(v) for k, v in self.calibration.items()}
         return out
 
     def to_json(self) -> str:
