@@ -137,27 +137,37 @@ def case_many_files(tmp: Path) -> dict[str, Any]:
             "outcome": "pass" if ok else "fail"}
 
 
-def case_interrupt(tmp: Path) -> dict[str, Any]:
+def _start_ingest(tmp: Path, store: Path, settle: float) -> tuple[list[str], subprocess.Popen[str]]:
+    """Start an ingest of the many-files folder in a child, and return once it has been writing
+    for ``settle`` seconds."""
     folder = tmp / "many"
     if not folder.exists():
         _many_files(folder)
-    store = tmp / "store-interrupt"
     args = ["ingest", str(folder), "--store", str(store), "-q"]
     child = subprocess.Popen([sys.executable, "-c", CHILD, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
-    lock = store / "ccl-embed" / ".lock"
     deadline = time.time() + 600
-    while not lock.exists() and time.time() < deadline and child.poll() is None:
+    while not (store / "ccl-embed" / ".lock").exists() and time.time() < deadline and child.poll() is None:
         time.sleep(0.1)
-    time.sleep(3.0)  # well inside the embedding
+    time.sleep(settle)
+    return args, child
+
+
+def _equals_clean_run(tmp: Path, store: Path) -> bool:
+    clean_store = tmp / "store-many"
+    if not clean_store.exists():
+        _cli(["ingest", str(tmp / "many"), "--store", str(clean_store), "-q"])
+    return _same(_state(store), _state(clean_store))
+
+
+def case_interrupt(tmp: Path) -> dict[str, Any]:
+    store = tmp / "store-interrupt"
+    args, child = _start_ingest(tmp, store, settle=3.0)  # well inside the embedding
     child.send_signal(signal.SIGTERM)
     _, err = child.communicate(timeout=600)
     partial = len(_state(store)) if (store / "ccl-embed" / "collection.json").exists() else 0
     rerun = _cli(args)
-    clean_store = tmp / "store-many"
-    if not clean_store.exists():
-        _cli(["ingest", str(folder), "--store", str(clean_store), "-q"])
-    equal = _same(_state(store), _state(clean_store))
+    equal = _equals_clean_run(tmp, store)
     lines = err.strip().splitlines()
     ok = child.returncode == 143 and len(lines) == 1 and lines[0].startswith("interrupted: ") and equal
     return {"signal": "SIGTERM", "exit_code": child.returncode, "message": err.strip(), "points_when_stopped": partial,
@@ -172,16 +182,8 @@ def case_full_disk(tmp: Path) -> dict[str, Any]:
     if mounted.returncode != 0:
         return {"outcome": "skipped", "reason": f"cannot mount a tmpfs ({mounted.stderr.strip() or 'not root'})"}
     try:
-        folder = tmp / "many"
-        if not folder.exists():
-            _many_files(folder)
         store = disk / "store"
-        args = ["ingest", str(folder), "--store", str(store), "-q"]
-        child = subprocess.Popen([sys.executable, "-c", CHILD, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 text=True)
-        while not (store / "ccl-embed" / ".lock").exists() and child.poll() is None:
-            time.sleep(0.1)
-        time.sleep(2.0)
+        args, child = _start_ingest(tmp, store, settle=2.0)
         free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
         filler = disk / "filler"
         subprocess.run(["fallocate", "-l", str(free - (150 << 20)), str(filler)], check=True)
@@ -189,10 +191,7 @@ def case_full_disk(tmp: Path) -> dict[str, Any]:
         search = _cli(["search", "round spots", "--store", str(store), "-k", "3"])
         filler.unlink()
         rerun = _cli(args)
-        clean_store = tmp / "store-many"
-        if not clean_store.exists():
-            _cli(["ingest", str(folder), "--store", str(clean_store), "-q"])
-        equal = _same(_state(store), _state(clean_store))
+        equal = _equals_clean_run(tmp, store)
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)
     lines = err.strip().splitlines()
