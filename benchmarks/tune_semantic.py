@@ -69,6 +69,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=cache_dir() / "models" / "default-train")
     parser.add_argument("--corpus", type=Path, default=cache_dir() / "corpus")
     parser.add_argument("--photos", type=Path, default=cache_dir() / "photos")
+    parser.add_argument("--name", default="semantic_tuning", help="Write results/NAME.json.")
     args = parser.parse_args()
     bench = open_workbench(args.corpus)
     photos = open_workbench(args.photos, text_tower=bench.text_tower)
@@ -101,7 +102,7 @@ def main() -> None:
         if best:
             chosen |= {"text_projection": best[0], "text_projection_temperature": best[1], "photo_semantic_weight": best[2]}
     print("chosen:", chosen, "(copy it into the \"semantic\" section of configs/default-model.json to ship it)")
-    write_result("semantic_tuning", {
+    write_result(args.name, {
         "versions": versions("ccl-embed", "torch", "numpy"), "model": str(args.model),
         "corpus_pairs_sha256": file_sha256(args.corpus / "pairs.jsonl"),
         "photos_pairs_sha256": file_sha256(args.photos / "pairs.jsonl"),
