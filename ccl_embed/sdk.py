@@ -33,10 +33,9 @@ from ccl_embed.store import (
     drop_collection,
     open_collection,
 )
-from ccl_embed.runtime.calibration import rank_score
+from ccl_embed.runtime.calibration import MODALITIES, rank_score
 from ccl_embed.store.base import ScoredPoint, StoreError, check_filter
 
-MODALITIES = ("image", "text")
 Query = str | os.PathLike[str] | Image.Image
 
 
@@ -165,14 +164,15 @@ class Index:
         Raises:
             CCLEmbedError: When the collection holds no point of that root (the message lists its roots).
         """
-        known = self.roots()
-        key = root_key(root, None)
-        name = str(root) if str(root) in known else key
-        if name not in known:
-            listed = ", ".join(repr(r) for r in known) or "none"
-            raise CCLEmbedError(f"{self.collection.where} has no points of root {str(root)!r}; its roots: {listed}")
         coll = self._open()
-        ids = [pid for pid, _, _ in coll.scan({"root": name}, ())]
+        ids: list[str] = []
+        for name in dict.fromkeys((str(root), root_key(root, None))):  # its name, else its folder
+            ids = [pid for pid, _, _ in coll.scan({"root": name}, ())]
+            if ids:
+                break
+        if not ids:
+            listed = ", ".join(repr(r) for r in self.roots()) or "none"
+            raise CCLEmbedError(f"{self.collection.where} has no points of root {str(root)!r}; its roots: {listed}")
         coll.delete(ids)
         coll.optimize()
         return len(ids)

@@ -129,6 +129,8 @@ class EdgeCollection(Collection):
         self._lock: IO[str] | None = None
         self._shard: Any = None
         self._closed = False
+        self._holes: int | None = None  # see _check_space
+        self._written = 0
         meta_path = self.folder / META_FILE
         if not meta_path.is_file():
             if meta is None or not create:
@@ -138,23 +140,31 @@ class EdgeCollection(Collection):
             return
         self._open(meta)
 
-    def _write_need(self, size: int) -> int:
-        """Free space a write of ``size`` bytes needs: the files' holes (or a new collection's
-        layout), a log segment to roll over into, the write itself and a margin."""
-        base = unfilled_bytes(self.folder) if self._shard is not None else NEW_COLLECTION
-        return base + WAL_SEGMENT + size + MARGIN
+    def _check_space(self, extra: int, doing: str) -> None:
+        """Stop with one line, before the engine is touched, when the disk cannot take what the
+        engine's mapped files may still claim (their holes, or a new collection's layout) plus
+        ``extra`` bytes and a margin.
 
-    def _check_space(self, need: int, doing: str) -> None:
-        """Stop with one line, before the engine is touched, when the disk cannot take ``need`` more bytes."""
+        The holes are measured (a walk of the folder) when first needed, again once the writes
+        since then could have rolled the log into a new segment, after an index build, and
+        before any refusal; between, the last figure stands (writes only fill holes)."""
         free = free_bytes(self.folder)
+        if not (self.folder / SHARD_DIR).is_dir():
+            base = NEW_COLLECTION
+        else:
+            if self._holes is None or self._written > WAL_SEGMENT // 2:
+                self._holes, self._written = unfilled_bytes(self.folder), 0
+            base = self._holes
+            if free < base + extra + MARGIN:  # the figure may be old: measure before refusing
+                self._holes, self._written = unfilled_bytes(self.folder), 0
+                base = self._holes
+        need = base + extra + MARGIN
         if free < need:
             raise StoreError(f"{self.where}: the disk has {_mib(free)} free and {doing} needs about {_mib(need)}; "
                              "free some space and run the command again")
 
     def _open(self, meta: CollectionMeta | None) -> None:
-        exists = (self.folder / SHARD_DIR).is_dir()
-        self._check_space((unfilled_bytes(self.folder) if exists else NEW_COLLECTION) + MARGIN,
-                          "opening it" if exists else "creating it")
+        self._check_space(0, "opening it" if (self.folder / SHARD_DIR).is_dir() else "creating it")
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -218,16 +228,17 @@ class EdgeCollection(Collection):
         q = self._q
         if not points:
             return
-        size = sum(4 * len(p.vector) + len(json.dumps(p.payload)) + 64 for p in points)
-        self._check_space(self._write_need(WRITE_FACTOR * size), f"storing {len(points)} more points")
+        size = WRITE_FACTOR * sum(4 * len(p.vector) + len(json.dumps(p.payload)) + 64 for p in points)
+        self._check_space(WAL_SEGMENT + size, f"storing {len(points)} more points")
         shard = self._writable()
-        self._engine(shard.update, q.UpdateOperation.upsert_points(
-            [q.Point(p.id, {VECTOR_NAME: list(p.vector)}, p.payload) for p in points]), "store points")
+        self._engine("store points", shard.update, q.UpdateOperation.upsert_points(
+            [q.Point(p.id, {VECTOR_NAME: list(p.vector)}, p.payload) for p in points]))
+        self._written += size
 
-    def _engine(self, call: Any, arg: Any, doing: str) -> Any:
+    def _engine(self, doing: str, call: Any, *args: Any) -> Any:
         """Call the engine; its plain Exceptions become a one-line StoreError."""
         try:
-            return call(arg) if arg is not None else call()
+            return call(*args)
         except Exception as e:  # the engine raises plain Exceptions
             first = str(e).splitlines()[0] if str(e) else type(e).__name__
             raise StoreError(f"{self.where}: could not {doing} ({first.removeprefix('Service runtime error: ')})") from e
@@ -236,16 +247,17 @@ class EdgeCollection(Collection):
         op = self._q.UpdateOperation
         keep = {k: v for k, v in values.items() if v is not None}
         shard = self._writable()
-        self._check_space(self._write_need(0), "updating a payload")
+        self._check_space(WAL_SEGMENT, "updating a payload")
         if keep:
-            self._engine(shard.update, op.set_payload([point_id], keep), "update a payload")
+            self._engine("update a payload", shard.update, op.set_payload([point_id], keep))
         if len(keep) < len(values):
-            shard.update(op.delete_payload([point_id], [k for k, v in values.items() if v is None]))
+            gone = [k for k, v in values.items() if v is None]
+            self._engine("update a payload", shard.update, op.delete_payload([point_id], gone))
 
     def delete(self, ids: Sequence[str]) -> None:
         if ids and self._readable() is not None:
-            self._check_space(self._write_need(0), f"removing {len(ids)} points")
-            self._engine(self._shard.update, self._q.UpdateOperation.delete_points(list(ids)), "remove points")
+            self._check_space(WAL_SEGMENT, f"removing {len(ids)} points")
+            self._engine("remove points", self._shard.update, self._q.UpdateOperation.delete_points(list(ids)))
 
     def query(self, vector: Sequence[float], limit: int, where: Filter | None = None) -> list[ScoredPoint]:
         q = self._q
@@ -279,8 +291,9 @@ class EdgeCollection(Collection):
     def optimize(self) -> None:
         """Build the HNSW index and merge segments (this engine does it only when asked)."""
         if self._readable() is not None:
-            self._check_space(self._write_need(0), "building the index")
-            self._engine(self._shard.optimize, None, "build the index; the points are stored, and a re-run builds it")
+            self._check_space(WAL_SEGMENT, "building the index")
+            self._engine("build the index; the points are stored, and a re-run builds it", self._shard.optimize)
+            self._holes = None  # new segments: measure again
 
     def close(self) -> None:
         self._closed = True
