@@ -19,7 +19,7 @@ import numpy as np
 from ccl_embed._version import __version__
 from ccl_embed.errors import CCLEmbedError, require
 from ccl_embed.runtime.bow import hashed_bow
-from ccl_embed.runtime.images import IMAGE_SIZE, Preprocessing, flatness
+from ccl_embed.runtime.images import IMAGE_SIZE, Preprocessing
 from ccl_embed.runtime.manifest import (
     IMAGE_BACKBONE,
     IMAGE_HEAD,
@@ -178,10 +178,10 @@ def head_modules(model: Any) -> tuple[Any, Any]:
             super().__init__()
             self.ccl = model
 
-        def forward(self, feature_map: Any, logits: Any, flatness: Any = None) -> Any:
+        def forward(self, feature_map: Any, logits: Any) -> Any:
             pooled = feature_map.mean(dim=(2, 3))
             regions = torch.stack([feature_map[:, :, r0:r1, c0:c1].mean(dim=(2, 3)) for r0, r1, c0, c1 in IMAGE_REGIONS], 1)
-            return self.ccl.encode_image(pooled, logits, regions, flatness)
+            return self.ccl.encode_image(pooled, logits, regions)
 
     class TextHead(torch.nn.Module):  # type: ignore[name-defined]
         def __init__(self) -> None:
@@ -208,28 +208,26 @@ def export_heads(model: Any, folder: Path, real: dict[str, np.ndarray] | None = 
     mask = (torch.rand(5, MAX_FRAGMENTS, generator=gen) > 0.4).float()
     mask[:, 0] = 1.0
     frags = frags * mask.unsqueeze(-1)
-    flat = torch.rand(5, generator=gen)
     bow_dim = model.config.text_bow
     bow = torch.nn.functional.normalize(torch.rand(5, max(bow_dim, 1), generator=gen), dim=-1)
     text_inputs = ["text", "fragments", "fragment_mask"] + (["bow"] if bow_dim else [])
-    image_inputs = ["feature_map", "logits"] + (["flatness"] if model.config.routes_photos else [])
-    image_args = (fmap, logits, flat)[: len(image_inputs)]
-    _export(image_head, image_args, folder / IMAGE_HEAD, image_inputs, ["embedding"],
+    image_inputs = ["feature_map", "logits"]
+    _export(image_head, (fmap, logits), folder / IMAGE_HEAD, image_inputs, ["embedding"],
             {**{k: {0: "batch"} for k in image_inputs}, "embedding": {0: "batch"}})
     _export(text_head, (text, frags, mask, bow)[: len(text_inputs)], folder / TEXT_HEAD, text_inputs, ["embedding"],
             {"text": {0: "batch"}, "fragments": {0: "batch", 1: "fragments"}, "fragment_mask": {0: "batch", 1: "fragments"},
              "bow": {0: "batch"}, "embedding": {0: "batch"}})
-    cases = [("random", (fmap, logits, flat), (text, frags, mask, bow))]
+    cases = [("random", (fmap, logits), (text, frags, mask, bow))]
     if real is not None:
         t = {k: torch.from_numpy(v) for k, v in real.items()}
         if bow_dim and "bow" not in t:
             raise ExportError(f"this model reads a bag of words of width {bow_dim}; the real inputs lack 'bow'")
-        cases.append(("real", (t["feature_map"], t["logits"], t["flatness"]),
+        cases.append(("real", (t["feature_map"], t["logits"]),
                       (t["text"], t["fragments"], t["fragment_mask"], t.get("bow"))))
     reports = []
     si, st = _session(folder / IMAGE_HEAD), _session(folder / TEXT_HEAD)
     for label, images, texts in cases:
-        images, texts = images[: len(image_inputs)], texts[: len(text_inputs)]
+        texts = texts[: len(text_inputs)]
         with torch.inference_mode():
             ei, et = image_head(*images).numpy(), text_head(*texts).numpy()
         gi = si.run(None, {k: v.numpy() for k, v in zip(image_inputs, images)})[0]
@@ -276,8 +274,7 @@ def real_head_inputs(files: dict[str, Path], preprocessing: Preprocessing | None
     distinct = list(dict.fromkeys(f for fs in frags for f in fs))
     by_text = dict(zip(distinct, vectors(distinct)))
     fragments, mask = pack_fragments(frags, by_text.__getitem__, text.shape[1], max_fragments)
-    flat = np.array([flatness(im) for im in images], dtype=np.float32)
-    real = {"feature_map": fmap, "logits": logits, "flatness": flat, "text": text, "fragments": fragments,
+    real = {"feature_map": fmap, "logits": logits, "text": text, "fragments": fragments,
             "fragment_mask": mask}
     if text_bow:
         real["bow"] = hashed_bow(list(REAL_TEXTS), text_bow)

@@ -20,6 +20,11 @@ def _from_dict(cls: type[T], data: dict[str, Any], what: str) -> T:
     return cls(**data)
 
 
+RETIRED_FIELDS = frozenset({"photo_flatness"})
+"""CCLConfig fields that older model folders hold and this version ignores: ``photo_flatness``
+set the pixel-flatness route that the novelty switch replaced (``photo_novelty``)."""
+
+
 @dataclass(frozen=True)
 class CCLConfig:
     """Hyperparameters of CCL and of its training (defaults chosen on the validation split)."""
@@ -106,16 +111,20 @@ class CCLConfig:
     (1 - w) * CCL's + w * ConSE's. Keeps the image tower's ImageNet knowledge (photos) that
     training on pictograms does not cover. Needs ``use_conse``. 0 is the paper's model."""
     photo_semantic_weight: float = 0.0
-    """Semantic weight for photographs (0: photographs are treated like drawings). An image whose
-    flatness (the share of nearly equal neighbouring pixels, ``ccl_embed.runtime.images.flatness``)
-    is below ``photo_flatness`` is routed as a photograph: its semantic weight moves from
-    ``semantic_weight`` to this value, and its common-space part from the image tower to the
-    learned text tower applied to its ConSE vector (what the classifier sees, read as a text).
-    Training on drawings does not reach photographs; the classifier does. Needs ``semantic_weight > 0``."""
-    photo_flatness: float = 0.5
-    """Flatness below which an image counts as a photograph (the middle of a smooth switch)."""
-    photo_gate_width: float = 0.05
-    """Width of the switch: the sigmoid of ``(photo_flatness - flatness) / photo_gate_width``."""
+    """Semantic weight for images unlike the training images, photographs above all (0: every
+    image is weighed like a drawing). Each image's novelty (how far its backbone feature lies
+    from the training images', :class:`ccl_embed.model.network.Novelty`) sets how much it takes
+    this weight instead of ``semantic_weight``, and how much its common-space part moves from the
+    image tower to the learned text tower applied to its ConSE vector (what the classifier sees,
+    read as a text). A smooth switch, on for every image, with no pixel rule: cut-outs on plain
+    backgrounds and smooth photographs are weighed by what the backbone sees. Training on
+    drawings does not reach photographs; the classifier does. Needs ``semantic_weight > 0``."""
+    photo_novelty: float = 2.0
+    """Novelty at the middle of the switch (about 1 for images like the training ones)."""
+    photo_gate_width: float = 0.1
+    """Width of the switch: the sigmoid of ``(novelty - photo_novelty) / photo_gate_width``."""
+    novelty_rank: int = 256
+    """Principal directions of the training images' features that the novelty measures in."""
     photo_offset: float = 0.0
     """Score offset of routed photographs, so that their similarities and the drawings' rank on one
     scale in a collection holding both. Routing models append one coordinate to every vector:
@@ -175,8 +184,10 @@ class CCLConfig:
             raise ValueError(f"CCLConfig.photo_semantic_weight={self.photo_semantic_weight!r}: must be in [0, 1)")
         if self.photo_semantic_weight > 0 and self.semantic_weight <= 0:
             raise ValueError("CCLConfig: photo_semantic_weight > 0 needs semantic_weight > 0 (texts carry the semantic part)")
-        if not 0.0 < self.photo_flatness < 1.0:
-            raise ValueError(f"CCLConfig.photo_flatness={self.photo_flatness!r}: must be in (0, 1)")
+        if self.photo_novelty <= 0:
+            raise ValueError(f"CCLConfig.photo_novelty={self.photo_novelty!r}: must be positive")
+        if self.novelty_rank < 1:
+            raise ValueError(f"CCLConfig.novelty_rank={self.novelty_rank!r}: must be a positive whole number")
         if not -0.9 <= self.photo_offset <= 0.9:
             raise ValueError(f"CCLConfig.photo_offset={self.photo_offset!r}: must be in [-0.9, 0.9]")
         if not 0.0 <= self.text_projection <= 1.0:
@@ -205,7 +216,8 @@ class CCLConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CCLConfig:
-        return _from_dict(cls, data, "CCLConfig")
+        """The config of a dict; fields of retired features (``RETIRED_FIELDS``) are dropped."""
+        return _from_dict(cls, {k: v for k, v in data.items() if k not in RETIRED_FIELDS}, "CCLConfig")
 
     @classmethod
     def from_json(cls, text: str) -> CCLConfig:

@@ -92,8 +92,13 @@ def load_model(folder: str | Path) -> Any:
     if not weights.is_file():
         raise ModelFolderError(f"{folder}: no {WEIGHTS_FILE}; the training did not finish (resume it with --resume)")
     model = CCL(config, spec)
+    state = load_file(weights)
+    # Models trained before the novelty statistics existed lack them: they load unfitted
+    # (``novelty.fitted`` 0), and CCL.fit_novelty fits them from the training features.
+    for key, value in model.novelty.state_dict().items():
+        state.setdefault(f"novelty.{key}", value)
     try:
-        model.load_state_dict(load_file(weights))
+        model.load_state_dict(state)
     except RuntimeError as e:
         raise ModelFolderError(f"{weights}: weights do not match {CONFIG_FILE} ({str(e).splitlines()[0]})") from e
     return model.eval()

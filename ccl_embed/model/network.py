@@ -48,7 +48,6 @@ class Batch:
         text_patches: ``[n, text_patches, text_dim]`` fragment features (zero where masked).
         text_mask: ``[n, text_patches]`` True where a fragment exists.
         label: ``[n]`` category index, -1 where the category is not in the vocabulary.
-        flatness: ``[n]`` each image's flatness (None: unknown, every image treated as a drawing).
         instance: ``[n]`` the id of each pair's text: equal ids are the same text, an instance's
             positives (None: every pair is its own instance).
         bow: ``[n, text_bow]`` hashed bag of words of each text (None: the model uses none).
@@ -61,7 +60,6 @@ class Batch:
     text_patches: Tensor
     text_mask: Tensor
     label: Tensor
-    flatness: Tensor | None = None
     instance: Tensor | None = None
     bow: Tensor | None = None
 
@@ -73,7 +71,6 @@ class Batch:
             t[idx] for t in (self.image, self.logits, self.image_patches, self.text, self.text_patches, self.text_mask,
                              self.label))
         return Batch(image, logits, patches, text, fragments, mask, label,
-                     None if self.flatness is None else self.flatness[idx],
                      None if self.instance is None else self.instance[idx],
                      None if self.bow is None else self.bow[idx])
 
@@ -96,6 +93,55 @@ class Standardize(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return (x - self.mean) / self.std
+
+
+class Novelty(nn.Module):
+    """How unlike the training images an image is, from its pooled backbone feature alone.
+
+    A Gaussian fitted to the training images' unit-length features: the Mahalanobis distance in
+    their top ``rank`` principal directions plus the residual outside them (scaled by its mean
+    variance), divided by the width. About 1 for images like the training ones, well above for
+    photographs (measured on the held-out sets: benchmarks/tune_semantic.py). Buffers only, so
+    it is exported inside the image head; ``fitted`` is 0 until :meth:`fit` ran.
+    """
+
+    mean: Tensor
+    basis: Tensor
+    inv_var: Tensor
+    inv_rest: Tensor
+    fitted: Tensor
+
+    def __init__(self, dim: int, rank: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("basis", torch.zeros(rank, dim))
+        self.register_buffer("inv_var", torch.ones(rank))
+        self.register_buffer("inv_rest", torch.ones(()))
+        self.register_buffer("fitted", torch.zeros(()))
+
+    def fit(self, pooled: Tensor) -> None:
+        """Fit the Gaussian to ``[n, dim]`` training features. With fewer images than the rank
+        (tiny corpora) the directions they do not span are left to the residual."""
+        x = F.normalize(pooled.double(), dim=-1)
+        mean = x.mean(0)
+        _, s, vt = torch.linalg.svd(x - mean, full_matrices=False)
+        var = s.pow(2) / max(len(x) - 1, 1)
+        k = min(self.basis.shape[0], max(len(var) - 1, 0))
+        self.mean.copy_(mean)
+        self.basis.zero_()
+        self.basis[:k] = vt[:k]
+        self.inv_var.zero_()
+        self.inv_var[:k] = 1.0 / var[:k].clamp(min=1e-12)
+        rest = var[k:].mean() if k < len(var) else torch.tensor(1.0, dtype=var.dtype)
+        self.inv_rest.copy_(1.0 / rest.clamp(min=1e-12))
+        self.fitted.fill_(1.0)
+
+    def forward(self, pooled: Tensor) -> Tensor:
+        d = F.normalize(pooled, dim=-1) - self.mean
+        p = d @ self.basis.T
+        inside = p.pow(2)
+        rest = (d.pow(2).sum(-1) - inside.sum(-1)).clamp(min=0.0)
+        return ((inside * self.inv_var).sum(-1) + rest * self.inv_rest) / d.shape[-1]
 
 
 class AutoEncoder(nn.Module):
@@ -181,6 +227,7 @@ class CCL(nn.Module):
         self.norm_image_patch = Standardize(s.image_dim)
         self.norm_text = Standardize(s.text_dim)
         self.norm_text_patch = Standardize(s.text_dim)
+        self.novelty = Novelty(s.image_dim, c.novelty_rank)
         n_labels = len(s.labels)
         if c.use_stage1:
             self.instance = Granularity(image_in, text_in, c.hidden, c.code)
@@ -226,6 +273,7 @@ class CCL(nn.Module):
         self.norm_image_patch.fit(self._instance_norm(batch.image_patches))
         self.norm_text.fit(batch.text)
         self.norm_text_patch.fit(batch.text_patches[batch.text_mask])
+        self.novelty.fit(batch.image)
 
     def _instance_norm(self, x: Tensor) -> Tensor:
         if not self.config.image_instance_norm:
@@ -355,11 +403,19 @@ class CCL(nn.Module):
         """``[sqrt(1 - w) z, sqrt(w) semantic/|semantic|]``: unit length when ``z`` is."""
         return torch.cat([z * (1.0 - w) ** 0.5, F.normalize(semantic, dim=-1) * w**0.5], -1)
 
-    def photo_gate(self, flatness: Tensor) -> Tensor:
-        """``[n, 1]`` how much each image is routed as a photograph: near 1 for textured images,
-        near 0 for flat drawings (see ``CCLConfig.photo_semantic_weight``)."""
+    def photo_gate(self, image: Tensor) -> Tensor:
+        """``[n, 1]`` how much each image takes the ImageNet bridge: near 1 for images unlike the
+        training images (photographs), near 0 for those like them (see ``CCLConfig.photo_semantic_weight``)."""
         c = self.config
-        return torch.sigmoid((c.photo_flatness - flatness.reshape(-1, 1)) / c.photo_gate_width)
+        if not bool(self.novelty.fitted):
+            raise ValueError("this model's novelty statistics were never fitted, so it cannot weigh the ImageNet "
+                             "bridge per image; refit them (CCL.fit_novelty) or set photo_semantic_weight=0")
+        return torch.sigmoid((self.novelty(image).reshape(-1, 1) - c.photo_novelty) / c.photo_gate_width)
+
+    def fit_novelty(self, pooled: Tensor) -> None:
+        """Fit the novelty statistics to the training images' pooled features (models trained
+        before they existed lack them)."""
+        self.novelty.fit(pooled)
 
     def _described(self, semantic: Tensor) -> Tensor:
         """The common-space vector of a ConSE vector read by the text tower as a one-fragment text."""
@@ -371,9 +427,9 @@ class CCL(nn.Module):
         bow = (semantic[:, :1] * 0.0).expand(-1, self.config.text_bow) if self.config.text_bow else None
         return self._embed("text", *self._text_inputs(semantic, fragments, mask, bow))
 
-    def encode_image(self, image: Tensor, logits: Tensor, patches: Tensor, flatness: Tensor | None = None) -> Tensor:
+    def encode_image(self, image: Tensor, logits: Tensor, patches: Tensor) -> Tensor:
         """Unit vectors of images: pooled ``[n, image_dim]``, logits ``[n, classes]``, regions
-        ``[n, r, image_dim]``, flatness ``[n]`` (used only when photographs are routed)."""
+        ``[n, r, image_dim]``."""
         z = self._embed("image", *self._image_inputs(image, logits, patches))
         c = self.config
         if c.semantic_weight <= 0:
@@ -381,9 +437,7 @@ class CCL(nn.Module):
         semantic = self._conse(logits)
         if not c.routes_photos:
             return self._with_semantic(z, semantic, c.semantic_weight)
-        if flatness is None:  # unknown: a drawing
-            return torch.cat([self._with_semantic(z, semantic, c.semantic_weight), z[:, :1] * 0.0], -1)
-        g = self.photo_gate(flatness)
+        g = self.photo_gate(image)
         z = F.normalize((1.0 - g) * z + g * self._described(semantic), dim=-1)
         v = self._with_semantic(z, semantic, (1.0 - g) * c.semantic_weight + g * c.photo_semantic_weight)
         e = g * c.photo_offset
@@ -403,7 +457,7 @@ class CCL(nn.Module):
 
     def embed(self, b: Batch) -> tuple[Tensor, Tensor]:
         """Unit output vectors (with the semantic part, if configured), image side and text side."""
-        return (self.encode_image(b.image, b.logits, b.image_patches, b.flatness),
+        return (self.encode_image(b.image, b.logits, b.image_patches),
                 self.encode_text(b.text, b.text_patches, b.text_mask, b.bow))
 
     def stage2_losses(self, b: Batch) -> dict[str, Tensor]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -35,11 +36,11 @@ from ccl_embed.runtime.session import check_device, device_of, make_session
 @dataclass(frozen=True)
 class PreparedImage:
     """An image reduced to what the model reads of it: the backbone input (``float32 [3, s, s]``)
-    and its flatness. Holding these instead of decoded images bounds a batch's memory whatever the
-    images' sizes (:meth:`Embedder.prepare_image`)."""
+    and, for model folders whose image head reads it, its flatness. Holding these instead of
+    decoded images bounds a batch's memory whatever the images' sizes (:meth:`Embedder.prepare_image`)."""
 
     pixels: np.ndarray
-    flatness: float
+    flatness: float | None = None
 
 
 ImageInput = Union[str, "os.PathLike[str]", Image.Image, PreparedImage]
@@ -129,7 +130,13 @@ class Embedder:
         if isinstance(item, PreparedImage):
             return item
         img = self._decode(item)
-        return PreparedImage(self._preprocess(img), flatness(img))
+        return PreparedImage(self._preprocess(img), flatness(img) if self._reads_flatness else None)
+
+    @functools.cached_property
+    def _reads_flatness(self) -> bool:
+        """Whether the image head takes each image's flatness: folders exported by ccl-embed 0.1
+        with its pixel-flatness photograph route do; newer heads weigh images by their novelty inside."""
+        return "flatness" in {i.name for i in self._session(IMAGE_HEAD).get_inputs()}
 
     def embed_images(self, images: Iterable[ImageInput], batch_size: int = 32) -> Iterator[Embedded]:
         """Embed images (paths, PIL images or prepared images), in order, one result per input.
@@ -141,13 +148,15 @@ class Embedder:
             CCLEmbedError: When ``batch_size`` is not a positive whole number.
         """
         check_batch_size(batch_size)
-        # Only a model that routes photographs (CCLConfig.photo_semantic_weight) reads flatness.
-        routes = "flatness" in {i.name for i in self._session(IMAGE_HEAD).get_inputs()}
+        routes = self._reads_flatness
         for batch in batched(images, batch_size):
             pixels, flat, ok, failed = [], [], [], {}
             for i, item in batch:
                 try:
                     prepared = self.prepare_image(item)
+                    if routes and prepared.flatness is None:
+                        raise CCLEmbedError("this image was prepared for a model that reads no flatness; "
+                                            "prepare it with this model's Embedder.prepare_image")
                     pixels.append(prepared.pixels)
                     flat.append(prepared.flatness)
                     ok.append(i)

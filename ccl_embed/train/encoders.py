@@ -43,7 +43,6 @@ def to_batch(fs: FeatureSet, spec: DataSpec, bow: int = 0) -> Batch:
         text_patches=t(np.ascontiguousarray(fs.fragments, dtype=np.float32)),
         text_mask=t(fs.fragment_mask.copy()),
         label=torch.tensor([index.get(label, -1) for label in fs.labels], dtype=torch.long),
-        flatness=t(np.ascontiguousarray(fs.image["flatness"], dtype=np.float32)) if "flatness" in fs.image else None,
         instance=torch.tensor([texts.setdefault(p.text, len(texts)) for p in fs.pairs], dtype=torch.long),
         bow=t(hashed_bow([p.text for p in fs.pairs], bow)) if bow else None,
     )
@@ -65,7 +64,7 @@ class CCLEncoders:
             for i in range(0, len(batch), self.chunk):
                 b = batch.take(torch.arange(i, min(i + self.chunk, len(batch))))
                 z = (self.model.encode_text(b.text, b.text_patches, b.text_mask, b.bow) if texts
-                     else self.model.encode_image(b.image, b.logits, b.image_patches, b.flatness))
+                     else self.model.encode_image(b.image, b.logits, b.image_patches))
                 out.append(z.numpy())
         return np.concatenate(out)
 

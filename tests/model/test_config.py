@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from ccl_embed.model.config import CCLConfig, DataSpec
@@ -22,7 +24,8 @@ def test_config_round_trips_through_json():
     ({"lr": 0.0}, "must be positive"),
     ({"semantic_weight": 0.2, "photo_semantic_weight": 1.0}, r"photo_semantic_weight=1.0: must be in \[0, 1\)"),
     ({"photo_semantic_weight": 0.5}, "photo_semantic_weight > 0 needs semantic_weight > 0"),
-    ({"photo_flatness": 1.0}, r"photo_flatness=1.0: must be in \(0, 1\)"),
+    ({"photo_novelty": 0.0}, r"photo_novelty=0.0: must be positive"),
+    ({"novelty_rank": 0}, r"novelty_rank=0: must be a positive whole number"),
     ({"photo_gate_width": 0.0}, "photo_gate_width=0.0: must be positive"),
     ({"photo_offset": 1.0}, r"photo_offset=1.0: must be in \[-0.9, 0.9\]"),
     ({"semantic_weight": 0.2, "text_projection": 1.5}, r"text_projection=1.5: must be in \[0, 1\]"),
@@ -58,3 +61,11 @@ def test_instance_level_options_validate():
     assert CCLConfig(use_intra=False, use_inter=False, use_instance=True).use_instance
     cfg = CCLConfig(use_instance=True, instance_temperature=0.05)
     assert CCLConfig.from_json(cfg.to_json()) == cfg
+
+
+def test_fields_of_retired_features_are_dropped_when_read():
+    # photo_flatness set the pixel-flatness route of older model folders; the novelty switch replaced it.
+    old = {**json.loads(CCLConfig().to_json()), "photo_flatness": 0.4}
+    assert CCLConfig.from_dict(old) == CCLConfig()
+    with pytest.raises(ValueError, match="unknown field 'photo_flat'"):
+        CCLConfig.from_dict({"photo_flat": 0.4})

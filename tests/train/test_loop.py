@@ -143,8 +143,10 @@ def test_semantic_part_mixes_cosines_and_needs_conse(features):
         CCLConfig(semantic_weight=0.2, use_conse=False)
 
 
-def test_photo_route_moves_textured_images_to_the_semantic_side(features):
+def test_images_unlike_the_training_ones_take_the_imagenet_bridge(features):
     from dataclasses import replace
+
+    import torch
 
     from ccl_embed.model.network import TEXT_OFFSET_KEY as k
 
@@ -152,28 +154,35 @@ def test_photo_route_moves_textured_images_to_the_semantic_side(features):
     test = features.split("test")
     model.config = replace(TINY, semantic_weight=0.3)
     plain, plain_texts = CCLEncoders(model).encode_images(test), CCLEncoders(model).encode_texts(test)
-    model.config = replace(TINY, semantic_weight=0.3, photo_semantic_weight=0.8, photo_offset=0.4)
+    # Novelty: about 1 on the training images, far above for features off their span.
+    novelty = model.novelty(torch.from_numpy(test.image["pool"])).numpy()
+    off = -test.image["pool"]  # pointing away from every training image
+    far = model.novelty(torch.from_numpy(off)).numpy()
+    train_novelty = model.novelty(torch.from_numpy(features.split("train").image["pool"])).numpy()
+    assert 0.8 < train_novelty.mean() < 1.2 and 2 * novelty.max() < far.min()
+    middle = float(novelty.max() + far.min()) / 2
+    model.config = replace(TINY, semantic_weight=0.3, photo_semantic_weight=0.8, photo_offset=0.4, photo_novelty=middle)
     assert model.out_dim == 16 + 12 + 1
-    unknown = CCLEncoders(model).encode_images(test)  # no flatness known: every image is a drawing
-    np.testing.assert_array_equal(unknown[:, :-1], plain)
-    assert not unknown[:, -1].any()
-    flat = np.where(np.arange(len(test)) % 2 == 0, 0.95, 0.05).astype(np.float32)
-    test.image["flatness"] = flat
+    like = CCLEncoders(model).encode_images(test)
+    np.testing.assert_allclose(like[:, :-1], plain, atol=2e-3)  # images like the training ones keep their vectors
+    np.testing.assert_allclose(like[:, -1], 0.0, atol=1e-3)
+    photo = np.arange(len(test)) % 2 == 1
+    test.image["pool"][photo] = off[photo]
     routed = CCLEncoders(model).encode_images(test)
-    drawing, photo = flat > 0.5, flat < 0.5
     np.testing.assert_allclose(np.linalg.norm(routed, axis=1), 1.0, atol=1e-5)
-    np.testing.assert_allclose(routed[drawing], unknown[drawing], atol=2e-3)  # drawings keep their vectors
-    np.testing.assert_allclose(routed[photo, -1], 0.4, atol=1e-3)  # the photographs' offset
+    np.testing.assert_allclose(routed[~photo], like[~photo], atol=1e-6)
+    np.testing.assert_allclose(routed[photo, -1], 0.4, atol=1e-3)  # the unlike images' offset
     tail = np.linalg.norm(routed[photo, 16:-1], axis=1)  # the semantic share: sqrt(1 - e^2) sqrt(w)
     np.testing.assert_allclose(tail, np.sqrt(1 - 0.16) * np.sqrt(0.8), atol=1e-3)
-    # A photograph's common part is the text tower's reading of its ConSE vector, not the image tower's.
-    cos = np.sum(routed[photo, :16] * plain[photo, :16], axis=1) / np.sqrt((1 - 0.16) * 0.2 * 0.7)
-    assert np.all(cos < 0.999)
+    # Their common part is the text tower's reading of their ConSE vector, whatever the image tower says.
+    again = test.select(np.arange(len(test)))
+    again.image["pool"][photo] = np.roll(off, 1, axis=0)[photo]
+    np.testing.assert_allclose(CCLEncoders(model).encode_images(again)[photo, :16], routed[photo, :16], atol=1e-3)
     # Texts: the same vector, scaled, plus the offset key, so a photograph's score is shifted by e * k.
     texts = CCLEncoders(model).encode_texts(test)
     np.testing.assert_allclose(texts[:, :-1], plain_texts * np.sqrt(1 - k**2), atol=1e-6)
     np.testing.assert_allclose(texts[:, -1], k)
-    np.testing.assert_allclose(routed[drawing] @ texts.T, np.sqrt(1 - k**2) * plain[drawing] @ plain_texts.T, atol=2e-3)
+    np.testing.assert_allclose(routed[~photo] @ texts.T, np.sqrt(1 - k**2) * plain[~photo] @ plain_texts.T, atol=2e-3)
 
 
 def test_text_projection_moves_texts_towards_their_nearest_class_names(features):
