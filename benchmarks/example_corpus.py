@@ -1,7 +1,7 @@
 """How the README's example corpus searches: does each caption find its own picture?
 
 Ingests ``examples/corpus`` into a fresh embedded store with the shipped model, then searches
-each picture's caption (the first line of its ``.txt``) among the images (``--modality image``)
+each picture's caption (the first line of the ``.txt`` beside it, photograph or drawing) among the images (``--modality image``)
 and, separately, in a mixed search (images and texts together). Records the rank of the
 caption's own picture. Writes ``benchmarks/results/example_corpus.json``.
 
@@ -29,6 +29,11 @@ def rank_of(hits: list[ccl_embed.Hit], picture: str) -> int | None:
     return next((i + 1 for i, h in enumerate(images) if Path(str(h.path)).name == picture), None)
 
 
+def picture_of(caption_file: Path) -> str:
+    """The name of the picture a caption file describes: the image of the same stem."""
+    return next(p.name for p in sorted(caption_file.parent.glob(caption_file.stem + ".*")) if p.suffix != ".txt")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="default")
@@ -40,7 +45,7 @@ def main() -> None:
         calibration = {k: list(v) for k, v in index.embedder.model.manifest.calibration.items()}
         model_version = index.embedder.model.version
         for caption_file in sorted(CORPUS.glob("*.txt")):
-            picture = caption_file.with_suffix(".png").name
+            picture = picture_of(caption_file)
             caption = caption_file.read_text(encoding="utf-8").splitlines()[0].strip()
             among_images = index.search(caption, limit=50, modality="image")
             mixed = index.search(caption, limit=3)
