@@ -8,7 +8,7 @@ metrics at once: ``_common.both_metrics``, (category mean MAP + instance mean R@
 1. ``semantic_weight``: the largest w in ``WEIGHTS`` whose score on each drawing validation
    split (``val``, ``style-val``, ``style-val-3d`` where present) stays within ``TOLERANCE`` of w = 0.
 2. The ImageNet bridge for images unlike the training ones (``photo_novelty``,
-   ``photo_semantic_weight``, ``photo_offset``): the values with the best score on ``photos-val``
+   ``photo_gate_width``, ``photo_semantic_weight``, ``photo_offset``): the values with the best score on ``photos-val``
    (80 photographs, see ``ccl_embed/data/sources/photos.py``) whose drawing splits each stay
    within ``TOLERANCE`` of step 1's.
 3. The texts' projection onto the class names (``text_projection``, its temperature) with the
@@ -42,8 +42,9 @@ from ccl_embed.paths import cache_dir  # noqa: E402
 from ccl_embed.train.pipeline import open_workbench  # noqa: E402
 
 WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
-PHOTO_NOVELTY = (1.8, 2.0, 2.2, 2.4)
-PHOTO_WEIGHTS = (0.5, 0.6, 0.7, 0.8)
+PHOTO_NOVELTY = (2.0, 2.2, 2.4, 2.6, 2.8)
+PHOTO_GATE_WIDTHS = (0.1, 0.3)
+PHOTO_WEIGHTS = (0.6, 0.7, 0.8, 0.9)
 PHOTO_OFFSETS = (0.0, 0.2, 0.4)
 TEXT_PROJECTIONS = (0.25, 0.5, 0.75, 1.0)
 TEXT_TEMPERATURES = (0.05, 0.1, 0.2)
@@ -107,11 +108,14 @@ def main() -> None:
 
     rows = {w: score(semantic_weight=w, photo_semantic_weight=0.0, photo_offset=0.0) for w in WEIGHTS}
     w = choose(rows)
-    routes = {(f, pw, e): score(semantic_weight=w, photo_semantic_weight=pw, photo_novelty=f, photo_offset=e)
-              for f, pw, e in itertools.product(PHOTO_NOVELTY, PHOTO_WEIGHTS, PHOTO_OFFSETS)} if w > 0 else {}
+    routes = {(f, g, pw, e): score(semantic_weight=w, photo_semantic_weight=pw, photo_novelty=f, photo_gate_width=g,
+                                   photo_offset=e)
+              for f, g, pw, e in itertools.product(PHOTO_NOVELTY, PHOTO_GATE_WIDTHS, PHOTO_WEIGHTS, PHOTO_OFFSETS)
+              } if w > 0 else {}
     route = choose_route(routes, rows[w])
-    chosen = {"semantic_weight": w, "photo_semantic_weight": route[1] if route else 0.0,
-              "photo_novelty": route[0] if route else base.photo_novelty, "photo_offset": route[2] if route else 0.0}
+    chosen = {"semantic_weight": w, "photo_semantic_weight": route[2] if route else 0.0,
+              "photo_novelty": route[0] if route else base.photo_novelty,
+              "photo_gate_width": route[1] if route else base.photo_gate_width, "photo_offset": route[3] if route else 0.0}
     projections: dict[tuple[float, ...], dict[str, float]] = {}
     if route:
         projections = {(b, t, pw): score(**(chosen | {"photo_semantic_weight": pw, "text_projection": b,
@@ -131,7 +135,7 @@ def main() -> None:
                  "of that; text projection (with the photograph weight): the same rule, and better on photos-val than "
                  "the route alone; test, the held-out test styles and photos not scored"),
         "scores": {str(k): r for k, r in rows.items()},
-        "photo_route_scores": {f"novelty={f} weight={pw} offset={e}": r for (f, pw, e), r in routes.items()},
+        "photo_route_scores": {f"novelty={f} width={g} weight={pw} offset={e}": r for (f, g, pw, e), r in routes.items()},
         "novelty_percentiles": novelty_percentiles(model, bench, photos),
         "text_projection_scores": {f"projection={b} temperature={t} photo_weight={pw}": r
                                    for (b, t, pw), r in projections.items()},

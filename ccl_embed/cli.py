@@ -211,12 +211,17 @@ def export(
 @app.command()
 def calibrate(
     model: Annotated[Path, typer.Argument(help="An exported model folder (written by `ccl-embed export`).")],
-    corpus: Annotated[Path, typer.Argument(help="A corpus folder with pairs.jsonl and a validation split.")],
-    split: Annotated[str, typer.Option(help="The validation split to measure on (never a test split).")] = "val",
+    corpora: Annotated[list[Path], typer.Argument(help="Corpus folders with pairs.jsonl and a validation split; several count equally.")],
+    split: Annotated[Optional[list[str]], typer.Option(help="The validation split of each corpus, in order (one for all: val); never a test split.")] = None,
 ) -> None:
-    """Measure the mixed-search calibration of a model on a validation split and record it in the model folder."""
-    if "val" not in split:
-        raise _fail(f"--split {split!r}: calibrate on a validation split (val, style-val, ...), never on a test split")
+    """Measure the mixed-search calibration of a model on validation splits and record it in the model folder."""
+    splits = split or ["val"]
+    if len(splits) not in (1, len(corpora)):
+        raise _fail(f"--split given {len(splits)} times for {len(corpora)} corpora: give one for all, or one per corpus")
+    splits = splits * len(corpora) if len(splits) == 1 else splits
+    for name in splits:
+        if "val" not in name:
+            raise _fail(f"--split {name!r}: calibrate on a validation split (val, style-val, photos-val...), never on a test split")
     try:
         from dataclasses import replace
 
@@ -224,16 +229,20 @@ def calibrate(
         from ccl_embed.evaluation import calibrate_model
         from ccl_embed.runtime.manifest import read_manifest, write_manifest
 
-        part = read_corpus(corpus).split(split)
-        if not part.pairs:
-            raise CCLEmbedError(f"{corpus}: no pairs in split {split!r}")
-        calibration = calibrate_model(model, part)
+        parts = []
+        for folder, name in zip(corpora, splits):
+            part = read_corpus(folder).split(name)
+            if not part.pairs:
+                raise CCLEmbedError(f"{folder}: no pairs in split {name!r}")
+            parts.append(part)
+        calibration = calibrate_model(model, parts)
         write_manifest(model, replace(read_manifest(model), calibration=calibration))
     except (CCLEmbedError, ValueError, OSError) as e:
         raise _fail(str(e)) from None
     for key, (mean, std) in calibration.items():
         typer.echo(f"  {key:11s} cosine of related pairs {mean:+.4f} +- {std:.4f}")
-    typer.echo(f"calibrated {printable(model)} on {len(part.pairs)} pairs of {split!r}")
+    measured = ", ".join(f"{len(p.pairs)} pairs of {n!r}" for p, n in zip(parts, splits))
+    typer.echo(f"calibrated {printable(model)} on {printable(measured)}")
 
 
 @app.command()

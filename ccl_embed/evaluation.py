@@ -208,36 +208,39 @@ def evaluate_model(model: str | os.PathLike[str], corpus: Corpus, *, device: str
                              lambda texts: vectors_or_raise(emb.embed_texts(texts), "text"), corpus)
 
 
-def calibrate_model(model: str | os.PathLike[str], corpus: Corpus, *, device: str = "cpu",
+def calibrate_model(model: str | os.PathLike[str], corpus: Corpus | Sequence[Corpus], *, device: str = "cpu",
                     limit: int = 2000) -> dict[str, tuple[float, float]]:
-    """The mixed-ranking calibration of a model (``ccl_embed.runtime.calibration``), measured on a
-    corpus split: for each (query, item) modality pair, the mean and std of the cosine over the
-    related pairs (the same concept; without concepts, the same text), an item never with itself.
+    """The mixed-ranking calibration of a model (``ccl_embed.runtime.calibration``), measured on
+    validation splits: for each (query, item) modality pair, the mean and std of the cosine over
+    the related pairs (the same concept; without concepts, the same text), an item never with
+    itself. Several splits (say drawings and photographs) count equally, whatever their sizes.
 
     Args:
         model: ``default`` or an exported model folder.
-        corpus: A validation split (``read_corpus(dir).split("val")``); never the test split.
+        corpus: One validation split (``read_corpus(dir).split("val")``), or several; never a test split.
         device: ``cpu``, ``cuda`` or ``auto``.
-        limit: Use at most this many pairs (the first ones; enough for stable statistics).
+        limit: Use at most this many pairs of each split (the first ones; enough for stable statistics).
 
     Raises:
         CCLEmbedError: When an image or text cannot be embedded.
-        ValueError: When the split has too few pairs.
+        ValueError: When a split has too few pairs.
     """
-    from ccl_embed.runtime.calibration import MIN_STD, check_calibration, related_stats
+    from ccl_embed.runtime.calibration import MIN_STD, check_calibration, pooled, related_stats
     from ccl_embed.runtime.embedder import Embedder, vectors_or_raise
 
-    pairs = corpus.pairs[:limit]
     emb = Embedder(model, device=device)
-    vectors = {"image": vectors_or_raise(emb.embed_images([corpus.image_path(p) for p in pairs]), "image"),
-               "text": vectors_or_raise(emb.embed_texts([p.text for p in pairs]), "text")}
-    keys = np.array([p.concept or p.text for p in pairs], dtype=object)
-    related = keys[:, None] == keys[None, :]
-    itself = np.eye(len(pairs), dtype=bool)
-    out = {}
-    for q in vectors:
-        for m in vectors:
-            mask = related & ~itself if q == m else related
-            # Within one modality and no two items of a concept: a match is the item itself.
-            out[f"{q}:{m}"] = related_stats(vectors[q], vectors[m], mask) if mask.sum() >= 2 else (1.0, MIN_STD)
-    return check_calibration(out)
+    measured: dict[str, list[tuple[float, float]]] = {}
+    for part in [corpus] if isinstance(corpus, Corpus) else list(corpus):
+        pairs = part.pairs[:limit]
+        vectors = {"image": vectors_or_raise(emb.embed_images([part.image_path(p) for p in pairs]), "image"),
+                   "text": vectors_or_raise(emb.embed_texts([p.text for p in pairs]), "text")}
+        keys = np.array([p.concept or p.text for p in pairs], dtype=object)
+        related = keys[:, None] == keys[None, :]
+        itself = np.eye(len(pairs), dtype=bool)
+        for q in vectors:
+            for m in vectors:
+                mask = related & ~itself if q == m else related
+                # Within one modality and no two items of a concept: a match is the item itself.
+                stats = related_stats(vectors[q], vectors[m], mask) if mask.sum() >= 2 else (1.0, MIN_STD)
+                measured.setdefault(f"{q}:{m}", []).append(stats)
+    return check_calibration({key: pooled(stats) for key, stats in measured.items()})

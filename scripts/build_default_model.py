@@ -13,8 +13,9 @@ is read as configuration. Needs the ``train`` and ``export`` extras and the corp
 2. sets the config's ``after_fit`` fields (settings applied when embedding, such as
    ``instance_share``) and ``semantic`` fields (the zero-shot part and the photograph route) and
    exports the model (ONNX, parity-checked against PyTorch, with its manifest);
-   It then measures the mixed-search calibration on the corpus's ``calibrate_on`` split
-   (default ``val``) and records it in the manifest (``ccl_embed.runtime.calibration``);
+   It then measures the mixed-search calibration on the ``calibrate_on`` validation splits
+   (``[source, split]`` pairs, the source ``corpus`` or ``photos``, each counting equally; default
+   the corpus's ``val``) and records it in the manifest (``ccl_embed.runtime.calibration``);
 3. makes int8 variants (``ccl_embed.export.quantize``) of the config's ``int8.candidates`` and
    keeps each only if the test MAP drops by at most ``max_test_map_drop`` in each direction and
    the photos-val mean MAP by at most ``max_photos_val_mean_map_drop``, measured end to end with
@@ -150,7 +151,9 @@ def main() -> None:
         train_model(corpus, work, overrides=config["training"], fit_on=config.get("fit_on", "train"))
     override_config(work, {**config.get("after_fit", {}), **config["semantic"]})
     reports = export_model(work, name=config["name"])
-    calibration = calibrate_model(work, read_corpus(corpus).split(config.get("calibrate_on", "val")))
+    sources = {"corpus": corpus, "photos": photos}
+    calibrate_on = config.get("calibrate_on", [["corpus", "val"]])
+    calibration = calibrate_model(work, [read_corpus(sources[src]).split(split) for src, split in calibrate_on])
     write_manifest(work, replace(read_manifest(work), calibration=calibration))
     print("calibration (related cosine, mean +- std): " + ", ".join(f"{k} {m:.3f} +- {s:.3f}"
                                                                    for k, (m, s) in calibration.items()), flush=True)

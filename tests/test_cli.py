@@ -211,3 +211,32 @@ def test_calibrate_records_the_mixed_ranking_in_the_model_folder(tmp_path, tiny_
     assert set(calibration) == set(PAIRS) and all(std >= 0 for _, std in calibration.values())
     assert calibration["text:text"][0] == pytest.approx(1.0, abs=1e-3)  # related texts: the same concept's text
     assert "calibrated" in done.stdout and str(model) in done.stdout
+
+
+def test_calibrate_on_two_validation_sets_counts_each_equally(tmp_path, tiny_model, tiny_corpus):
+    import shutil
+
+    from ccl_embed.data.corpus import read_corpus
+    from ccl_embed.evaluation import calibrate_model
+    from ccl_embed.runtime.calibration import pooled
+    from ccl_embed.runtime.manifest import read_manifest
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model)
+    mismatch = runner.invoke(app, ["calibrate", str(model), str(tiny_corpus), str(tiny_corpus),
+                                   "--split", "val", "--split", "val", "--split", "val"])
+    assert mismatch.exit_code == 2 and "3 times for 2 corpora" in mismatch.stderr
+    other = tmp_path / "other"  # a second validation set: the tiny corpus's training pairs, as photos-val
+    shutil.copytree(tiny_corpus, other)
+    lines = [json.loads(line) for line in (other / "pairs.jsonl").read_text().splitlines() if line.strip()]
+    (other / "pairs.jsonl").write_text("".join(json.dumps({**r, "split": "photos-val"}) + "\n"
+                                               for r in lines if r.get("split") == "train"))
+    done = runner.invoke(app, ["calibrate", str(model), str(tiny_corpus), str(other), "--split", "val", "--split", "photos-val"])
+    assert done.exit_code == 0, done.output
+    each = [calibrate_model(model, read_corpus(tiny_corpus).split("val")), calibrate_model(model, read_corpus(other).split("photos-val"))]
+    assert each[0] != each[1]
+    both = read_manifest(model).calibration
+    for key in both:
+        mean, std = pooled([each[0][key], each[1][key]])
+        assert both[key] == pytest.approx((mean, std), abs=1e-6)
+        assert min(e[key][0] for e in each) - 1e-9 <= both[key][0] <= max(e[key][0] for e in each) + 1e-9

@@ -68,3 +68,14 @@ def related_stats(queries: np.ndarray, items: np.ndarray, related: np.ndarray) -
     if scores.size < 2:
         raise ValueError("calibration needs at least two related (query, item) pairs")
     return float(scores.mean()), float(scores.std())
+
+
+def pooled(stats: Sequence[tuple[float, float]]) -> tuple[float, float]:
+    """Mean and std of an equal mixture of several (mean, std) measurements: each validation set
+    (drawings, photographs) counts the same, whatever its size."""
+    if not stats:
+        raise ValueError("pooled: no measurements")
+    means = np.array([m for m, _ in stats], dtype=np.float64)
+    var = np.array([s * s for _, s in stats], dtype=np.float64)
+    mean = float(means.mean())
+    return mean, float(np.sqrt((var + (means - mean) ** 2).mean()))
