@@ -15,6 +15,14 @@ metrics at once: ``_common.both_metrics``, (category mean MAP + instance mean R@
    photograph weight again (the projection changes how much the semantic part can carry): the
    values with the best ``photos-val`` score, better than step 2's, under the same rule.
 
+4. ``photo_offset`` again, now on a **mixed** validation gallery: the drawings of ``val`` and the
+   photographs of ``photos-val`` in one collection, searched by every caption (text -> image). The
+   offset sets where the bridge's scores sit against the drawings', which a gallery of one kind
+   cannot see. Each caption's group (photograph, drawing) counts equally:
+   ``(R@1 + R@10) / 2`` per group, averaged. The best such score whose splits each stay within
+   ``TOLERANCE`` of step 3's. ``--from-result NAME`` starts from the ``chosen_config`` of an
+   earlier run and does this step alone.
+
 ``test``, the held-out test styles and the ``photos`` sanity set are not scored here; the
 novelty of their images is recorded (percentiles per split), to show how the switch separates
 photographs from drawings. Writes ``benchmarks/results/NAME.json`` (default ``semantic_tuning``).
@@ -26,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -34,10 +43,11 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import VALIDATION_SPLITS, both_metrics, file_sha256, versions, write_result  # noqa: E402
+from _common import RESULTS, VALIDATION_SPLITS, both_metrics, file_sha256, versions, write_result  # noqa: E402
 
 from ccl_embed.model.folder import load_model  # noqa: E402
 from ccl_embed.train.encoders import CCLEncoders  # noqa: E402
+from ccl_embed.train.features import FeatureSet  # noqa: E402
 from ccl_embed.paths import cache_dir  # noqa: E402
 from ccl_embed.train.pipeline import open_workbench  # noqa: E402
 
@@ -49,6 +59,7 @@ PHOTO_OFFSETS = (0.0, 0.2, 0.4)
 TEXT_PROJECTIONS = (0.25, 0.5, 0.75, 1.0)
 TEXT_TEMPERATURES = (0.05, 0.1, 0.2)
 PROJECTED_PHOTO_WEIGHTS = (0.6, 0.7, 0.8, 0.9)
+MIXED_OFFSETS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 TOLERANCE = 0.01
 
 
@@ -82,12 +93,34 @@ def novelty_percentiles(model: object, bench: object, photos: object) -> dict[st
     return out
 
 
+def mixed_score(encoders: CCLEncoders, gallery: FeatureSet, photo: np.ndarray) -> dict[str, float]:
+    """Text -> image in one gallery of drawings and photographs: for each distinct caption, whether
+    an image of that caption is first (R@1) or in the first ten (R@10), per group, and the score:
+    the mean over the two groups of (R@1 + R@10) / 2. ``photo[i]``: row ``i`` is a photograph."""
+    images = encoders.encode_images(gallery)
+    texts = [p.text for p in gallery.pairs]
+    first = {t: i for i, t in reversed(list(enumerate(texts)))}
+    rows = np.array(sorted(first.values()))
+    queries = encoders.encode_texts(gallery.select(rows))
+    order = np.argsort(-(queries @ images.T), axis=1)[:, :10]
+    keys = np.array(texts, dtype=object)
+    hit = keys[order] == keys[rows][:, None]
+    out: dict[str, float] = {}
+    for group, mask in (("photos", photo[rows]), ("drawings", ~photo[rows])):
+        out[f"{group}_r1"] = float(hit[mask, 0].mean())
+        out[f"{group}_r10"] = float(hit[mask].any(1).mean())
+    out["score"] = float(np.mean([(out[f"{g}_r1"] + out[f"{g}_r10"]) / 2 for g in ("photos", "drawings")]))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=cache_dir() / "models" / "default-train")
     parser.add_argument("--corpus", type=Path, default=cache_dir() / "corpus")
     parser.add_argument("--photos", type=Path, default=cache_dir() / "photos")
     parser.add_argument("--name", default="semantic_tuning", help="Write results/NAME.json.")
+    parser.add_argument("--from-result", default=None,
+                        help="Start from the chosen_config of results/NAME.json and run step 4 alone.")
     args = parser.parse_args()
     bench = open_workbench(args.corpus)
     photos = open_workbench(args.photos, text_tower=bench.text_tower)
@@ -106,41 +139,72 @@ def main() -> None:
         print(" ".join(f"{k}={v}" for k, v in config.items()), " ".join(f"{s} {m:.4f}" for s, m in row.items()), flush=True)
         return row
 
-    rows = {w: score(semantic_weight=w, photo_semantic_weight=0.0, photo_offset=0.0) for w in WEIGHTS}
-    w = choose(rows)
-    routes = {(f, g, pw, e): score(semantic_weight=w, photo_semantic_weight=pw, photo_novelty=f, photo_gate_width=g,
-                                   photo_offset=e)
-              for f, g, pw, e in itertools.product(PHOTO_NOVELTY, PHOTO_GATE_WIDTHS, PHOTO_WEIGHTS, PHOTO_OFFSETS)
-              } if w > 0 else {}
-    route = choose_route(routes, rows[w])
-    chosen = {"semantic_weight": w, "photo_semantic_weight": route[2] if route else 0.0,
-              "photo_novelty": route[0] if route else base.photo_novelty,
-              "photo_gate_width": route[1] if route else base.photo_gate_width, "photo_offset": route[3] if route else 0.0}
+    rows: dict[float, dict[str, float]] = {}
+    routes: dict[tuple[float, ...], dict[str, float]] = {}
     projections: dict[tuple[float, ...], dict[str, float]] = {}
-    if route:
-        projections = {(b, t, pw): score(**(chosen | {"photo_semantic_weight": pw, "text_projection": b,
-                                                      "text_projection_temperature": t}))
-                       for b, t, pw in itertools.product(TEXT_PROJECTIONS, TEXT_TEMPERATURES, PROJECTED_PHOTO_WEIGHTS)}
-        best = choose_route(projections, rows[w] | {"photos-val": routes[route]["photos-val"]})
-        if best:
-            chosen |= {"text_projection": best[0], "text_projection_temperature": best[1], "photo_semantic_weight": best[2]}
+
+    def steps_one_to_three() -> tuple[float, dict[str, float]]:
+        """Steps 1-3 (see the module docs); fills rows, routes and projections."""
+        rows.update({w: score(semantic_weight=w, photo_semantic_weight=0.0, photo_offset=0.0) for w in WEIGHTS})
+        w = choose(rows)
+        grid = itertools.product(PHOTO_NOVELTY, PHOTO_GATE_WIDTHS, PHOTO_WEIGHTS, PHOTO_OFFSETS) if w > 0 else ()
+        routes.update({(f, g, pw, e): score(semantic_weight=w, photo_semantic_weight=pw, photo_novelty=f,
+                                            photo_gate_width=g, photo_offset=e) for f, g, pw, e in grid})
+        route = choose_route(routes, rows[w])
+        chosen = {"semantic_weight": w, "photo_semantic_weight": route[2] if route else 0.0,
+                  "photo_novelty": route[0] if route else base.photo_novelty,
+                  "photo_gate_width": route[1] if route else base.photo_gate_width, "photo_offset": route[3] if route else 0.0}
+        if route:
+            projections.update({(b, t, pw): score(**(chosen | {"photo_semantic_weight": pw, "text_projection": b,
+                                                                "text_projection_temperature": t}))
+                                for b, t, pw in itertools.product(TEXT_PROJECTIONS, TEXT_TEMPERATURES,
+                                                                  PROJECTED_PHOTO_WEIGHTS)})
+            best = choose_route(projections, rows[w] | {"photos-val": routes[route]["photos-val"]})
+            if best:
+                chosen |= {"text_projection": best[0], "text_projection_temperature": best[1], "photo_semantic_weight": best[2]}
+        return w, chosen
+
+    if args.from_result:
+        earlier = json.loads((RESULTS / f"{args.from_result}.json").read_text())
+        chosen = dict(earlier["chosen_config"])
+        w = chosen["semantic_weight"]
+    else:
+        w, chosen = steps_one_to_three()
+    gallery = FeatureSet.concat([bench.split("val"), photos.split("photos-val")])
+    photo = np.arange(len(gallery)) >= len(bench.split("val"))
+    step3 = score(**chosen)
+    mixed: dict[float, dict[str, object]] = {}
+    for e in MIXED_OFFSETS if chosen.get("photo_semantic_weight", 0.0) > 0 else ():
+        model.config = replace(base, **(chosen | {"photo_offset": e}))
+        m = mixed_score(CCLEncoders(model), gallery, photo)
+        mixed[e] = {"mixed": m, "splits": score(**(chosen | {"photo_offset": e}))}
+        print(f"photo_offset={e} mixed gallery: " + " ".join(f"{k} {v:.4f}" for k, v in m.items()), flush=True)
+    ok = [e for e, r in mixed.items() if within(r["splits"], step3) and r["splits"]["photos-val"] >= step3["photos-val"] - TOLERANCE]  # type: ignore[arg-type]
+    if ok:
+        chosen["photo_offset"] = max(ok, key=lambda e: mixed[e]["mixed"]["score"])  # type: ignore[index]
     print("chosen:", chosen, "(copy it into the \"semantic\" section of configs/default-model.json to ship it)")
     write_result(args.name, {
         "versions": versions("ccl-embed", "torch", "numpy"), "model": str(args.model),
         "corpus_pairs_sha256": file_sha256(args.corpus / "pairs.jsonl"),
         "photos_pairs_sha256": file_sha256(args.photos / "pairs.jsonl"),
-        "score": "(category mean MAP + instance mean R@10) / 2 on each split",
+        "from_result": args.from_result,
+        "score": "(category mean MAP + instance mean R@10) / 2 on each split; step 4: the mixed gallery's score",
         "rule": (f"semantic_weight: largest w with every drawing validation split ({', '.join(drawings)}) within "
                  f"{TOLERANCE} of w=0; photo route: best photos-val score keeping the drawing splits within {TOLERANCE} "
                  "of that; text projection (with the photograph weight): the same rule, and better on photos-val than "
-                 "the route alone; test, the held-out test styles and photos not scored"),
+                 f"the route alone; photo_offset: best mixed-gallery score (val drawings and photos-val photographs in "
+                 f"one gallery, text -> image, each group counting equally) with every split within {TOLERANCE} of "
+                 "step 3's; test, the held-out test styles and photos not scored"),
         "scores": {str(k): r for k, r in rows.items()},
         "photo_route_scores": {f"novelty={f} width={g} weight={pw} offset={e}": r for (f, g, pw, e), r in routes.items()},
         "novelty_percentiles": novelty_percentiles(model, bench, photos),
         "text_projection_scores": {f"projection={b} temperature={t} photo_weight={pw}": r
                                    for (b, t, pw), r in projections.items()},
+        "mixed_gallery": {"val drawings": int((~photo).sum()), "photos-val photographs": int(photo.sum())},
+        "mixed_offset_scores": {str(e): r for e, r in mixed.items()},
         "chosen": w, "chosen_config": chosen,
     })
+
 
 
 if __name__ == "__main__":

@@ -56,6 +56,23 @@ class FeatureSet:
             problems=self.problems,
         )
 
+    @classmethod
+    def concat(cls, parts: Sequence[FeatureSet]) -> FeatureSet:
+        """The rows of several feature sets of the same towers, in order (one gallery of them)."""
+        if not parts:
+            raise ValueError("FeatureSet.concat: no feature sets")
+        keys = set(parts[0].image)
+        if any(set(p.image) != keys for p in parts):
+            raise ValueError("FeatureSet.concat: the feature sets hold different image features")
+        return cls(
+            pairs=tuple(pair for p in parts for pair in p.pairs),
+            image={k: np.concatenate([p.image[k] for p in parts]) for k in parts[0].image},
+            text=np.concatenate([p.text for p in parts]),
+            fragments=np.concatenate([p.fragments for p in parts]),
+            fragment_mask=np.concatenate([p.fragment_mask for p in parts]),
+            problems=tuple(x for p in parts for x in p.problems),
+        )
+
     def split(self, name: str) -> FeatureSet:
         """The rows of one split."""
         return self.select([i for i, p in enumerate(self.pairs) if p.split == name])

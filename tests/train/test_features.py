@@ -76,3 +76,20 @@ def test_a_release_refit_trains_on_every_pair(tmp_path, monkeypatch):
     assert n_all == 48 and no_val is None and all_splits == {"train", "val", "test", "style"}
     with pytest.raises(CCLEmbedError, match="fit_on='everything': choose one of train, all"):
         pipeline.train_model(corpus, tmp_path / "x", overrides=small, text_feature="bow", fit_on="everything")
+
+
+def test_feature_sets_of_the_same_towers_join_into_one_gallery():
+    from tests.conftest import synthetic_features
+
+    from ccl_embed.train.features import FeatureSet
+
+    fs = synthetic_features()
+    val, test = fs.split("val"), fs.split("test")
+    both = FeatureSet.concat([val, test])
+    assert both.pairs == val.pairs + test.pairs and len(both) == len(val) + len(test)
+    for key in fs.image:
+        np.testing.assert_array_equal(both.image[key], np.concatenate([val.image[key], test.image[key]]))
+    np.testing.assert_array_equal(both.fragment_mask[len(val):], test.fragment_mask)
+    odd = FeatureSet(test.pairs, {"pool": test.image["pool"]}, test.text, test.fragments, test.fragment_mask)
+    with pytest.raises(ValueError, match="different image features"):
+        FeatureSet.concat([val, odd])
