@@ -48,3 +48,14 @@ def test_readme_set_up_command_ingests_and_searches_the_example_corpus(tmp_path)
     # The README promises the right picture: the first image hit of its search is the two dogs.
     first_image = next(h for h in hits if re.match(r"\d\.\d{4}  image ", h))
     assert "dogs.jpg" in first_image, outputs[1]
+
+
+def test_the_readme_quotes_the_measured_example_corpus_results():
+    import json
+
+    measured = json.loads((ROOT / "benchmarks" / "results" / "example_corpus.json").read_text())
+    quoted = re.search(r"Among the images, (\d+) of the (\d+) do, and (\d+) of (\d+)", (ROOT / "README.md").read_text())
+    assert quoted, "the README no longer quotes the example corpus's results"
+    first, n, mixed, n2 = (int(g) for g in quoted.groups())
+    assert (first, n, mixed, n2) == (measured["found_first_among_images"], measured["captions"],
+                                      measured["in_mixed_top3"], measured["captions"])
