@@ -260,7 +260,7 @@ def component_table(results: dict[str, dict[str, dict[str, object]]]) -> list[st
         return lines
     lines += ["## Targets", "",
               "`ccl+semantic` is the configuration of the shipped default model: CCL with the zero-shot part appended, "
-              "and photographs routed through it (see docs/model.md).", "",
+              "and the ImageNet bridge for images unlike the training images, weighed by their novelty (see docs/model.md).", "",
               "| split | metric | best CCL-free method | its score | full CCL | CCL best? | ccl+semantic | best? |",
               "|---|---|---|---|---|---|---|---|"]
     for split in [s for s in (*HELD_OUT, "photos") if "ccl" in results.get(s, {})]:
