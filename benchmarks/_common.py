@@ -186,3 +186,23 @@ def tune_ccl_variants(bench: Any, variants: dict[str, dict[str, Any]], base: dic
     best = max(eligible, key=lambda k: rows[k]["selection_score"])
     print("chosen:", best, flush=True)
     return rows, best
+
+
+def novelty_of(model: Any, pool: Any) -> Any:
+    """The novelty (``ccl_embed.model.network.Novelty``) of pooled image features ``[n, d]``, as numpy."""
+    import numpy as np
+    import torch
+
+    with torch.inference_mode():
+        return model.novelty(torch.from_numpy(np.ascontiguousarray(pool, dtype=np.float32))).numpy()
+
+
+def with_novelty(model: Any, bench: Any) -> Any:
+    """The model, its novelty statistics fitted on the workbench's training images as training
+    fits them, when it was trained before they existed."""
+    import numpy as np
+    import torch
+
+    if not bool(model.novelty.fitted):
+        model.novelty.fit(torch.from_numpy(np.ascontiguousarray(bench.split("train").image["pool"], dtype=np.float32)))
+    return model

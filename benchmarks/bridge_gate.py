@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFilter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import semantic_choice, versions, write_result  # noqa: E402
+from _common import semantic_choice, versions, with_novelty, write_result  # noqa: E402
 
 from ccl_embed.data.corpus import read_corpus  # noqa: E402
 from ccl_embed.model.folder import load_model  # noqa: E402
@@ -63,17 +64,13 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=cache_dir() / "corpus-v2-aug")
     parser.add_argument("--photos", type=Path, default=cache_dir() / "photos-v2")
     args = parser.parse_args()
-    semantic = semantic_choice()
-    model = load_model(args.model)
     bench = open_workbench(args.corpus)
-    if not bool(model.novelty.fitted):  # as benchmarks/tune_semantic.py: fitted on the training images
-        model.fit_novelty(torch.from_numpy(np.ascontiguousarray(bench.split("train").image["pool"], dtype=np.float32)))
-    middle, width = float(semantic["photo_novelty"]), float(semantic.get("photo_gate_width", model.config.photo_gate_width))
+    model = with_novelty(load_model(args.model), bench)
+    model.config = replace(model.config, **semantic_choice())
 
     def switch(pool: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            novelty = model.novelty(torch.from_numpy(np.ascontiguousarray(pool, dtype=np.float32))).numpy()
-        return 1.0 / (1.0 + np.exp(-(novelty - middle) / width))
+            return model.photo_gate(torch.from_numpy(np.ascontiguousarray(pool, dtype=np.float32))).numpy().ravel()
 
     def row(pool: np.ndarray, flat: np.ndarray) -> dict[str, float]:
         return {"n": int(len(pool)), "novelty_switch": round(float((switch(pool) > 0.5).mean()), 4),
@@ -94,7 +91,8 @@ def main() -> None:
         print(f"{name:22s} n={r['n']:5d}  novelty switch {r['novelty_switch']:.3f}  flatness rule {r['flatness_rule']:.3f}")
     write_result("bridge_gate", {
         "versions": versions("ccl-embed", "torch", "onnxruntime", "numpy", "pillow"), "model": str(args.model),
-        "switch": {"photo_novelty": middle, "photo_gate_width": width, "rule": "sigmoid((novelty - middle) / width) > 0.5"},
+        "switch": {"photo_novelty": model.config.photo_novelty, "photo_gate_width": model.config.photo_gate_width,
+                   "rule": "sigmoid((novelty - photo_novelty) / photo_gate_width) > 0.5"},
         "replaced_rule": f"flatness < {OLD_FLATNESS}",
         "share_over_the_bridge": rows,
     })

@@ -40,10 +40,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, VALIDATION_SPLITS, both_metrics, file_sha256, versions, write_result  # noqa: E402
+from _common import RESULTS, VALIDATION_SPLITS, both_metrics, file_sha256, novelty_of, versions, with_novelty, write_result  # noqa: E402
 
 from ccl_embed.model.folder import load_model  # noqa: E402
 from ccl_embed.train.encoders import CCLEncoders  # noqa: E402
@@ -86,9 +85,7 @@ def novelty_percentiles(model: object, bench: object, photos: object) -> dict[st
     out = {}
     for wb in (bench, photos):
         for split in sorted({p.split for p in wb.features.pairs}):  # type: ignore[attr-defined]
-            pool = wb.split(split).image["pool"]  # type: ignore[attr-defined]
-            with torch.inference_mode():
-                v = model.novelty(torch.from_numpy(np.ascontiguousarray(pool, dtype=np.float32))).numpy()  # type: ignore[attr-defined]
+            v = novelty_of(model, wb.split(split).image["pool"])  # type: ignore[attr-defined]
             out[split] = {f"p{q}": round(float(np.percentile(v, q)), 3) for q in (5, 50, 95)}
     return out
 
@@ -124,9 +121,7 @@ def main() -> None:
     args = parser.parse_args()
     bench = open_workbench(args.corpus)
     photos = open_workbench(args.photos, text_tower=bench.text_tower)
-    model = load_model(args.model)
-    if not bool(model.novelty.fitted):  # trained before the novelty statistics existed: fit them as training would
-        model.fit_novelty(torch.from_numpy(np.ascontiguousarray(bench.split("train").image["pool"], dtype=np.float32)))
+    model = with_novelty(load_model(args.model), bench)
     base = model.config
     present = {p.split for p in bench.features.pairs}
     drawings = [s for s in VALIDATION_SPLITS if s in present]

@@ -59,17 +59,17 @@ def main() -> None:
     photos = fetch(WALLPAPERS) / "usr" / "share" / "backgrounds"
     clipart = fetch(CLIPART) / "usr" / "share" / "openclipart" / "svg" / "unsorted"
     (OUT / "notes").mkdir(parents=True, exist_ok=True)
-    for name, (source, caption) in PHOTOS.items():
+    for name, (source, _) in PHOTOS.items():
         with Image.open(photos / source) as img:
             img = img.convert("RGB")
             img.thumbnail((800, 800), Image.Resampling.LANCZOS)
             img.save(OUT / name, quality=85, optimize=True)
-        (OUT / name).with_suffix(".txt").write_text(caption + "\n", encoding="utf-8")
-    for name, (source, caption) in DRAWINGS.items():
+    for name, (source, _) in DRAWINGS.items():
         rgba = render_svg(clipart / source, 256)
         flat = Image.new("RGB", rgba.size, "white")
         flat.paste(rgba, mask=rgba.getchannel("A"))
         flat.save(OUT / name, optimize=True)
+    for name, (_, caption) in (PHOTOS | DRAWINGS).items():
         (OUT / name).with_suffix(".txt").write_text(caption + "\n", encoding="utf-8")
     for name, text in NOTES.items():
         (OUT / name).write_text(text, encoding="utf-8")

@@ -11,9 +11,8 @@ is read as configuration. Needs the ``train`` and ``export`` extras and the corp
    pair when ``fit_on`` is ``all`` (a release refit; skipped when the work folder already holds
    a trained model);
 2. sets the config's ``after_fit`` fields (settings applied when embedding, such as
-   ``instance_share``) and ``semantic`` fields (the zero-shot part and the photograph route) and
-   exports the model (ONNX, parity-checked against PyTorch, with its manifest);
-   It then measures the mixed-search calibration on the ``calibrate_on`` validation splits
+   ``instance_share``) and ``semantic`` fields (the zero-shot part and the ImageNet bridge) and
+   exports the model (ONNX, parity-checked against PyTorch, with its manifest). It then measures the mixed-search calibration on the ``calibrate_on`` validation splits
    (``[source, split]`` pairs, the source ``corpus`` or ``photos``, each counting equally; default
    the corpus's ``val``) and records it in the manifest (``ccl_embed.runtime.calibration``);
 3. makes int8 variants (``ccl_embed.export.quantize``) of the config's ``int8.candidates`` and

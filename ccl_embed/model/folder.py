@@ -94,7 +94,7 @@ def load_model(folder: str | Path) -> Any:
     model = CCL(config, spec)
     state = load_file(weights)
     # Models trained before the novelty statistics existed lack them: they load unfitted
-    # (``novelty.fitted`` 0), and CCL.fit_novelty fits them from the training features.
+    # (``novelty.fitted`` 0), and ``model.novelty.fit`` fits them from the training features.
     for key, value in model.novelty.state_dict().items():
         state.setdefault(f"novelty.{key}", value)
     try:

@@ -409,13 +409,8 @@ class CCL(nn.Module):
         c = self.config
         if not bool(self.novelty.fitted):
             raise ValueError("this model's novelty statistics were never fitted, so it cannot weigh the ImageNet "
-                             "bridge per image; refit them (CCL.fit_novelty) or set photo_semantic_weight=0")
+                             "bridge per image; fit them on the training images (model.novelty.fit) or set photo_semantic_weight=0")
         return torch.sigmoid((self.novelty(image).reshape(-1, 1) - c.photo_novelty) / c.photo_gate_width)
-
-    def fit_novelty(self, pooled: Tensor) -> None:
-        """Fit the novelty statistics to the training images' pooled features (models trained
-        before they existed lack them)."""
-        self.novelty.fit(pooled)
 
     def _described(self, semantic: Tensor) -> Tensor:
         """The common-space vector of a ConSE vector read by the text tower as a one-fragment text."""

@@ -94,7 +94,7 @@ class Manifest:
         licences: The licence of each part, by part (the folder's ``LICENSES.md`` has the detail).
         parity: The export's parity reports (graph, inputs, cosine, error).
         calibration: For each ``query modality:item modality`` pair, the mean and std of the
-            cosine to unrelated items on a validation split: what orders a mixed search
+            cosine of related pairs on validation splits: what orders a mixed search
             (``ccl_embed.runtime.calibration``); empty: mixed searches rank by raw cosine.
         opset: The ONNX opset of the graphs.
         written_by: Library versions that wrote the folder (``ccl-embed``, ``torch``, ``onnx``...).
