@@ -17,6 +17,7 @@ import typer
 from ccl_embed.errors import CCLEmbedError
 
 if TYPE_CHECKING:
+    from ccl_embed.serve.client import Client
     from ccl_embed.store import StoreOptions
 
 app = typer.Typer(
@@ -293,7 +294,53 @@ def _store(store: Path | None, url: str | None, api_key: str | None, grpc: bool,
     if api_key and not url and api_key == os.environ.get("QDRANT_API_KEY"):
         _warn("QDRANT_API_KEY is set but no --url is given; the embedded store needs no key, so it is ignored")
         api_key = None
-    return StoreOptions(store=store, url=url, api_key=api_key, prefer_grpc=grpc, shards=shards, replicas=replicas)
+    return StoreOptions(store=store, url=url, api_key=api_key, prefer_grpc=grpc, shards=shards, replicas=replicas,
+                        wait=_lock_wait())
+
+
+LOCK_WAIT = 30.0
+"""Seconds a command waits for another process (a search, an ingest) that holds an embedded collection."""
+
+
+def _lock_wait() -> float:
+    import os
+
+    raw = os.environ.get("CCL_EMBED_WAIT", "")
+    try:
+        return float(raw) if raw else LOCK_WAIT
+    except ValueError:
+        raise CCLEmbedError(f"CCL_EMBED_WAIT={raw!r}: give the seconds to wait for another process, for example 30") from None
+
+
+def _served(options: StoreOptions, model: str | None = None, *, quiet: bool = False) -> Client | None:
+    """A client of the server that holds this embedded store, or None when none does."""
+    if options.url:
+        return None
+    from ccl_embed.serve.client import API_KEY_ENV, connect
+    from ccl_embed.serve.record import served_at
+    from ccl_embed.store import default_store
+
+    record = served_at(Path(options.store) if options.store is not None else default_store())
+    if record is None:
+        return None
+    import os
+
+    if record.auth and not os.environ.get(API_KEY_ENV):
+        raise CCLEmbedError(f"the store is served at {record.url}, which needs its API key: set {API_KEY_ENV}")
+    client = connect(record.url)
+    if model is not None and model != "default":
+        served = client.health()["model"]
+        if model not in (served, Path(model).name):
+            raise CCLEmbedError(f"the store is served at {record.url} with model {served!r}, not {model!r}; "
+                                "leave out --model, or stop that server")
+    if not quiet:
+        typer.echo(f"note: the store is served at {record.url} (pid {record.pid}); going through it", err=True)
+    return client
+
+
+def _refuse_if_served(options: StoreOptions, doing: str) -> None:
+    if _served(options, quiet=True) is not None:
+        raise CCLEmbedError(f"the store is served by a ccl-embed server; stop it to {doing} (Ctrl-C or kill its pid)")
 
 
 @app.command()
@@ -323,33 +370,65 @@ def ingest(
     from ccl_embed.ingest.pipeline import Interrupted
 
     try:
-        from ccl_embed.sdk import open as open_index
-
         options = _store(store, url, api_key, grpc, shards, replicas)
-        with open_index(collection, options=options, model=model, device=device, create=True) as index:
-            summary = index.ingest(folder, prune=prune, batch_size=batch_size, show_progress=not quiet and not as_json,
-                                   root=root, follow_links_outside=follow_links_outside)
-            total = index.count()
+        server = _served(options, model, quiet=as_json)
+        if server is not None:
+            result = _ingest_through(server, folder, collection, prune=prune, batch_size=batch_size, root=root,
+                                     follow_links_outside=follow_links_outside, bar=not quiet and not as_json)
+        else:
+            from ccl_embed.sdk import open as open_index
+
+            with open_index(collection, options=options, model=model, device=device, create=True) as index:
+                summary = index.ingest(folder, prune=prune, batch_size=batch_size,
+                                       show_progress=not quiet and not as_json, root=root,
+                                       follow_links_outside=follow_links_outside)
+                result = {**summary.to_dict(), "collection": collection, "points": index.count()}
     except Interrupted as e:
         typer.echo(f"{printable(e)}", err=True)
         raise typer.Exit(_SIGNALLED.get("code", 130)) from None
     except (CCLEmbedError, ValueError, OSError) as e:
         raise _fail(str(e)) from None
-    if as_json:
-        typer.echo(to_json({**summary.to_dict(), "collection": collection, "points": total}))
-    else:
-        if not quiet:
-            for s in summary.skipped:
-                typer.echo(f"skipped {printable(s.path)}: {printable(s.reason)}", err=True)
-            for s in summary.failed:
-                typer.echo(f"failed {printable(s.path)}: {printable(s.reason)}", err=True)
-            for s in summary.warnings:
-                typer.echo(f"warning {printable(s.path)}: {printable(s.reason)}", err=True)
-        typer.echo(f"{collection}: {summary.added} added, {summary.unchanged} unchanged, {len(summary.skipped)} skipped, "
-                   f"{len(summary.failed)} failed, {summary.replaced} replaced, {summary.pruned} pruned, "
-                   f"{summary.ignored} ignored; {total} points")
-    if not summary.complete:
+    _report_ingest(result, as_json=as_json, quiet=quiet)
+    if result["skipped"] or result["failed"]:
         raise typer.Exit(1)
+
+
+def _ingest_through(server: Client, folder: Path, collection: str, *, bar: bool, **kwargs: object) -> dict:
+    """An ingest run by the server that holds the store, with the same progress bar and summary."""
+    if not folder.is_dir():
+        raise CCLEmbedError(f"{folder}: not a folder")
+    from tqdm import tqdm
+
+    with tqdm(total=0, desc="ingest (server)", unit="item", dynamic_ncols=True, disable=not bar) as progress:
+
+        def show(job: dict) -> None:
+            if job.get("total") is not None and progress.total != job["total"]:
+                progress.total = job["total"]
+                progress.refresh()
+            progress.update(int(job.get("done") or 0) - progress.n)
+
+        try:
+            return server.ingest(folder, collection=collection, on_progress=show, **kwargs)  # type: ignore[arg-type]
+        except KeyboardInterrupt:
+            typer.echo("interrupted: the server goes on with the ingest; `ccl-embed collections` shows its points",
+                       err=True)
+            raise typer.Exit(_SIGNALLED.get("code", 130)) from None
+
+
+def _report_ingest(result: dict, *, as_json: bool, quiet: bool) -> None:
+    """Print an ingest's summary (``IngestSummary.to_dict()`` with its collection and point count)."""
+    if as_json:
+        typer.echo(to_json(result))
+        return
+    if not quiet:
+        for kind in ("skipped", "failed"):
+            for s in result[kind]:
+                typer.echo(f"{kind} {printable(s['path'])}: {printable(s['reason'])}", err=True)
+        for s in result["warnings"]:
+            typer.echo(f"warning {printable(s['path'])}: {printable(s['reason'])}", err=True)
+    typer.echo(f"{result['collection']}: {result['added']} added, {result['unchanged']} unchanged, "
+               f"{len(result['skipped'])} skipped, {len(result['failed'])} failed, {result['replaced']} replaced, "
+               f"{result['pruned']} pruned, {result['ignored']} ignored; {result['points']} points")
 
 
 def _parse_filters(filters: list[str]) -> dict[str, list[str]]:
@@ -385,11 +464,16 @@ def search(
         where = _parse_filters(filters or [])
         if image is not None and not image.is_file():
             raise CCLEmbedError(f"--image {image}: no such file")
-        from ccl_embed.sdk import open as open_index
-
         options = _store(store, url, api_key, grpc)
-        with open_index(collection, options=options, model=model, device=device, create=False) as index:
-            hits = index.search(query if query is not None else Path(image or ""), limit=limit, modality=modality, where=where)
+        asked = query if query is not None else Path(image or "")
+        server = _served(options, model, quiet=as_json)
+        if server is not None:
+            hits = server.search(asked, limit=limit, modality=modality, where=where, collection=collection)
+        else:
+            from ccl_embed.sdk import open as open_index
+
+            with open_index(collection, options=options, model=model, device=device, create=False) as index:
+                hits = index.search(asked, limit=limit, modality=modality, where=where)
     except (CCLEmbedError, ValueError, OSError) as e:
         raise _fail(str(e)) from None
     if as_json:
@@ -415,7 +499,9 @@ def collections(
     try:
         from ccl_embed.sdk import collections as list_all
 
-        found = list_all(options=_store(store, url, api_key, grpc))
+        options = _store(store, url, api_key, grpc)
+        server = _served(options, quiet=as_json)
+        found = server.collections() if server is not None else list_all(options=options)
     except (CCLEmbedError, ValueError, OSError) as e:
         raise _fail(str(e)) from None
     if as_json:
@@ -456,7 +542,9 @@ def drop(
     try:
         from ccl_embed.sdk import drop as drop_one
 
-        drop_one(collection, options=_store(store, url, api_key, grpc))
+        options = _store(store, url, api_key, grpc)
+        _refuse_if_served(options, f"drop {collection!r}")
+        drop_one(collection, options=options)
     except (CCLEmbedError, ValueError, OSError) as e:
         raise _fail(str(e)) from None
     typer.echo(f"dropped {printable(collection)}")
@@ -475,11 +563,109 @@ def forget(
     try:
         from ccl_embed.sdk import open as open_index
 
-        with open_index(collection, options=_store(store, url, api_key, grpc), model=None) as index:
+        options = _store(store, url, api_key, grpc)
+        _refuse_if_served(options, "forget a root")
+        with open_index(collection, options=options, model=None) as index:
             removed = index.forget(root)
     except (CCLEmbedError, ValueError, OSError) as e:
         raise _fail(str(e)) from None
     typer.echo(f"{printable(collection)}: removed {removed} points of root {printable(root)}")
+
+
+# ---- serving ----------------------------------------------------------------------------------
+ServeKey_ = Annotated[Optional[str], typer.Option("--api-key", envvar="CCL_EMBED_API_KEY", show_default=False, help="The key every API call must carry (needed for any --host but loopback; never printed).")]
+QdrantKey_ = Annotated[Optional[str], typer.Option("--qdrant-api-key", envvar="QDRANT_API_KEY", show_default=False, help="The Qdrant server's API key, with --url (never printed).")]
+
+
+def _service(store: Path | None, url: str | None, qdrant_api_key: str | None, grpc: bool, model: str, device: str,
+             collection: str, ingest_under: list[Path] | None = None):  # type: ignore[no-untyped-def]
+    """The store options, the claim on an embedded store (taken before the model loads), and the service."""
+    from ccl_embed.serve.record import Holding
+    from ccl_embed.serve.service import Service
+    from ccl_embed.store import StoreOptions, default_store
+
+    options = StoreOptions(store=store, url=url, api_key=qdrant_api_key, prefer_grpc=grpc)
+    holding = None if options.url else Holding(Path(store) if store is not None else default_store())
+    try:
+        return holding, Service(options, model=model, device=device, collection=collection,
+                                ingest_under=ingest_under or ())
+    except BaseException:
+        if holding is not None:
+            holding.release()
+        raise
+
+
+@app.command()
+def serve(
+    store: Store_ = None,
+    url: Url_ = None,
+    qdrant_api_key: QdrantKey_ = None,
+    grpc: Grpc_ = False,
+    collection: Collection_ = "ccl-embed",
+    host: Annotated[str, typer.Option(help="The address to listen on; any but loopback needs --api-key.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="The port (0: any free one).")] = 8700,
+    model: Model_ = "default",
+    device: Device_ = "auto",
+    api_key: ServeKey_ = None,
+    cors_origin: Annotated[Optional[list[str]], typer.Option("--cors-origin", help="A browser origin allowed to call the API (repeatable; CORS is off without one).")] = None,
+    ingest_under: Annotated[Optional[list[Path]], typer.Option("--ingest-under", help="Accept ingests only of folders inside this one (repeatable; default: any folder this user can read).")] = None,
+) -> None:
+    """Hold a store and serve it: an HTTP API, a web page at /, and routing for the CLI.
+
+    While it runs, `ccl-embed search`, `ingest` and `collections` on the same store go through it,
+    so many readers search at once and while an ingest runs. Stop it with Ctrl-C.
+    """
+    from ccl_embed.serve.server import check_exposure, run
+
+    try:
+        check_exposure(host, api_key)
+        holding, service = _service(store, url, qdrant_api_key, grpc, model, device, collection, ingest_under)
+        where = url or str(service.store)
+
+        def ready(address: str) -> None:
+            typer.echo(f"serving {printable(where)} (model {service.meta.model}) at {address}; Ctrl-C stops", err=True)
+
+        run(service, host=host, port=port, api_key=api_key, cors_origins=tuple(cors_origin or ()), on_ready=ready,
+            holding=holding)
+    except (CCLEmbedError, ValueError, OSError) as e:
+        raise _fail(str(e)) from None
+    typer.echo("stopped", err=True)
+
+
+@app.command()
+def mcp(
+    store: Store_ = None,
+    url: Url_ = None,
+    qdrant_api_key: QdrantKey_ = None,
+    grpc: Grpc_ = False,
+    collection: Collection_ = "ccl-embed",
+    model: Model_ = "default",
+    device: Device_ = "auto",
+) -> None:
+    """An MCP server over stdio with image tools: search_images, search_texts, find_similar, ingest_folder.
+
+    When `ccl-embed serve` holds the store, the tools go through it; otherwise this process holds it.
+    """
+    from ccl_embed.serve.mcp import build
+    from ccl_embed.store import StoreOptions
+
+    try:
+        options = StoreOptions(store=store, url=url, api_key=qdrant_api_key, prefer_grpc=grpc)
+        server = _served(options, model, quiet=True)
+        holding = None
+        if server is None:
+            holding, backend = _service(store, url, qdrant_api_key, grpc, model, device, collection)
+        else:
+            backend = server  # type: ignore[assignment]
+        try:
+            build(backend, collection).run("stdio")
+        finally:
+            if server is None:
+                backend.close()  # type: ignore[union-attr]
+                if holding is not None:
+                    holding.release()
+    except (CCLEmbedError, ValueError, OSError) as e:
+        raise _fail(str(e)) from None
 
 
 _SIGNALLED: dict[str, int] = {}
@@ -501,8 +687,15 @@ def main() -> None:
     import signal
     import warnings
 
+    import logging
+
     signal.signal(signal.SIGTERM, _on_sigterm)
     warnings.showwarning = _show_warning  # one line each, not Python's two-line form
+    note = logging.StreamHandler(sys.stderr)
+    note.setFormatter(logging.Formatter("note: %(message)s"))
+    store_log = logging.getLogger("ccl_embed.store")
+    store_log.addHandler(note)
+    store_log.setLevel(logging.INFO)
     try:
         code = app(standalone_mode=False)
     except (typer.Abort, KeyboardInterrupt):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -276,8 +277,24 @@ def open(collection: str = DEFAULT_COLLECTION, *, store: str | os.PathLike[str] 
     if model is None:
         return Index(open_collection(collection, None, options, create=False), None)
     embedder = Embedder(model, device=device)
-    coll = open_collection(collection, model_meta(embedder.model), options, create=create)
+    try:
+        coll = open_collection(collection, model_meta(embedder.model), options, create=create)
+    except StoreError as e:
+        raise _served_hint(e, options) from e
     return Index(coll, embedder)
+
+
+def _served_hint(e: StoreError, options: StoreOptions) -> StoreError:
+    """``e``, or, when a ``ccl-embed serve`` process holds the store, an error that says how to reach it."""
+    if options.url or "in use" not in str(e):
+        return e
+    from ccl_embed.serve.record import read_record
+
+    record = read_record(Path(options.store).expanduser() if options.store is not None else default_store())
+    if record is None:
+        return e
+    return StoreError(f"{e.args[0].split(';')[0]}: it is served at {record.url}; "
+                      f"use ccl_embed.connect({record.url!r}) to search and ingest through it")
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,8 @@ class StoreOptions:
         prefer_grpc: Talk gRPC to the server.
         shards: Shard number when the server creates the collection.
         replicas: Replication factor when the server creates the collection.
+        wait: Seconds to wait for another process that holds an embedded collection to let go
+            (the CLI waits 30 s; the library fails at once by default).
 
     Raises:
         StoreError: For a store folder and a URL together, or server options without a URL.
@@ -50,6 +52,7 @@ class StoreOptions:
     prefer_grpc: bool = False
     shards: int | None = None
     replicas: int | None = None
+    wait: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "url", self.url or None)
@@ -62,6 +65,8 @@ class StoreOptions:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise StoreError(f"{name}={value!r}: give a positive whole number")
+        if not isinstance(self.wait, (int, float)) or not 0 <= self.wait <= 3600:
+            raise StoreError(f"wait={self.wait!r}: give the seconds to wait for another process, 0 to 3600")
 
 
 def open_collection(collection: str = DEFAULT_COLLECTION, meta: CollectionMeta | None = None,
@@ -88,7 +93,8 @@ def open_collection(collection: str = DEFAULT_COLLECTION, meta: CollectionMeta |
                                 create=create)
     from ccl_embed.store.edge import EdgeCollection
 
-    return EdgeCollection(options.store if options.store is not None else default_store(), collection, meta, create)
+    return EdgeCollection(options.store if options.store is not None else default_store(), collection, meta, create,
+                          wait=options.wait)
 
 
 def collection_names(options: StoreOptions | None = None) -> list[str]:

@@ -131,6 +131,10 @@ class Collection(ABC):
         """Every matching point as ``(id, payload restricted to fields, vector or None)``, in id order."""
 
     @abstractmethod
+    def retrieve(self, ids: Sequence[str], fields: Sequence[str] = ("path",)) -> dict[str, dict[str, Any]]:
+        """The payloads (restricted to fields) of those of ``ids`` that are stored, by id."""
+
+    @abstractmethod
     def count(self, where: Filter | None = None) -> int:
         """How many points match."""
 

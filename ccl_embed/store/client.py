@@ -215,6 +215,13 @@ class ClientCollection(Collection):
                 return
 
     @_server_call
+    def retrieve(self, ids: Sequence[str], fields: Sequence[str] = ("path",)) -> dict[str, dict[str, Any]]:
+        if not ids or not self._ready(False):
+            return {}
+        records = self._client.retrieve(self.name, ids=list(ids), with_payload=list(fields) or False, with_vectors=False)
+        return {str(r.id): dict(r.payload or {}) for r in records}
+
+    @_server_call
     def count(self, where: Filter | None = None) -> int:
         if not self._ready(False):
             return 0

@@ -7,12 +7,15 @@ On disk, a store is a folder with one sub-folder per collection::
     STORE/COLLECTION/.lock             held by the one process that has it open
 
 The engine recovers from a kill through its write-ahead log. One process at a time may open a
-collection: a second gets a :class:`~ccl_embed.store.base.StoreError` at once, naming the holder.
+collection: a second waits as long as it was told to (``StoreOptions.wait``), then gets a
+:class:`~ccl_embed.store.base.StoreError` naming the holder. A long-lived holder that shares the
+store with many readers is ``ccl-embed serve``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -31,6 +34,8 @@ from ccl_embed.store.base import (
     StoreError,
     check_filter,
 )
+
+logger = logging.getLogger(__name__)
 
 META_FILE = "collection.json"
 SHARD_DIR = "shard"
@@ -88,21 +93,35 @@ def check_name(name: str) -> str:
     return name
 
 
-def _lock(path: Path, where: str) -> IO[str]:
-    """Hold an exclusive lock on ``path`` for this process, or fail at once naming the holder."""
+def _lock(path: Path, where: str, wait: float = 0.0) -> IO[str]:
+    """Hold an exclusive lock on ``path`` for this process. A holder that lets go within ``wait``
+    seconds is waited for (logged once); else fail naming the holder."""
+    import time
+
     handle = path.open("a+")
     try:
         import fcntl
     except ImportError:  # Windows: the engine's own WAL lock still refuses a second opener
         return handle
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as e:
-        handle.seek(0)
-        holder = handle.read().strip() or "unknown"
-        handle.close()
-        raise StoreError(f"{where} is in use by another ccl-embed process (pid {holder}); wait for it to "
-                         "finish, or ingest into another --collection") from e
+    deadline = time.monotonic() + max(0.0, wait)
+    told = False
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except OSError as e:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            if time.monotonic() >= deadline:
+                handle.close()
+                waited = f" (waited {wait:g} s)" if wait > 0 else ""
+                raise StoreError(f"{where} is in use by another ccl-embed process (pid {holder}){waited}; wait for "
+                                 "it to finish, or run `ccl-embed serve` so that searches and ingests share the "
+                                 "store") from e
+            if not told:
+                logger.info("%s is in use by pid %s; waiting up to %g s for it", where, holder, wait)
+                told = True
+            time.sleep(0.05)
     handle.seek(0)
     handle.truncate()
     handle.write(str(os.getpid()))
@@ -121,7 +140,8 @@ def _filter(q: Any, where: Filter | None) -> Any:
 class EdgeCollection(Collection):
     """A collection of the embedded store (see the module docs for the layout)."""
 
-    def __init__(self, store: str | os.PathLike[str], name: str, meta: CollectionMeta | None, create: bool = True) -> None:
+    def __init__(self, store: str | os.PathLike[str], name: str, meta: CollectionMeta | None, create: bool = True,
+                 wait: float = 0.0) -> None:
         self._q = require("qdrant_edge", "runtime", "qdrant-edge-py")
         self.name = check_name(name)
         self.folder: Path = Path(store).expanduser() / name
@@ -131,6 +151,7 @@ class EdgeCollection(Collection):
         self._closed = False
         self._holes: int | None = None  # see _check_space
         self._written = 0
+        self._wait = wait
         meta_path = self.folder / META_FILE
         if not meta_path.is_file():
             if meta is None or not create:
@@ -169,7 +190,7 @@ class EdgeCollection(Collection):
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise StoreError(f"{self.folder}: cannot create the store folder ({e.strerror})") from e
-        self._lock = _lock(self.folder / LOCK_FILE, self.where)
+        self._lock = _lock(self.folder / LOCK_FILE, self.where, self._wait)
         try:
             self.meta = self._read_or_write_meta(self.folder / META_FILE, meta)
             self._shard = self._open_shard()
@@ -282,6 +303,12 @@ class EdgeCollection(Collection):
                 yield str(r.id), dict(r.payload or {}), vector
             if offset is None:
                 return
+
+    def retrieve(self, ids: Sequence[str], fields: Sequence[str] = ("path",)) -> dict[str, dict[str, Any]]:
+        if self._readable() is None or not ids:
+            return {}
+        records = self._engine("read points", self._shard.retrieve, list(ids), list(fields) or False, False)
+        return {str(r.id): dict(r.payload or {}) for r in records}
 
     def count(self, where: Filter | None = None) -> int:
         if self._readable() is None:

@@ -54,6 +54,15 @@ def test_upsert_query_scan_count_delete(open_backend):
     assert coll.count() == 38 and coll.count({"modality": "text"}) == 19
 
 
+def test_retrieve_returns_stored_payloads_by_id(open_backend):
+    coll = open_backend(META)
+    pts = _points(6)
+    assert coll.retrieve([pts[0].id]) == {}  # nothing stored yet (an edge collection is not even created)
+    coll.upsert(pts)
+    got = coll.retrieve([pts[1].id, pts[4].id, str(uuid.UUID(int=999))], ("path", "modality"))
+    assert got == {pts[1].id: {"path": "f1", "modality": "image"}, pts[4].id: {"path": "f4", "modality": "text"}}
+
+
 def test_scan_pages_through_more_than_one_page(open_backend):
     coll = open_backend(META)
     rng = np.random.default_rng(1)
@@ -101,11 +110,34 @@ def test_edge_second_opener_fails_at_once(tmp_path):
         assert coll.count() == 1
 
 
+def test_edge_opener_waits_a_bounded_time_for_a_short_holder(tmp_path, caplog):
+    import threading
+    import time
+
+    first = EdgeCollection(tmp_path, "c", META)
+    first.upsert(_points(2))
+    threading.Timer(0.4, first.close).start()  # a short-lived holder: another search, say
+    started = time.monotonic()
+    with caplog.at_level("INFO", logger="ccl_embed.store.edge"):
+        with EdgeCollection(tmp_path, "c", None, wait=10) as coll:
+            assert coll.count() == 2
+    assert 0.3 < time.monotonic() - started < 5
+    assert "is in use by pid" in caplog.text and "waiting up to 10 s" in caplog.text
+    with EdgeCollection(tmp_path, "c", None) as held:
+        held.count()
+        started = time.monotonic()
+        with pytest.raises(StoreError, match=r"\(waited 0.3 s\); .*run `ccl-embed serve`"):
+            EdgeCollection(tmp_path, "c", None, wait=0.3)
+        assert time.monotonic() - started >= 0.3
+
+
 def test_bad_arguments_fail_with_a_sentence(tmp_path):
     with pytest.raises(StoreError, match="either a store folder.*or a server URL"):
         open_collection("c", META, StoreOptions(store=tmp_path, url="http://localhost:6333"))
     with pytest.raises(StoreError, match="apply to a server"):
         open_collection("c", META, StoreOptions(store=tmp_path, api_key="k"))
+    with pytest.raises(StoreError, match="wait=-1"):
+        StoreOptions(wait=-1)
     with pytest.raises(StoreError, match="collection name '../x'"):
         check_name("../x")
     with pytest.raises(StoreError, match="filter label=3"):

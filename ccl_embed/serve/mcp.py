@@ -1,0 +1,103 @@
+"""``ccl-embed mcp``: image and text search as MCP tools (the official ``mcp`` SDK, over stdio).
+
+Tools: ``search_images(query, limit)`` returns thumbnails with their paths and scores;
+``search_texts(query, limit)``; ``find_similar(image_path, limit)``; ``ingest_folder(path)``.
+
+The tools run on a backend with the calls of :class:`~ccl_embed.serve.service.Service`: the
+service itself (this process holds the store), or a :class:`~ccl_embed.serve.client.Client` of the
+``ccl-embed serve`` process that already holds it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any, Protocol
+
+from ccl_embed.errors import CCLEmbedError, require
+from ccl_embed.sdk import Hit
+
+
+class Backend(Protocol):
+    """What the tools need: a local :class:`Service` and a remote :class:`Client` both have it."""
+
+    def search(self, query: Any, *, collection: str | None = ..., limit: int = ..., modality: str | None = ...,
+               where: Any = ...) -> list[Hit]: ...
+
+    def thumbnail(self, point_id: str, *, collection: str | None = ...) -> bytes: ...
+
+    def ingest(self, path: str, *, collection: str | None = ...) -> dict[str, Any]: ...
+
+
+MAX_LIMIT = 50
+
+
+def _line(h: Hit) -> str:
+    label = f" [{h.label}]" if h.label else ""
+    text = f" {h.text[:200]!r}" if h.text else ""
+    return f"{h.score:.4f} {h.modality} {h.path}{label}{text} (id {h.id})"
+
+
+def _limit(limit: int) -> int:
+    if not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise CCLEmbedError(f"limit={limit!r}: give 1 to {MAX_LIMIT}")
+    return limit
+
+
+def build(backend: Backend, collection: str | None = None) -> Any:
+    """The MCP server (a ``FastMCP``) of a backend; run it with ``.run("stdio")``.
+
+    Raises:
+        MissingDependencyError: Without the ``mcp`` package (the ``serve`` extra).
+    """
+    fastmcp = require("mcp.server.fastmcp", "serve")
+    server = fastmcp.FastMCP("ccl-embed", instructions=(
+        "Search a ccl-embed collection of images and texts by meaning. search_images shows the matching "
+        "pictures; search_texts returns passages; find_similar takes an image file; ingest_folder adds a folder."))
+
+    def images_of(hits: list[Hit]) -> list[Any]:
+        out: list[Any] = []
+        for h in hits:
+            out.append(_line(h))
+            try:
+                out.append(fastmcp.Image(data=backend.thumbnail(h.id, collection=collection), format="jpeg"))
+            except CCLEmbedError as e:
+                out.append(f"(no thumbnail: {e})")
+        return out or ["no hits"]
+
+    @server.tool()
+    async def search_images(query: str, limit: int = 5) -> list[Any]:
+        """Images of the collection that match a description, best first, each with its path and score."""
+        hits = await asyncio.to_thread(backend.search, query, collection=collection, limit=_limit(limit),
+                                       modality="image")
+        return await asyncio.to_thread(images_of, hits)
+
+    @server.tool()
+    async def search_texts(query: str, limit: int = 5) -> str:
+        """Texts of the collection that match a query, best first: score, path and text."""
+        hits = await asyncio.to_thread(backend.search, query, collection=collection, limit=_limit(limit),
+                                       modality="text")
+        return "\n".join(_line(h) for h in hits) or "no hits"
+
+    @server.tool()
+    async def find_similar(image_path: str, limit: int = 5) -> list[Any]:
+        """Images of the collection that look like an image file on this machine."""
+        path = Path(image_path).expanduser()
+        if not path.is_file():
+            raise CCLEmbedError(f"image_path {image_path!r}: no such file")
+        hits = await asyncio.to_thread(backend.search, path, collection=collection, limit=_limit(limit),
+                                       modality="image")
+        return await asyncio.to_thread(images_of, hits)
+
+    @server.tool()
+    async def ingest_folder(path: str) -> str:
+        """Add every image and text under a folder on this machine to the collection (a re-run adds only what changed)."""
+        folder = Path(path).expanduser().resolve()
+        summary = await asyncio.to_thread(backend.ingest, str(folder), collection=collection)
+        problems = [f"skipped {s['path']}: {s['reason']}" for s in summary["skipped"]]
+        problems += [f"failed {s['path']}: {s['reason']}" for s in summary["failed"]]
+        head = (f"{summary['added']} added, {summary['unchanged']} unchanged, {len(summary['skipped'])} skipped, "
+                f"{len(summary['failed'])} failed, {summary['pruned']} pruned; {summary['points']} points")
+        return "\n".join([head, *problems[:50]])
+
+    return server

@@ -1,0 +1,138 @@
+"""The record a server leaves beside the embedded store it holds, so that the CLI finds it.
+
+    STORE/.ccl-serve.lock   held (flock) by the serving process for as long as it lives
+    STORE/.ccl-serve.json   {"url", "pid", "version", "auth", "started"}, written once it answers
+
+The lock, not the pid, says whether the server lives: the kernel lets go of it when the process
+dies, even by ``kill -9``, so a record whose lock can be taken is stale and is removed. Standard
+library only: the CLI reads it without the ``serve`` extra.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO
+
+from ccl_embed.errors import CCLEmbedError
+
+RECORD_FILE = ".ccl-serve.json"
+LOCK_FILE = ".ccl-serve.lock"
+STARTUP_WAIT = 30.0
+"""Seconds a client waits for a server that holds the store but does not answer yet (loading its model)."""
+
+
+@dataclass(frozen=True)
+class ServeRecord:
+    """Where the server of a store answers.
+
+    Attributes:
+        url: Its base URL (``http://127.0.0.1:8700``).
+        pid: Its process id.
+        version: The ccl-embed version it runs.
+        auth: Whether it asks for an API key (the key itself is never written).
+        started: When it started (Unix time).
+    """
+
+    url: str
+    pid: int
+    version: str
+    auth: bool = False
+    started: float = 0.0
+
+
+def _try_lock(path: Path) -> IO[str] | None:
+    """The lock on ``path`` if no process holds it (the caller closes it), else None."""
+    import fcntl
+
+    handle = path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        return None
+    return handle
+
+
+class Holding:
+    """The serving process's claim on a store: the lock now, the record once it answers, both
+    removed when it stops.
+
+    Raises:
+        CCLEmbedError: When another server holds the store (the message gives its URL).
+    """
+
+    def __init__(self, store: Path) -> None:
+        self.store = store
+        store.mkdir(parents=True, exist_ok=True)
+        handle = _try_lock(store / LOCK_FILE)
+        if handle is None:
+            found = read_record(store)
+            where = f" at {found.url} (pid {found.pid})" if found else ""
+            raise CCLEmbedError(f"the store {store} is already served{where}; stop that server, or use it "
+                                "(ccl-embed search and ingest go through it)")
+        self._handle: IO[str] | None = handle
+        (store / RECORD_FILE).unlink(missing_ok=True)  # a dead server's
+
+    def publish(self, url: str, auth: bool) -> ServeRecord:
+        """Write the record: from now on the CLI routes through ``url``."""
+        from ccl_embed._version import __version__
+
+        record = ServeRecord(url=url, pid=os.getpid(), version=__version__, auth=auth, started=time.time())
+        tmp = self.store / (RECORD_FILE + ".tmp")
+        tmp.write_text(json.dumps(asdict(record)))
+        os.replace(tmp, self.store / RECORD_FILE)
+        return record
+
+    def release(self) -> None:
+        """Remove the record and let go of the lock (twice is harmless)."""
+        if self._handle is not None:
+            (self.store / RECORD_FILE).unlink(missing_ok=True)
+            self._handle.close()
+            self._handle = None
+
+    def __enter__(self) -> Holding:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def read_record(store: Path) -> ServeRecord | None:
+    """The record as written, or None when there is none or it cannot be read."""
+    try:
+        data = json.loads((store / RECORD_FILE).read_text())
+        return ServeRecord(url=str(data["url"]), pid=int(data["pid"]), version=str(data.get("version", "")),
+                           auth=bool(data.get("auth", False)), started=float(data.get("started", 0.0)))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def served_at(store: str | os.PathLike[str], wait: float = STARTUP_WAIT) -> ServeRecord | None:
+    """The live server of an embedded store, or None when no server holds it.
+
+    A record left by a killed server is removed. A server that holds the store but has not
+    answered yet (it is loading its model) is waited for, up to ``wait`` seconds.
+    """
+    folder = Path(store).expanduser()
+    if not (folder / LOCK_FILE).exists():
+        return None
+    deadline = time.monotonic() + wait
+    while True:
+        handle = _try_lock(folder / LOCK_FILE)
+        if handle is not None:  # nobody holds it: any record is a dead server's
+            try:
+                (folder / RECORD_FILE).unlink(missing_ok=True)
+            finally:
+                handle.close()
+            return None
+        record = read_record(folder)
+        if record is not None:
+            return record
+        if time.monotonic() >= deadline:
+            raise CCLEmbedError(f"a server holds the store {folder} but has not said where it answers after "
+                                f"{wait:g} s; wait for it to start, or stop it")
+        time.sleep(0.1)
