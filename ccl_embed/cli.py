@@ -625,8 +625,11 @@ def serve(
         def ready(address: str) -> None:
             typer.echo(f"serving {printable(where)} (model {service.meta.model}) at {address}; Ctrl-C stops", err=True)
 
-        run(service, host=host, port=port, api_key=api_key, cors_origins=tuple(cors_origin or ()), on_ready=ready,
-            holding=holding)
+        try:
+            run(service, host=host, port=port, api_key=api_key, cors_origins=tuple(cors_origin or ()),
+                on_ready=ready, holding=holding)
+        except KeyboardInterrupt:  # uvicorn shuts down gracefully, then passes the signal on: a normal stop
+            pass
     except (CCLEmbedError, ValueError, OSError) as e:
         raise _fail(str(e)) from None
     typer.echo("stopped", err=True)

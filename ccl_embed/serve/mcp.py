@@ -51,7 +51,7 @@ def build(backend: Backend, collection: str | None = None) -> Any:
         MissingDependencyError: Without the ``mcp`` package (the ``serve`` extra).
     """
     fastmcp = require("mcp.server.fastmcp", "serve")
-    server = fastmcp.FastMCP("ccl-embed", instructions=(
+    server = fastmcp.FastMCP("ccl-embed", log_level="WARNING", instructions=(
         "Search a ccl-embed collection of images and texts by meaning. search_images shows the matching "
         "pictures; search_texts returns passages; find_similar takes an image file; ingest_folder adds a folder."))
 
@@ -65,21 +65,21 @@ def build(backend: Backend, collection: str | None = None) -> Any:
                 out.append(f"(no thumbnail: {e})")
         return out or ["no hits"]
 
-    @server.tool()
+    @server.tool(structured_output=False)
     async def search_images(query: str, limit: int = 5) -> list[Any]:
         """Images of the collection that match a description, best first, each with its path and score."""
         hits = await asyncio.to_thread(backend.search, query, collection=collection, limit=_limit(limit),
                                        modality="image")
         return await asyncio.to_thread(images_of, hits)
 
-    @server.tool()
+    @server.tool(structured_output=False)
     async def search_texts(query: str, limit: int = 5) -> str:
         """Texts of the collection that match a query, best first: score, path and text."""
         hits = await asyncio.to_thread(backend.search, query, collection=collection, limit=_limit(limit),
                                        modality="text")
         return "\n".join(_line(h) for h in hits) or "no hits"
 
-    @server.tool()
+    @server.tool(structured_output=False)
     async def find_similar(image_path: str, limit: int = 5) -> list[Any]:
         """Images of the collection that look like an image file on this machine."""
         path = Path(image_path).expanduser()
@@ -89,7 +89,7 @@ def build(backend: Backend, collection: str | None = None) -> Any:
                                        modality="image")
         return await asyncio.to_thread(images_of, hits)
 
-    @server.tool()
+    @server.tool(structured_output=False)
     async def ingest_folder(path: str) -> str:
         """Add every image and text under a folder on this machine to the collection (a re-run adds only what changed)."""
         folder = Path(path).expanduser().resolve()

@@ -1,0 +1,134 @@
+"""The HTTP contract of ccl-embed serve, through FastAPI's test client."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pytest
+
+from ccl_embed.serve.app import create_app
+from tests.conftest import draw
+
+testclient = pytest.importorskip("fastapi.testclient")
+
+
+@pytest.fixture()
+def client(service):
+    with testclient.TestClient(create_app(service)) as c:
+        yield c
+
+
+def _png(colour: str = "red", shape: str = "square") -> bytes:
+    buf = io.BytesIO()
+    draw(colour, shape).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_health_search_and_collections(client, service):
+    health = client.get("/healthz")
+    assert health.status_code == 200 and health.json()["model"] == "tiny" and health.json()["collection"] == "t"
+    r = client.get("/api/search", params={"q": "a red square", "limit": 5})
+    assert r.status_code == 200
+    hits = r.json()["hits"]
+    expected = service.search("a red square", limit=5)
+    assert [h["id"] for h in hits] == [h.id for h in expected]  # the order the SDK gives
+    assert set(hits[0]) >= {"score", "modality", "path", "text", "label", "id"}
+    only = client.get("/api/search", params={"q": "a shape", "limit": 19, "filter": "label:yellow", "modality": "image"})
+    assert [h["path"] for h in only.json()["hits"]] == ["labelled/square.png"]
+    listed = client.get("/api/collections").json()["collections"]
+    assert listed == [{"name": "t", "count": 19, "model": "tiny", "dim": service.meta.dim, "error": None}]
+    assert "/api/search" in client.get("/openapi.json").json()["paths"]
+
+
+def test_search_by_an_uploaded_image(client):
+    r = client.post("/api/search", params={"limit": 1, "modality": "image"},
+                    files={"image": ("q.png", _png("blue", "circle"), "image/png")})
+    assert r.status_code == 200 and r.json()["hits"][0]["path"] == "blue-circle.png"
+    assert r.json()["hits"][0]["score"] == pytest.approx(1.0, abs=1e-4)
+    bad = client.post("/api/search", files={"image": ("q.png", b"not an image", "image/png")})
+    assert bad.status_code == 400 and bad.json() == {"error": bad.json()["error"]}
+    assert "upload q.png: not a readable image" in bad.json()["error"]
+
+
+def test_uploads_over_the_limit_are_refused(service):
+    with testclient.TestClient(create_app(service, max_upload_bytes=100)) as c:
+        r = c.post("/api/search", files={"image": ("q.png", _png(), "image/png")})
+    assert r.status_code == 400 and "over the limit of 100" in r.json()["error"]
+
+
+def test_ingest_in_the_background_then_its_summary(client, tmp_path):
+    folder = tmp_path / "more"
+    folder.mkdir()
+    for i, colour in enumerate(("red", "green", "blue")):
+        draw(colour, "ring").save(folder / f"{i}.png")
+    (folder / "broken.png").write_bytes(b"\x89PNG broken")
+    r = client.post("/api/ingest", json={"path": str(folder), "collection": "more"})
+    assert r.status_code == 202
+    job = r.json()
+    while job["status"] in ("queued", "running"):
+        time.sleep(0.05)
+        job = client.get(f"/api/ingest/{job['id']}").json()
+    assert job["status"] == "done" and job["done"] == 4 and job["total"] == 4
+    summary = job["summary"]
+    assert summary["added"] == 3 and summary["points"] == 3 and summary["collection"] == "more"
+    assert [s["path"] for s in summary["skipped"]] == ["broken.png"]
+    names = {c["name"]: c["count"] for c in client.get("/api/collections").json()["collections"]}
+    assert names == {"t": 19, "more": 3}
+
+
+def test_errors_are_one_line_json(client, tmp_path):
+    cases = [
+        (client.get("/api/search", params={"q": "x", "limit": 0}), 422, "limit"),
+        (client.get("/api/search", params={"q": "x", "modality": "video"}), 422, "modality"),
+        (client.get("/api/search"), 422, "q: Field required"),
+        (client.get("/api/search", params={"q": "x", "filter": "label"}), 400, "write it as FIELD:VALUE"),
+        (client.get("/api/search", params={"q": "x", "collection": "nope"}), 404, "does not exist"),
+        (client.post("/api/ingest", json={"path": "rel"}), 400, "absolute path"),
+        (client.post("/api/ingest", json={"path": str(tmp_path / "gone")}), 404, "no such folder"),
+        (client.post("/api/ingest", json={"path": str(tmp_path), "delete": True}), 400, "unknown ingest field 'delete'"),
+        (client.post("/api/ingest", json={"path": str(tmp_path), "prune": "yes"}), 400, "prune='yes'"),
+        (client.get("/api/ingest/abc"), 404, "not known"),
+        (client.get("/api/items/xyz/thumbnail"), 404, "no image point"),
+        (client.get("/nowhere"), 404, "Not Found"),
+    ]
+    for r, status, text in cases:
+        assert r.status_code == status, (r.request.url, r.text)
+        body = r.json()
+        assert list(body) == ["error"] and text in body["error"] and "\n" not in body["error"], body
+        assert "Traceback" not in r.text
+
+
+def test_thumbnail_of_a_stored_image(client, service):
+    hit = service.search("a green bar", limit=1, modality="image")[0]
+    r = client.get(f"/api/items/{hit.id}/thumbnail")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg" and r.content[:2] == b"\xff\xd8"
+
+
+def test_the_api_key_is_checked_on_every_api_call(service):
+    with testclient.TestClient(create_app(service, api_key="s3cret")) as c:
+        assert c.get("/healthz").status_code == 200
+        for r in (c.get("/api/search", params={"q": "x"}), c.get("/api/collections"),
+                  c.post("/api/ingest", json={"path": "/tmp"}), c.get("/api/ingest/x"),
+                  c.get("/api/search", params={"q": "x"}, headers={"Authorization": "Bearer wrong"})):
+            assert r.status_code == 401 and "API key" in r.json()["error"] and "s3cret" not in r.text
+        assert c.get("/api/collections", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        assert c.get("/api/collections", headers={"X-API-Key": "s3cret"}).status_code == 200
+
+
+def test_cors_is_off_unless_asked(service):
+    origin = {"Origin": "http://elsewhere.example"}
+    with testclient.TestClient(create_app(service)) as c:
+        assert "access-control-allow-origin" not in c.get("/api/collections", headers=origin).headers
+    with testclient.TestClient(create_app(service, cors_origins=("http://elsewhere.example",))) as c:
+        r = c.get("/api/collections", headers=origin)
+        assert r.headers["access-control-allow-origin"] == "http://elsewhere.example"
+
+
+def test_the_page_and_its_files_ship_in_the_package(client):
+    page = client.get("/")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert "/static/app.js" in page.text and "http" not in page.text.replace("http-equiv", "")
+    for name in ("app.js", "style.css"):
+        r = client.get(f"/static/{name}")
+        assert r.status_code == 200 and "https://" not in r.text  # no CDN
