@@ -18,6 +18,8 @@ from ccl_embed.errors import CCLEmbedError
 
 if TYPE_CHECKING:
     from ccl_embed.serve.client import Client
+    from ccl_embed.serve.service import Service
+    from ccl_embed.store.record import Holding
     from ccl_embed.store import StoreOptions
 
 app = typer.Typer(
@@ -317,7 +319,7 @@ def _served(options: StoreOptions, model: str | None = None, *, quiet: bool = Fa
     if options.url:
         return None
     from ccl_embed.serve.client import API_KEY_ENV, connect
-    from ccl_embed.serve.record import served_at
+    from ccl_embed.store.record import served_at
     from ccl_embed.store import default_store
 
     record = served_at(Path(options.store) if options.store is not None else default_store())
@@ -578,14 +580,15 @@ QdrantKey_ = Annotated[Optional[str], typer.Option("--qdrant-api-key", envvar="Q
 
 
 def _service(store: Path | None, url: str | None, qdrant_api_key: str | None, grpc: bool, model: str, device: str,
-             collection: str, ingest_under: list[Path] | None = None):  # type: ignore[no-untyped-def]
-    """The store options, the claim on an embedded store (taken before the model loads), and the service."""
-    from ccl_embed.serve.record import Holding
+             collection: str, ingest_under: list[Path] | None = None, *,
+             hold: bool = True) -> tuple[Holding | None, Service]:
+    """The claim on an embedded store (taken before the model loads, when ``hold``), and the service."""
+    from ccl_embed.store.record import Holding
     from ccl_embed.serve.service import Service
     from ccl_embed.store import StoreOptions, default_store
 
     options = StoreOptions(store=store, url=url, api_key=qdrant_api_key, prefer_grpc=grpc)
-    holding = None if options.url else Holding(Path(store) if store is not None else default_store())
+    holding = None if options.url or not hold else Holding(Path(store) if store is not None else default_store())
     try:
         return holding, Service(options, model=model, device=device, collection=collection,
                                 ingest_under=ingest_under or ())
@@ -655,18 +658,15 @@ def mcp(
     try:
         options = StoreOptions(store=store, url=url, api_key=qdrant_api_key, prefer_grpc=grpc)
         server = _served(options, model, quiet=True)
-        holding = None
-        if server is None:
-            holding, backend = _service(store, url, qdrant_api_key, grpc, model, device, collection)
-        else:
-            backend = server  # type: ignore[assignment]
+        if server is not None:
+            build(server, collection).run("stdio")
+            return
+        # No HTTP here, so no record for the CLI to route through: it waits for the collections instead.
+        _, service = _service(store, url, qdrant_api_key, grpc, model, device, collection, hold=False)
         try:
-            build(backend, collection).run("stdio")
+            build(service, collection).run("stdio")
         finally:
-            if server is None:
-                backend.close()  # type: ignore[union-attr]
-                if holding is not None:
-                    holding.release()
+            service.close()
     except (CCLEmbedError, ValueError, OSError) as e:
         raise _fail(str(e)) from None
 

@@ -288,7 +288,7 @@ def _served_hint(e: StoreError, options: StoreOptions) -> StoreError:
     """``e``, or, when a ``ccl-embed serve`` process holds the store, an error that says how to reach it."""
     if options.url or "in use" not in str(e):
         return e
-    from ccl_embed.serve.record import read_record
+    from ccl_embed.store.record import read_record
 
     record = read_record(Path(options.store).expanduser() if options.store is not None else default_store())
     if record is None:

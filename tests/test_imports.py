@@ -7,6 +7,8 @@ import sys
 def test_import_loads_no_heavy_framework():
     code = ("import sys, ccl_embed; heavy = [m for m in ('torch', 'onnxruntime', 'transformers', 'sklearn') "
             "if m in sys.modules]; print(heavy); assert not heavy, heavy")
+    subprocess.run([sys.executable, "-c", code.replace("'sklearn'", "'sklearn', 'fastapi', 'uvicorn', 'mcp'")],
+                   check=True)
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -40,5 +42,6 @@ def test_wheel_installs_export_and_plugin_under_ccl_embed_only(tmp_path):
     assert "ccl_embed/plugin/__init__.py" in names and "ccl_embed/plugin/fastembed_bridge.py" in names
     assert "ccl_embed/export/__init__.py" in names and "ccl_embed/store/edge.py" in names
     assert "ccl_embed/models/default/config.json" in names
+    assert {"ccl_embed/serve/static/index.html", "ccl_embed/serve/static/app.js"} <= set(names)
     tops = {n.split("/")[0] for n in names}
     assert not tops & {"plugin", "export", "tests", "benchmarks", "examples"}, tops

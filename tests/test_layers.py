@@ -15,17 +15,24 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = {"ccl_embed": ROOT / "ccl_embed", "ccl_embed.export": ROOT / "export", "ccl_embed.plugin": ROOT / "plugin"}
 
 FORBIDDEN = {  # package -> modules it must never import (a name and everything under it)
-    "ccl_embed.runtime": ("ccl_embed.data", "ccl_embed.model", "ccl_embed.train", "ccl_embed.ingest", "ccl_embed.store",
+    "ccl_embed.runtime": ("ccl_embed.serve", "ccl_embed.data", "ccl_embed.model", "ccl_embed.train", "ccl_embed.ingest", "ccl_embed.store",
                           "ccl_embed.sdk", "ccl_embed.cli", "ccl_embed.export", "ccl_embed.plugin",
                           "ccl_embed.evaluation", "torch"),
-    "ccl_embed.model": ("ccl_embed.train", "ccl_embed.export", "ccl_embed.ingest", "ccl_embed.store", "ccl_embed.sdk",
+    "ccl_embed.model": ("ccl_embed.serve", "ccl_embed.train", "ccl_embed.export", "ccl_embed.ingest", "ccl_embed.store", "ccl_embed.sdk",
                         "ccl_embed.cli", "ccl_embed.plugin"),
-    "ccl_embed.store": ("ccl_embed.runtime", "ccl_embed.model", "ccl_embed.train", "ccl_embed.export",
+    "ccl_embed.store": ("ccl_embed.serve", "ccl_embed.runtime", "ccl_embed.model", "ccl_embed.train", "ccl_embed.export",
                         "ccl_embed.data", "ccl_embed.ingest", "ccl_embed.sdk", "ccl_embed.evaluation", "torch"),
-    "ccl_embed.export": ("ccl_embed.train", "ccl_embed.ingest", "ccl_embed.store", "ccl_embed.sdk", "ccl_embed.cli",
+    "ccl_embed.export": ("ccl_embed.serve", "ccl_embed.train", "ccl_embed.ingest", "ccl_embed.store", "ccl_embed.sdk", "ccl_embed.cli",
                          "ccl_embed.plugin"),
     "ccl_embed.data": ("ccl_embed.model", "ccl_embed.train", "ccl_embed.export", "ccl_embed.ingest", "ccl_embed.store",
                        "ccl_embed.sdk", "ccl_embed.cli", "torch"),
+    "ccl_embed.sdk": ("ccl_embed.serve", "ccl_embed.cli", "ccl_embed.train", "ccl_embed.model", "ccl_embed.export",
+                      "torch"),
+    "ccl_embed.ingest": ("ccl_embed.serve", "ccl_embed.sdk", "ccl_embed.cli", "ccl_embed.train", "ccl_embed.model",
+                         "torch"),
+    # The server sits on the SDK: never on training, export or torch.
+    "ccl_embed.serve": ("ccl_embed.train", "ccl_embed.model", "ccl_embed.export", "ccl_embed.data", "ccl_embed.cli",
+                        "ccl_embed.plugin", "torch"),
 }
 NO_ROOT = ("ccl_embed.runtime", "ccl_embed.model", "ccl_embed.store", "ccl_embed.data", "ccl_embed.train")
 """Packages that must not import the package root (it imports the SDK, which sits above them)."""

@@ -11,7 +11,7 @@ from contextlib import ExitStack
 from typing import Any
 
 from ccl_embed.errors import CCLEmbedError, require
-from ccl_embed.serve.record import Holding
+from ccl_embed.store.record import Holding
 from ccl_embed.serve.service import Service
 
 DEFAULT_HOST = "127.0.0.1"

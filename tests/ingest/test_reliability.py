@@ -133,7 +133,7 @@ def test_kill_9_while_replacing_edited_files(setup, tiny_model, tmp_path):
     _assert_same(_state(store), _state(clean))
 
 
-def test_second_ingest_on_the_same_store_fails_at_once(setup, tiny_model, tmp_path):
+def test_second_ingest_waits_a_bounded_time_then_names_the_holder(setup, tiny_model, tmp_path):
     tmp, root, clean = setup
     store = tmp_path / "store"
     go = tmp_path / "go"
@@ -145,10 +145,12 @@ def test_second_ingest_on_the_same_store_fails_at_once(setup, tiny_model, tmp_pa
         assert time.time() < deadline and first.poll() is None, "the first ingest never took the lock"
         time.sleep(0.05)
     started = time.time()
-    second = _run(args)
+    second = _run(args, {"CCL_EMBED_WAIT": "1"})
     assert second.returncode == 2
-    assert f"in use by another ccl-embed process (pid {first.pid})" in second.stderr
-    assert "Traceback" not in second.stderr and time.time() - started < 30
+    assert f"in use by another ccl-embed process (pid {first.pid}) (waited 1 s)" in second.stderr
+    assert f"note: collection 'c' of the embedded store {store} is in use by pid {first.pid}; waiting up to 1 s" \
+        in second.stderr
+    assert "Traceback" not in second.stderr and 1 <= time.time() - started < 30
     go.write_text("go")
     out, err = first.communicate(timeout=300)
     assert first.returncode == 0, err

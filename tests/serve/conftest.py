@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ccl_embed.serve.record import Holding
+from ccl_embed.store.record import Holding
 from ccl_embed.serve.server import run
 from ccl_embed.serve.service import Service
 from ccl_embed.store import StoreOptions

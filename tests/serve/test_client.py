@@ -8,7 +8,7 @@ from PIL import Image
 import ccl_embed
 from ccl_embed.errors import CCLEmbedError
 from ccl_embed.serve.client import ServerError
-from ccl_embed.serve.record import Holding, read_record, served_at
+from ccl_embed.store.record import Holding, read_record, served_at
 from ccl_embed.store.base import StoreError
 from tests.conftest import draw
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ccl_embed.serve.record import served_at
+from ccl_embed.store.record import served_at
 from tests.conftest import draw, make_folder
 
 CLI = [sys.executable, "-m", "ccl_embed.cli"]

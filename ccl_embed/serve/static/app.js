@@ -2,6 +2,7 @@
 "use strict";
 const $ = (id) => document.getElementById(id);
 let apiKey = sessionStorage.getItem("ccl-embed-key") || "";
+let latest = 0; // only the newest search's answer is shown, whatever order the answers arrive in
 
 function headers() { return apiKey ? { Authorization: "Bearer " + apiKey } : {}; }
 
@@ -46,6 +47,7 @@ function thumb(hit) {
 function render(hits, what) {
   const box = $("hits");
   box.replaceChildren();
+  box.dataset.query = what;
   if (!hits.length) { show("No hits for " + what + ". Is the collection empty? Ingest a folder first: ccl-embed ingest DIR"); return; }
   show("");
   for (const hit of hits) {
@@ -84,31 +86,40 @@ function render(hits, what) {
   }
 }
 
+async function run(request, what, doing) {
+  const mine = ++latest;
+  $("status").textContent = doing;
+  try {
+    const body = await request();
+    if (mine === latest) render(body.hits, what);
+  } catch (e) {
+    if (mine === latest) { $("hits").replaceChildren(); show(e.message, true); }
+  } finally {
+    if (mine === latest) $("status").textContent = "";
+  }
+}
+
 async function searchText(event) {
   if (event) event.preventDefault();
   const q = $("q").value.trim();
   if (!q) { show("Type what you look for, or drop an image.", false); return; }
   const p = params();
   p.set("q", q);
-  $("status").textContent = "searching...";
-  try { render((await call("/api/search?" + p)).hits, JSON.stringify(q)); }
-  catch (e) { $("hits").replaceChildren(); show(e.message, true); }
-  finally { $("status").textContent = ""; }
+  await run(() => call("/api/search?" + p), JSON.stringify(q), "searching...");
 }
 
 async function searchImage(file) {
   if (!file) return;
   const form = new FormData();
   form.append("image", file);
-  $("status").textContent = "searching by " + file.name + "...";
-  try { render((await call("/api/search?" + params(), { method: "POST", body: form })).hits, file.name); }
-  catch (e) { $("hits").replaceChildren(); show(e.message, true); }
-  finally { $("status").textContent = ""; }
+  await run(() => call("/api/search?" + params(), { method: "POST", body: form }), file.name,
+            "searching by " + file.name + "...");
 }
 
 async function loadCollections() {
   try {
     const [health, list] = await Promise.all([call("/healthz"), call("/api/collections")]);
+    show("");
     const select = $("collection");
     select.replaceChildren();
     for (const c of list.collections) {
@@ -122,7 +133,7 @@ async function loadCollections() {
     if (!list.collections.length || (chosen && chosen.count === 0)) {
       show("The store is empty. Ingest a folder first: ccl-embed ingest DIR", false);
     }
-    $("status").textContent = "model " + health.model + ", " + health.dim + "-d";
+    $("model").textContent = "model " + health.model + ", " + health.dim + "-d";
   } catch (e) { show(e.message, true); }
 }
 
