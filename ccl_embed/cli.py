@@ -433,16 +433,6 @@ def _report_ingest(result: dict, *, as_json: bool, quiet: bool) -> None:
                f"{result['pruned']} pruned, {result['ignored']} ignored; {result['points']} points")
 
 
-def _parse_filters(filters: list[str]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for f in filters:
-        key, sep, value = f.partition("=")
-        if not sep or not key.strip() or not value:
-            raise CCLEmbedError(f"--filter {f!r}: write it as FIELD=VALUE, for example --filter label=animals")
-        out.setdefault(key.strip(), []).append(value)
-    return out
-
-
 @app.command()
 def search(
     query: Annotated[Optional[str], typer.Argument(help="The text to search for.")] = None,
@@ -463,7 +453,9 @@ def search(
     if (query is None) == (image is None):
         raise _fail("give either a text QUERY or --image PATH (one of them)")
     try:
-        where = _parse_filters(filters or [])
+        from ccl_embed.store.base import parse_filters
+
+        where = parse_filters(filters or [])
         if image is not None and not image.is_file():
             raise CCLEmbedError(f"--image {image}: no such file")
         options = _store(store, url, api_key, grpc)

@@ -21,19 +21,9 @@ from typing import Annotated, Any
 
 from ccl_embed.errors import CCLEmbedError, one_line, require
 from ccl_embed.serve.service import MAX_UPLOAD_BYTES, Conflict, Forbidden, NotFound, Service, decode_upload
-from ccl_embed.store.base import StoreError
+from ccl_embed.store.base import StoreError, parse_filters
 
 STATIC = Path(__file__).parent / "static"
-
-
-def _where(filters: list[str]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for f in filters:
-        key, sep, value = f.partition(":")
-        if not sep or not key.strip() or not value:
-            raise CCLEmbedError(f"filter {f!r}: write it as FIELD:VALUE, for example filter=label:animals")
-        out.setdefault(key.strip(), []).append(value)
-    return out
 
 
 def create_app(service: Service, *, api_key: str | None = None, cors_origins: tuple[str, ...] = (),
@@ -106,7 +96,7 @@ def create_app(service: Service, *, api_key: str | None = None, cors_origins: tu
     Filters = Annotated[list[str], Query(alias="filter", description="FIELD:VALUE, repeatable (the same field twice is any-of).")]
 
     def hits(query: Any, collection: str | None, limit: int, modality: str | None, filters: list[str]) -> dict[str, Any]:
-        found = service.search(query, collection=collection, limit=limit, modality=modality, where=_where(filters))
+        found = service.search(query, collection=collection, limit=limit, modality=modality, where=parse_filters(filters, ":", "filter"))
         return {"hits": [h.to_dict() for h in found]}
 
     @app.get("/healthz")

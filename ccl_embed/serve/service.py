@@ -29,7 +29,7 @@ from ccl_embed.runtime.folder import DEFAULT_MODEL
 from ccl_embed.runtime.images import MAX_PIXELS, ImageError, load_image
 from ccl_embed.sdk import CollectionInfo, Hit, Index, model_meta
 from ccl_embed.store import DEFAULT_COLLECTION, StoreOptions, collection_names, default_store, open_collection
-from ccl_embed.store.base import Filter, StoreError
+from ccl_embed.store.base import Filter, StoreError, check_filter
 
 MAX_UPLOAD_BYTES = 32 << 20
 """An uploaded query image may have at most this many bytes (its pixels are limited as an ingest's are)."""
@@ -201,7 +201,15 @@ class Service:
     # ---- search ------------------------------------------------------------------------------
     def search(self, query: str | Image.Image, *, collection: str | None = None, limit: int = 10,
                modality: str | None = None, where: Filter | None = None) -> list[Hit]:
-        """The hits of a text or image query, in the order :meth:`ccl_embed.Index.search` gives."""
+        """The hits of a text or image query, in the order :meth:`ccl_embed.Index.search` gives.
+
+        Raises:
+            CCLEmbedError: On a bad filter, limit or modality (a request's fault, not the store's).
+        """
+        try:
+            check_filter(where)
+        except StoreError as e:
+            raise CCLEmbedError(str(e)) from e
         return self._own(collection).search(query, limit=limit, modality=modality, where=where)
 
     # ---- ingest ------------------------------------------------------------------------------

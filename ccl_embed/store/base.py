@@ -153,6 +153,23 @@ FILTER_FIELDS = ("modality", "label", "root", "path", "sha256", "model", "model_
 """The payload fields a filter may name (those ccl-embed writes with one string value)."""
 
 
+def parse_filters(items: Sequence[str], sep: str = "=", name: str = "--filter") -> dict[str, list[str]]:
+    """``FIELD<sep>VALUE`` strings (a CLI's ``--filter``, an API's ``filter``) as a filter; the same
+    field twice is any-of.
+
+    Raises:
+        CCLEmbedError: For an item without a field, a separator or a value (named, with an example).
+    """
+    out: dict[str, list[str]] = {}
+    for item in items:
+        key, found, value = item.partition(sep)
+        if not found or not key.strip() or not value:
+            example = f"{name} label{sep}animals" if name.startswith("-") else f"{name}=label{sep}animals"
+            raise CCLEmbedError(f"{name} {item!r}: write it as FIELD{sep}VALUE, for example {example}")
+        out.setdefault(key.strip(), []).append(value)
+    return out
+
+
 def check_filter(where: Filter | None) -> dict[str, list[str]]:
     """A filter normalised to lists of strings, or a StoreError naming the bad entry."""
     if where is not None and not isinstance(where, Mapping):

@@ -83,6 +83,7 @@ def test_errors_are_one_line_json(client, tmp_path):
         (client.get("/api/search", params={"q": "x", "modality": "video"}), 422, "modality"),
         (client.get("/api/search"), 422, "q: Field required"),
         (client.get("/api/search", params={"q": "x", "filter": "label"}), 400, "write it as FIELD:VALUE"),
+        (client.get("/api/search", params={"q": "x", "filter": "colour:red"}), 400, "filter field 'colour'"),
         (client.get("/api/search", params={"q": "x", "collection": "nope"}), 404, "does not exist"),
         (client.post("/api/ingest", json={"path": "rel"}), 400, "absolute path"),
         (client.post("/api/ingest", json={"path": str(tmp_path / "gone")}), 404, "no such folder"),
