@@ -34,7 +34,8 @@ FORBIDDEN = {  # package -> modules it must never import (a name and everything 
     "ccl_embed.serve": ("ccl_embed.train", "ccl_embed.model", "ccl_embed.export", "ccl_embed.data", "ccl_embed.cli",
                         "ccl_embed.plugin", "torch"),
 }
-NO_ROOT = ("ccl_embed.runtime", "ccl_embed.model", "ccl_embed.store", "ccl_embed.data", "ccl_embed.train")
+NO_ROOT = ("ccl_embed.runtime", "ccl_embed.model", "ccl_embed.store", "ccl_embed.data", "ccl_embed.train",
+           "ccl_embed.serve")
 """Packages that must not import the package root (it imports the SDK, which sits above them)."""
 
 

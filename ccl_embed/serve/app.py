@@ -46,7 +46,7 @@ def create_app(service: Service, *, api_key: str | None = None, cors_origins: tu
     from fastapi.staticfiles import StaticFiles
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
-    from ccl_embed import __version__
+    from ccl_embed._version import __version__
 
     app = fastapi.FastAPI(title="ccl-embed", version=__version__, docs_url=None, redoc_url=None,
                           description="CCL image-text search over one store (docs/serve.md).")
