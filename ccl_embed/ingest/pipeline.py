@@ -100,10 +100,14 @@ def _os_reason(e: OSError) -> str:
 
 
 @dataclass
-class _Prepared:
+class Prepared:
+    """One item to embed, as the walk and the store comparison left it: its content hash, its
+    point id and the payload fields that depend on other items (label, pairs)."""
+
     item: Item
     sha: str
     id: str = ""
+    links: dict[str, Any] = field(default_factory=dict)
 
 
 def _hash(item: Item) -> str:
@@ -112,7 +116,7 @@ def _hash(item: Item) -> str:
     return sha256_file(item.file)
 
 
-def _load(p: _Prepared, embedder: Embedder) -> Any:
+def _load(p: Prepared, embedder: Embedder) -> Any:
     """The content of a pending item, checked against the hash of the first pass: a text, or an
     image decoded and reduced at once to what the model reads (so a batch of huge images holds
     one decoded image at a time)."""
@@ -140,13 +144,13 @@ def _load(p: _Prepared, embedder: Embedder) -> Any:
     return text
 
 
-def _payload(p: _Prepared, content: Any, meta: CollectionMeta, root: str, ids: dict[str, str]) -> dict[str, Any]:
+def _payload(p: Prepared, content: Any, meta: CollectionMeta, root: str) -> dict[str, Any]:
     item = p.item
     payload: dict[str, Any] = {"modality": item.modality, "path": item.path, "root": root, "sha256": p.sha,
                                "model": meta.model, "model_version": meta.model_version}
     if item.modality == "text":
         payload["text"] = content.strip()[:PAYLOAD_TEXT_CHARS]
-    payload.update(_links(item, ids))
+    payload.update(p.links)
     return payload
 
 
@@ -172,6 +176,85 @@ def root_key(folder: str | os.PathLike[str], name: str | None) -> str:
     if not isinstance(name, str) or not name.strip() or len(name) > 256 or any(ord(c) < 32 or ord(c) == 127 for c in name):
         raise CCLEmbedError(f"root name {name!r:.80}: give 1-256 printable characters, for example --root photos")
     return name
+
+
+@dataclass
+class Plan:
+    """What an ingest will do, decided before anything is embedded: the walk's items with their
+    hashes and ids, what the store already holds, and the pending items in embedding order.
+
+    An engine embeds ``pending`` (see :func:`embed_prepared`), stores the points, and ends with
+    :func:`finish`; :func:`ingest` is the one-process engine.
+    """
+
+    key: str
+    found: Any
+    prepared: list[Prepared]
+    stored: dict[str, dict[str, Any]]
+    pending: list[Prepared]
+    summary: IngestSummary
+
+    def batches(self, batch_size: int) -> Iterator[tuple[str, list[Prepared]]]:
+        """The pending items as ``(modality, batch)``: images first, then texts, in walk order."""
+        for modality in ("image", "text"):
+            todo = [p for p in self.pending if p.item.modality == modality]
+            for start in range(0, len(todo), batch_size):
+                yield modality, todo[start : start + batch_size]
+
+
+def plan_ingest(root: str | os.PathLike[str], collection: Collection, *, exclude: tuple[str | os.PathLike[str], ...] = (),
+                root_name: str | None = None, follow_links_outside: bool = False) -> Plan:
+    """Walk a folder, hash its items, compare them with the store and update the links of stored
+    ones: everything an ingest does before it embeds (the arguments are :func:`ingest`'s).
+
+    Raises:
+        CorpusError: When root is not a folder.
+        StoreError: When the collection cannot be read or written.
+    """
+    root_path = Path(root).resolve()
+    key = root_key(root_path, root_name)
+    meta = collection.meta
+    found = find_items(root_path, tuple(exclude) + ((collection.folder,) if collection.folder else ()),
+                       follow_links_outside=follow_links_outside)
+    summary = IngestSummary(ignored=found.ignored, skipped=list(found.skipped))
+    summary.warnings.extend(found.warnings)
+    prepared: list[Prepared] = []
+    for item in found.items:
+        try:
+            prepared.append(Prepared(item, _hash(item)))
+        except OSError as e:
+            summary.skipped.append(Skipped(item.path, _os_reason(e)))
+    ids = {}
+    for p in prepared:
+        p.id = point_id(meta, key, p.item.modality, p.item.path, p.sha)
+        ids[p.item.path] = p.id
+    for p in prepared:
+        p.links = _links(p.item, ids)
+    stored = {pid: payload for pid, payload, _ in collection.scan({"root": key}, ("path", "pairs", "label"))}
+    pending = [p for p in prepared if p.id not in stored]
+    summary.unchanged = len(prepared) - len(pending)
+    for p in prepared:  # an unchanged item whose partner or label changed gets its links updated
+        if p.id in stored and any(stored[p.id].get(k) != p.links.get(k) for k in ("pairs", "label")):
+            collection.set_payload(p.id, {k: p.links.get(k) for k in ("pairs", "label")})
+    return Plan(key, found, prepared, stored, pending, summary)
+
+
+def finish(plan: Plan, collection: Collection, added: set[str], *, prune: bool = False) -> IngestSummary:
+    """Remove the points replaced by this run (and, with ``prune``, those whose files are gone),
+    build the index once, and return the summary."""
+    summary = plan.summary
+    summary.added = len(added)
+    # A stored point is stale when its path now has another point, stored; one whose file is now
+    # unreadable or undecodable is kept. Pruning removes only paths the walk did not see at all.
+    now = {p.item.path: p.id for p in plan.prepared if p.id in plan.stored or p.id in added}
+    seen = {i.path for i in plan.found.items} | {s.path for s in summary.skipped}
+    paths = {pid: str(payload.get("path", "")) for pid, payload in plan.stored.items()}
+    stale = [pid for pid, path in paths.items() if path in now and now[path] != pid]
+    gone = [pid for pid, path in paths.items() if path not in seen] if prune else []
+    collection.delete(stale + gone)
+    summary.replaced, summary.pruned = len(stale), len(gone)
+    collection.optimize()  # also after a run that only found everything stored: an earlier build may have failed
+    return summary
 
 
 def ingest(root: str | os.PathLike[str], collection: Collection, embedder: Embedder, *, prune: bool = False,
@@ -200,94 +283,68 @@ def ingest(root: str | os.PathLike[str], collection: Collection, embedder: Embed
         StoreError: When the collection cannot be written.
     """
     check_batch_size(batch_size)
-    root_path = Path(root).resolve()
-    key = root_key(root_path, root_name)
-    meta = collection.meta
-    found = find_items(root_path, tuple(exclude) + ((collection.folder,) if collection.folder else ()),
-                       follow_links_outside=follow_links_outside)
-    summary = IngestSummary(ignored=found.ignored, skipped=list(found.skipped))
-    summary.warnings.extend(found.warnings)
     added: set[str] = set()
-    pending: list[_Prepared] = []
+    plan: Plan | None = None
     try:
-        prepared: list[_Prepared] = []
-        for item in found.items:
-            try:
-                prepared.append(_Prepared(item, _hash(item)))
-            except OSError as e:
-                summary.skipped.append(Skipped(item.path, _os_reason(e)))
-        ids = {}
-        for p in prepared:
-            p.id = point_id(meta, key, p.item.modality, p.item.path, p.sha)
-            ids[p.item.path] = p.id
-        links = ("path", "pairs", "label")
-        stored = {pid: payload for pid, payload, _ in collection.scan({"root": key}, links)}
-        pending = [p for p in prepared if p.id not in stored]
-        summary.unchanged = len(prepared) - len(pending)
-        for p in prepared:  # an unchanged item whose partner or label changed gets its links updated
-            if p.id in stored:
-                want = _links(p.item, ids)
-                if any(stored[p.id].get(k) != want.get(k) for k in ("pairs", "label")):
-                    collection.set_payload(p.id, {k: want.get(k) for k in ("pairs", "label")})
+        plan = plan_ingest(root, collection, exclude=exclude, root_name=root_name,
+                           follow_links_outside=follow_links_outside)
         if on_total is not None:
-            on_total(len(pending))
-        for modality in ("image", "text"):
-            todo = [p for p in pending if p.item.modality == modality]
-            for start in range(0, len(todo), batch_size):
-                batch = todo[start : start + batch_size]
-                added |= _embed_batch(batch, modality, collection, embedder, key, ids, summary)
-                if progress is not None:
-                    progress(len(batch))
-        summary.added = len(added)
-        # A stored point is stale when its path now has another point, stored; one whose file is now
-        # unreadable or undecodable is kept. Pruning removes only paths the walk did not see at all.
-        now = {p.item.path: p.id for p in prepared if p.id in stored or p.id in added}
-        seen = {i.path for i in found.items} | {s.path for s in summary.skipped}
-        paths = {pid: str(payload.get("path", "")) for pid, payload in stored.items()}
-        stale = [pid for pid, path in paths.items() if path in now and now[path] != pid]
-        gone = [pid for pid, path in paths.items() if path not in seen] if prune else []
-        collection.delete(stale + gone)
-        summary.replaced, summary.pruned = len(stale), len(gone)
-        collection.optimize()  # also after a run that only found everything stored: an earlier build may have failed
-        return summary
+            on_total(len(plan.pending))
+        for modality, batch in plan.batches(batch_size):
+            points, skipped, failed = embed_prepared(batch, modality, embedder, collection.meta, plan.key)
+            plan.summary.skipped.extend(skipped)
+            plan.summary.failed.extend(failed)
+            collection.upsert(points)
+            added |= {p.id for p in points}
+            if progress is not None:
+                progress(len(batch))
+        return finish(plan, collection, added, prune=prune)
     except StoreError as e:
         raise StoreError(f"{e} ({len(added)} items of this run are stored; the same command resumes)") from e
     except KeyboardInterrupt as e:
-        summary.added = _stored_of(collection, key, pending, added)
-        raise Interrupted(summary, collection.where) from e
+        if plan is None:
+            raise
+        plan.summary.added = stored_of(collection, plan, added)
+        raise Interrupted(plan.summary, collection.where) from e
 
 
-def _stored_of(collection: Collection, key: str, pending: list[_Prepared], added: set[str]) -> int:
+def stored_of(collection: Collection, plan: Plan, added: set[str]) -> int:
     """How many of this run's items are stored now (asked of the store: an interrupt may land
     after a write and before the run counted it)."""
     try:
-        stored = {pid for pid, _, _ in collection.scan({"root": key}, ())}
+        stored = {pid for pid, _, _ in collection.scan({"root": plan.key}, ())}
     except (StoreError, KeyboardInterrupt):
         return len(added)
-    return len(stored & {p.id for p in pending})
+    return len(stored & {p.id for p in plan.pending})
 
 
-def _embed_batch(batch: list[_Prepared], modality: str, collection: Collection, embedder: Embedder, root: str,
-                 ids: dict[str, str], summary: IngestSummary) -> set[str]:
-    loaded: list[tuple[_Prepared, Any]] = []
+def embed_prepared(batch: list[Prepared], modality: str, embedder: Embedder, meta: CollectionMeta,
+                   root: str) -> tuple[list[Point], list[Skipped], list[Skipped]]:
+    """Load and embed one batch of one modality: its points, and the items skipped (unreadable or
+    undecodable) and failed (the model could not embed them), each with its reason.
+
+    It touches no store, so any process that has the model can run it (the Ray engine's workers do).
+    """
+    skipped: list[Skipped] = []
+    failed: list[Skipped] = []
+    loaded: list[tuple[Prepared, Any]] = []
     for p in batch:
         try:
             loaded.append((p, _load(p, embedder)))
         except OSError as e:
-            summary.skipped.append(Skipped(p.item.path, _os_reason(e)))
+            skipped.append(Skipped(p.item.path, _os_reason(e)))
         except (ImageError, CCLEmbedError) as e:
-            summary.skipped.append(Skipped(p.item.path, reason_of(e, p.item.file)))
+            skipped.append(Skipped(p.item.path, reason_of(e, p.item.file)))
     if not loaded:
-        return set()
+        return [], skipped, failed
     contents = [c for _, c in loaded]
     results: Iterator[Any] = (embedder.embed_images(contents, batch_size=len(contents)) if modality == "image"
                               else embedder.embed_texts(contents, batch_size=len(contents)))
     points = []
     for (p, content), r in zip(loaded, results):
         if r.vector is None:
-            summary.failed.append(Skipped(p.item.path, r.error or "could not be embedded"))
+            failed.append(Skipped(p.item.path, r.error or "could not be embedded"))
             continue
         vector = np.asarray(r.vector, dtype=np.float32)
-        points.append(Point(p.id, vector.tolist(), _payload(p, content, collection.meta, root, ids)))
-    collection.upsert(points)
-    return {p.id for p in points}
+        points.append(Point(p.id, vector.tolist(), _payload(p, content, meta, root)))
+    return points, skipped, failed
