@@ -363,6 +363,10 @@ def ingest(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no per-item lines.")] = False,
     root: Annotated[Optional[str], typer.Option("--root", help="The name FOLDER's points are stored under (default: its absolute path); a moved folder ingested under the same name keeps its points.")] = None,
     follow_links_outside: Annotated[bool, typer.Option("--follow-links-outside", help="Follow symbolic links whose target lies outside FOLDER (never into /proc, /sys or /dev).")] = False,
+    engine: Annotated[str, typer.Option(help="local (this process) or ray (embedding in Ray Data actors; the distributed extra).")] = "local",
+    ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="With --engine ray: a Ray cluster to join (default: a local Ray with this machine's cores).")] = None,
+    workers: Annotated[Optional[int], typer.Option(min=1, help="With --engine ray: embedding actors (default: one per CPU).")] = None,
+    gpus_per_worker: Annotated[float, typer.Option(min=0, help="With --engine ray: GPUs per actor (0.5: two actors share one).")] = 0.0,
 ) -> None:
     """Embed every image and text under FOLDER and store them; a re-run adds only what changed.
 
@@ -373,7 +377,18 @@ def ingest(
 
     try:
         options = _store(store, url, api_key, grpc, shards, replicas)
+        ray = None
+        if engine == "ray":
+            from ccl_embed.ingest.distributed import RayOptions
+
+            ray = RayOptions(address=ray_address, workers=workers, gpus_per_worker=gpus_per_worker, device=device)
+        elif engine != "local" or ray_address or workers or gpus_per_worker:
+            raise CCLEmbedError(f"--engine {engine}: choose local or ray" if engine != "local" else
+                                "--ray-address, --workers and --gpus-per-worker need --engine ray")
         server = _served(options, model, quiet=as_json)
+        if server is not None and ray is not None:
+            raise CCLEmbedError("this store is served by ccl-embed serve, which ingests in its own process; "
+                                "leave out --engine ray, or stop the server")
         if server is not None:
             result = _ingest_through(server, folder, collection, prune=prune, batch_size=batch_size, root=root,
                                      follow_links_outside=follow_links_outside, bar=not quiet and not as_json)
@@ -383,7 +398,7 @@ def ingest(
             with open_index(collection, options=options, model=model, device=device, create=True) as index:
                 summary = index.ingest(folder, prune=prune, batch_size=batch_size,
                                        show_progress=not quiet and not as_json, root=root,
-                                       follow_links_outside=follow_links_outside)
+                                       follow_links_outside=follow_links_outside, engine=engine, ray=ray)
                 result = {**summary.to_dict(), "collection": collection, "points": index.count()}
     except Interrupted as e:
         typer.echo(f"{printable(e)}", err=True)
@@ -431,6 +446,8 @@ def _report_ingest(result: dict, *, as_json: bool, quiet: bool) -> None:
     typer.echo(f"{result['collection']}: {result['added']} added, {result['unchanged']} unchanged, "
                f"{len(result['skipped'])} skipped, {len(result['failed'])} failed, {result['replaced']} replaced, "
                f"{result['pruned']} pruned, {result['ignored']} ignored; {result['points']} points")
+    for worker, rate in (result.get("workers") or {}).items():
+        typer.echo(f"  worker {printable(worker)}: {rate['items']} items, {rate['items_per_s']} items/s")
 
 
 @app.command()

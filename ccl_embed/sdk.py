@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
@@ -36,6 +36,9 @@ from ccl_embed.store import (
 )
 from ccl_embed.runtime.calibration import MODALITIES, rank_score
 from ccl_embed.store.base import ScoredPoint, StoreError, check_filter
+
+if TYPE_CHECKING:
+    from ccl_embed.ingest.distributed import RayOptions
 
 Query = str | os.PathLike[str] | Image.Image
 
@@ -93,9 +96,10 @@ def _root_counts(coll: Collection) -> dict[str, int]:
 class Index:
     """A collection together with the model that fills it. Create it with :func:`ccl_embed.open`."""
 
-    def __init__(self, collection: Collection, embedder: Embedder | None) -> None:
+    def __init__(self, collection: Collection, embedder: Embedder | None, options: StoreOptions | None = None) -> None:
         self.collection = collection
         self._embedder = embedder
+        self._options = options or StoreOptions()
         self._closed = False
 
     @property
@@ -112,7 +116,8 @@ class Index:
         return self.collection
 
     def ingest(self, path: str | os.PathLike[str], *, prune: bool = False, batch_size: int = 32,
-               show_progress: bool = False, root: str | None = None, follow_links_outside: bool = False) -> IngestSummary:
+               show_progress: bool = False, root: str | None = None, follow_links_outside: bool = False,
+               engine: str = "local", ray: RayOptions | None = None) -> IngestSummary:
         """Embed and store every image and text under a folder (see ``docs/ingest.md``).
 
         Args:
@@ -123,9 +128,14 @@ class Index:
             root: The name its points are stored under (default: the folder's absolute path). A
                 moved folder ingested again under the same name keeps its points.
             follow_links_outside: Follow symbolic links whose target lies outside the folder.
+            engine: ``local`` (this process) or ``ray``: embedding in Ray Data actors, on a local
+                Ray or a cluster (``docs/distributed.md``; the ``distributed`` extra).
+            ray: How the Ray engine runs (default :class:`~ccl_embed.ingest.distributed.RayOptions`();
+                its ``batch_size`` is this call's).
 
         Returns:
-            What was added, left unchanged, replaced, pruned, skipped (with reasons) or failed.
+            What was added, left unchanged, replaced, pruned, skipped (with reasons) or failed;
+            with the Ray engine, also each worker's rate.
 
         Raises:
             CCLEmbedError: On a bad argument, or when ``path`` is not a folder.
@@ -135,19 +145,44 @@ class Index:
         check_batch_size(batch_size)
         coll = self._open()
         embedder = self.embedder
-        kwargs: dict[str, Any] = {"prune": prune, "batch_size": batch_size, "root_name": root,
-                                  "follow_links_outside": follow_links_outside}
+        if engine not in ("local", "ray"):
+            raise CCLEmbedError(f"engine={engine!r}: choose local (this process) or ray (Ray Data actors)")
+        kwargs: dict[str, Any] = {"prune": prune, "root_name": root, "follow_links_outside": follow_links_outside}
+        if engine == "local":
+            if ray is not None:
+                raise CCLEmbedError("Ray options were given with engine='local'; pass engine='ray' too")
+
+            def run(**hooks: Any) -> IngestSummary:
+                return ingest(path, coll, embedder, batch_size=batch_size, **kwargs, **hooks)
+        else:
+            from dataclasses import replace
+
+            from ccl_embed.ingest.distributed import RayOptions, Sink, ingest_ray
+
+            opts = replace(ray or RayOptions(), batch_size=batch_size)
+            o = self._options
+            sink = Sink(o.url, coll.name, o.api_key, o.prefer_grpc) if o.url else None
+            from ccl_embed.runtime.folder import installed_models
+
+            shipped = {folder.resolve(): name for name, folder in installed_models().items()}
+            # A shipped model goes by name (each node resolves its own install); others by folder.
+            model = shipped.get(embedder.model.folder.resolve(), str(embedder.model.folder))
+
+            def run(**hooks: Any) -> IngestSummary:
+                return ingest_ray(path, coll, model, options=opts, sink=sink, **kwargs, **hooks)
+
         if not show_progress:
-            return ingest(path, coll, embedder, **kwargs)
+            return run()
         from tqdm import tqdm
 
-        with tqdm(total=0, desc="ingest", unit="item", dynamic_ncols=True) as bar:
+        with tqdm(total=0, desc="ingest" if engine == "local" else "ingest (ray)", unit="item",
+                  dynamic_ncols=True) as bar:
 
             def start(total: int) -> None:
                 bar.total = total
                 bar.refresh()
 
-            return ingest(path, coll, embedder, progress=bar.update, on_total=start, **kwargs)
+            return run(progress=bar.update, on_total=start)
 
     def roots(self) -> dict[str, int]:
         """The ingested roots of the collection and how many points each has, by name."""
@@ -275,13 +310,13 @@ def open(collection: str = DEFAULT_COLLECTION, *, store: str | os.PathLike[str] 
     options = options or loose
     check_device(device)
     if model is None:
-        return Index(open_collection(collection, None, options, create=False), None)
+        return Index(open_collection(collection, None, options, create=False), None, options)
     embedder = Embedder(model, device=device)
     try:
         coll = open_collection(collection, model_meta(embedder.model), options, create=create)
     except StoreError as e:
         raise _served_hint(e, options) from e
-    return Index(coll, embedder)
+    return Index(coll, embedder, options)
 
 
 def _served_hint(e: StoreError, options: StoreOptions) -> StoreError:

@@ -47,6 +47,7 @@ class IngestSummary:
         skipped: Inputs not ingested, each with its reason (bad or unreadable input).
         failed: Items the model could not embed, each with its reason.
         warnings: Inputs ingested, but not wholly as given (a second label for one image), each with its reason.
+        workers: With the Ray engine, each embedding actor's items, busy seconds and items/s; else None.
     """
 
     added: int = 0
@@ -57,6 +58,7 @@ class IngestSummary:
     skipped: list[Skipped] = field(default_factory=list)
     failed: list[Skipped] = field(default_factory=list)
     warnings: list[Skipped] = field(default_factory=list)
+    workers: dict[str, dict[str, Any]] | None = None
 
     @property
     def complete(self) -> bool:
@@ -66,7 +68,8 @@ class IngestSummary:
     def to_dict(self) -> dict[str, Any]:
         return {"added": self.added, "unchanged": self.unchanged, "replaced": self.replaced, "pruned": self.pruned,
                 "ignored": self.ignored, "skipped": [vars(s) for s in self.skipped],
-                "failed": [vars(s) for s in self.failed], "warnings": [vars(s) for s in self.warnings]}
+                "failed": [vars(s) for s in self.failed], "warnings": [vars(s) for s in self.warnings],
+                **({"workers": self.workers} if self.workers is not None else {})}
 
 
 class Interrupted(KeyboardInterrupt):
