@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import random
 from pathlib import Path
 
@@ -71,3 +72,12 @@ def compare(a: dict[str, tuple[dict, np.ndarray]], b: dict[str, tuple[dict, np.n
     diff = max((float(np.max(np.abs(a[k][1] - b[k][1]))) for k in a if k in b), default=float("inf"))
     return {"points": len(a), "reference_points": len(b), "same_ids": same_ids, "same_payloads": bool(payloads),
             "max_abs_vector_difference": diff, "equal": bool(same_ids and payloads and diff <= 1e-6)}
+
+
+def folder_arguments(description: str | None) -> argparse.ArgumentParser:
+    """A parser with the options every ingest benchmark takes: the model and the folder's size."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--images", type=int, default=1500)
+    parser.add_argument("--texts", type=int, default=500)
+    return parser

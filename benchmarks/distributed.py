@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import signal
@@ -29,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import versions, write_result  # noqa: E402
-from _files import compare, make_folder, points_of  # noqa: E402
+from _files import compare, folder_arguments, make_folder, points_of  # noqa: E402
 
 import ccl_embed  # noqa: E402
 from ccl_embed.ingest.distributed import RayOptions  # noqa: E402
@@ -44,10 +43,7 @@ class _Noop:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="default")
-    parser.add_argument("--images", type=int, default=1500)
-    parser.add_argument("--texts", type=int, default=500)
+    parser = folder_arguments(__doc__)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=32)

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import os
@@ -33,7 +32,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import versions, write_result  # noqa: E402
-from _files import compare, make_folder, points_of  # noqa: E402
+from _files import compare, folder_arguments, make_folder, points_of  # noqa: E402
 
 import ccl_embed  # noqa: E402
 from ccl_embed.store.record import served_at  # noqa: E402
@@ -135,10 +134,7 @@ def load(url: str, folder: Path, clients: int, seconds: float, image_queries: li
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="default")
-    parser.add_argument("--images", type=int, default=1500)
-    parser.add_argument("--texts", type=int, default=500)
+    parser = folder_arguments(__doc__)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--kill-at", type=float, default=0.4, help="Kill the server when this share of the ingest is done.")

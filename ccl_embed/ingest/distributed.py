@@ -30,10 +30,10 @@ from typing import Any
 import numpy as np
 
 from ccl_embed.errors import CCLEmbedError, require
-from ccl_embed.ingest.pipeline import IngestSummary, Interrupted, Plan, Prepared, embed_prepared, finish, plan_ingest, stored_of
+from ccl_embed.ingest.pipeline import IngestSummary, Plan, Prepared, embed_prepared, run_ingest
 from ccl_embed.ingest.walk import Skipped
 from ccl_embed.runtime.embedder import check_batch_size
-from ccl_embed.store.base import Collection, CollectionMeta, Point, StoreError
+from ccl_embed.store.base import Collection, CollectionMeta, Point
 
 RAY_REQUIREMENT = "ray[data]>=2.40,<3"
 """The tested range (the ``distributed`` extra)."""
@@ -189,32 +189,25 @@ def ingest_ray(root: str | os.PathLike[str], collection: Collection, model: str 
     options = options or RayOptions()
     ray = require("ray", "distributed", RAY_REQUIREMENT)
     require("ray.data", "distributed", RAY_REQUIREMENT)
-    added: set[str] = set()
-    plan: Plan | None = None
-    try:
-        plan = plan_ingest(root, collection, root_name=root_name, follow_links_outside=follow_links_outside)
-        if on_total is not None:
-            on_total(len(plan.pending))
-        if plan.pending:
-            started = _start_ray(ray, options)
-            try:
-                added = _run(ray, plan, collection, model, options, sink, progress, worker_class)
-            finally:
-                if started:
-                    ray.shutdown()
-        return finish(plan, collection, added, prune=prune)
-    except StoreError as e:
-        raise StoreError(f"{e} ({len(added)} items of this run are stored; the same command resumes)") from e
-    except KeyboardInterrupt as e:
-        if plan is None:
-            raise
-        plan.summary.added = stored_of(collection, plan, added)
-        raise Interrupted(plan.summary, collection.where) from e
+
+    def embed_all(plan: Plan, added: set[str]) -> None:
+        if not plan.pending:
+            return
+        started = _start_ray(ray, options)
+        try:
+            _run(ray, plan, collection, model, options, sink, progress, worker_class, added)
+        finally:
+            if started:
+                ray.shutdown()
+
+    return run_ingest(root, collection, embed_all, prune=prune, on_total=on_total, root_name=root_name,
+                      follow_links_outside=follow_links_outside)
 
 
 def _run(ray: Any, plan: Plan, collection: Collection, model: str | os.PathLike[str], options: RayOptions,
-         sink: Sink | None, progress: Callable[[int], Any] | None, worker_class: type) -> set[str]:
-    """Embed the plan's pending items on Ray; store the points (or let the workers); the ids stored."""
+         sink: Sink | None, progress: Callable[[int], Any] | None, worker_class: type, added: set[str]) -> None:
+    """Embed the plan's pending items on Ray; store the points (or let the workers); each id stored
+    goes into ``added``."""
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True  # skip reasons in the plain ingest's order
     context.enable_progress_bars = False
@@ -229,7 +222,6 @@ def _run(ray: Any, plan: Plan, collection: Collection, model: str | os.PathLike[
         num_cpus=options.cpus_per_worker, num_gpus=options.gpus_per_worker or None,
         fn_constructor_kwargs={"model": str(model), "device": options.device, "meta": asdict(collection.meta),
                                "root": plan.key, "sink": asdict(sink) if sink is not None else None})
-    added: set[str] = set()
     rates: dict[str, list[float]] = {}
     calls: set[str] = set()
     summary = plan.summary
@@ -255,9 +247,8 @@ def _run(ray: Any, plan: Plan, collection: Collection, model: str | os.PathLike[
                 added.add(str(pid))
         if points:
             collection.upsert(points)
-            added |= {p.id for p in points}
+            added.update(p.id for p in points)
         if progress is not None:
             progress(len(batch["kind"]))
     summary.workers = {w: {"items": int(n), "busy_s": round(s, 3), "items_per_s": round(n / s, 1) if s > 0 else None}
                        for w, (n, s) in sorted(rates.items())}
-    return added

@@ -286,6 +286,31 @@ def ingest(root: str | os.PathLike[str], collection: Collection, embedder: Embed
         StoreError: When the collection cannot be written.
     """
     check_batch_size(batch_size)
+
+    def embed_all(plan: Plan, added: set[str]) -> None:
+        for modality, batch in plan.batches(batch_size):
+            points, skipped, failed = embed_prepared(batch, modality, embedder, collection.meta, plan.key)
+            plan.summary.skipped.extend(skipped)
+            plan.summary.failed.extend(failed)
+            collection.upsert(points)
+            added.update(p.id for p in points)
+            if progress is not None:
+                progress(len(batch))
+
+    return run_ingest(root, collection, embed_all, prune=prune, on_total=on_total, exclude=exclude,
+                      root_name=root_name, follow_links_outside=follow_links_outside)
+
+
+def run_ingest(root: str | os.PathLike[str], collection: Collection, embed_all: Callable[[Plan, set[str]], Any], *,
+               prune: bool = False, on_total: Callable[[int], Any] | None = None,
+               exclude: tuple[str | os.PathLike[str], ...] = (), root_name: str | None = None,
+               follow_links_outside: bool = False) -> IngestSummary:
+    """An ingest with any engine: plan, let ``embed_all(plan, added)`` embed and store the pending
+    items (adding each stored id to ``added``, and skip reasons to ``plan.summary``), then finish.
+
+    A store error says how many items this run stored; Ctrl-C raises :class:`Interrupted`
+    with the summary of what is stored.
+    """
     added: set[str] = set()
     plan: Plan | None = None
     try:
@@ -293,14 +318,7 @@ def ingest(root: str | os.PathLike[str], collection: Collection, embedder: Embed
                            follow_links_outside=follow_links_outside)
         if on_total is not None:
             on_total(len(plan.pending))
-        for modality, batch in plan.batches(batch_size):
-            points, skipped, failed = embed_prepared(batch, modality, embedder, collection.meta, plan.key)
-            plan.summary.skipped.extend(skipped)
-            plan.summary.failed.extend(failed)
-            collection.upsert(points)
-            added |= {p.id for p in points}
-            if progress is not None:
-                progress(len(batch))
+        embed_all(plan, added)
         return finish(plan, collection, added, prune=prune)
     except StoreError as e:
         raise StoreError(f"{e} ({len(added)} items of this run are stored; the same command resumes)") from e
