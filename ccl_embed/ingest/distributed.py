@@ -35,7 +35,7 @@ from ccl_embed.ingest.walk import Skipped
 from ccl_embed.runtime.embedder import check_batch_size
 from ccl_embed.store.base import Collection, CollectionMeta, Point
 
-RAY_REQUIREMENT = "ray[data]>=2.40,<3"
+RAY_REQUIREMENT = "ray[data]>=2.60,<3"
 """The tested range (the ``distributed`` extra)."""
 
 

@@ -77,6 +77,28 @@ def test_ray_ingest_equals_a_plain_ingest_and_reruns_unchanged(tmp_path, tiny_mo
     assert again["skipped"] == summary["skipped"]  # the bad files are walked, tried and reported again
 
 
+def test_the_cli_runs_the_ray_engine_and_prunes(tmp_path, tiny_model, folder, plain, local_ray):
+    import json
+
+    from typer.testing import CliRunner
+
+    from ccl_embed.cli import app
+
+    store = tmp_path / "cli"
+    args = ["ingest", str(folder), "--store", str(store), "-c", "c", "--model", str(tiny_model), "--device", "cpu",
+            "--engine", "ray", "--workers", "2", "--batch-size", "4", "--json", "-q"]
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 1, first.output  # the three bad files are skipped, as in a plain ingest
+    out = json.loads(first.stdout)
+    assert set(out) == set(plain[0]) | {"collection", "points", "workers"} and out["points"] == plain[0]["added"]
+    (folder / "red-square.png").unlink()
+    second = CliRunner().invoke(app, [*args, "--prune"])
+    pruned = json.loads(second.stdout)
+    assert pruned["pruned"] == 1 and pruned["added"] == 0 and pruned["points"] == plain[0]["added"] - 1
+    wrong = CliRunner().invoke(app, ["ingest", str(folder), "--store", str(store), "--workers", "2"])
+    assert wrong.exit_code == 2 and "need --engine ray" in wrong.output
+
+
 def test_a_killed_worker_is_restarted_and_its_batch_retried(tmp_path, tiny_model, folder, plain, local_ray):
     flag = tmp_path / "died-once"
 
