@@ -24,6 +24,45 @@ from ccl_embed.serve.service import MAX_UPLOAD_BYTES, Conflict, Forbidden, NotFo
 from ccl_embed.store.base import StoreError, parse_filters
 
 STATIC = Path(__file__).parent / "static"
+BODY_SLACK = 64 << 10
+"""Bytes a request may carry beyond the upload limit (the multipart framing and fields)."""
+
+
+class _BodyLimit:
+    """Refuse a request body over a limit as it arrives, before it is spooled: by its
+    Content-Length when it gives one, else by counting (a chunked upload)."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT"):
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            return await _too_large(send, self.limit)
+        seen = 0
+
+        async def counted() -> Any:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                from starlette.exceptions import HTTPException
+
+                raise HTTPException(413, f"the request body is over the limit of {self.limit:,} bytes")
+            return message
+
+        return await self.app(scope, counted, send)
+
+
+async def _too_large(send: Any, limit: int) -> None:
+    import json
+
+    body = json.dumps({"error": f"the request body is over the limit of {limit:,} bytes"}).encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def create_app(service: Service, *, api_key: str | None = None, cors_origins: tuple[str, ...] = (),
@@ -50,6 +89,7 @@ def create_app(service: Service, *, api_key: str | None = None, cors_origins: tu
 
     app = fastapi.FastAPI(title="ccl-embed", version=__version__, docs_url=None, redoc_url=None,
                           description="CCL image-text search over one store (docs/serve.md).")
+    app.add_middleware(_BodyLimit, limit=max_upload_bytes + BODY_SLACK)
     if cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 

@@ -54,7 +54,18 @@ def test_search_by_an_uploaded_image(client):
 def test_uploads_over_the_limit_are_refused(service):
     with testclient.TestClient(create_app(service, max_upload_bytes=100)) as c:
         r = c.post("/api/search", files={"image": ("q.png", _png(), "image/png")})
-    assert r.status_code == 400 and "over the limit of 100" in r.json()["error"]
+        assert r.status_code == 400 and "over the limit of 100" in r.json()["error"]
+        # A body far over the limit is refused as it arrives, by its length or by counting.
+        huge = b"x" * (200 << 10)
+        r = c.post("/api/search", files={"image": ("q.png", huge, "image/png")})
+        assert r.status_code == 413 and "over the limit of" in r.json()["error"]
+
+        def chunks():
+            for _ in range(8):
+                yield b"y" * (32 << 10)
+
+        r = c.post("/api/search", content=chunks(), headers={"Content-Type": "multipart/form-data; boundary=b"})
+        assert r.status_code == 413 and list(r.json()) == ["error"]
 
 
 def test_ingest_in_the_background_then_its_summary(client, tmp_path):
