@@ -315,29 +315,13 @@ def _lock_wait() -> float:
 
 
 def _served(options: StoreOptions, model: str | None = None, *, quiet: bool = False) -> Client | None:
-    """A client of the server that holds this embedded store, or None when none does."""
-    if options.url:
-        return None
-    from ccl_embed.serve.client import API_KEY_ENV, connect
-    from ccl_embed.store.record import served_at
-    from ccl_embed.store import default_store
+    """A client of the server that holds this embedded store (with a note on stderr), or None."""
+    from ccl_embed.serve.client import served_client
 
-    record = served_at(Path(options.store) if options.store is not None else default_store())
-    if record is None:
-        return None
-    import os
-
-    if record.auth and not os.environ.get(API_KEY_ENV):
-        raise CCLEmbedError(f"the store is served at {record.url}, which needs its API key: set {API_KEY_ENV}")
-    client = connect(record.url)
-    if model is not None and model != "default":
-        served = client.health()["model"]
-        if model not in (served, Path(model).name):
-            raise CCLEmbedError(f"the store is served at {record.url} with model {served!r}, not {model!r}; "
-                                "leave out --model, or stop that server")
-    if not quiet:
-        typer.echo(f"note: the store is served at {record.url} (pid {record.pid}); going through it", err=True)
-    return client
+    found = served_client(options, model)
+    if found is not None and not quiet:
+        typer.echo(f"note: the store is served at {found.url}; going through it", err=True)
+    return found
 
 
 def _refuse_if_served(options: StoreOptions, doing: str) -> None:

@@ -27,6 +27,7 @@ from PIL import Image
 
 from ccl_embed.errors import CCLEmbedError
 from ccl_embed.sdk import CollectionInfo, Hit
+from ccl_embed.store import StoreOptions
 from ccl_embed.store.base import StoreError
 
 API_KEY_ENV = "CCL_EMBED_API_KEY"
@@ -197,6 +198,36 @@ class Client:
         raw, _ = self._call("GET", f"/api/items/{urllib.parse.quote(point_id, safe='')}/thumbnail",
                             self._coll(collection))
         return raw
+
+
+def served_client(options: StoreOptions, model: str | os.PathLike[str] | None = None) -> Client | None:
+    """A client of the ``ccl-embed serve`` process that holds an embedded store, or None when
+    none does (or the store is a Qdrant server's).
+
+    Args:
+        options: The store.
+        model: The model the caller asked for; ``default`` or None takes the server's.
+
+    Raises:
+        CCLEmbedError: When the server needs a key that is not set, or runs another model.
+    """
+    if options.url:
+        return None
+    from ccl_embed.store import default_store
+    from ccl_embed.store.record import served_at
+
+    record = served_at(Path(options.store).expanduser() if options.store is not None else default_store())
+    if record is None:
+        return None
+    if record.auth and not os.environ.get(API_KEY_ENV):
+        raise CCLEmbedError(f"the store is served at {record.url}, which needs its API key: set {API_KEY_ENV}")
+    client = connect(record.url)
+    if model is not None and str(model) != "default":
+        served = client.health()["model"]
+        if str(model) not in (served, Path(model).name):
+            raise CCLEmbedError(f"the store is served at {record.url} with model {served!r}, not {str(model)!r}; "
+                                "leave out --model, or stop that server")
+    return client
 
 
 def _quoted(name: str) -> str:

@@ -45,10 +45,13 @@ class ServeRecord:
 
 
 def _try_lock(path: Path) -> IO[str] | None:
-    """The lock on ``path`` if no process holds it (the caller closes it), else None."""
-    import fcntl
-
+    """The lock on ``path`` if no process holds it (the caller closes it), else None. Without
+    fcntl (Windows) nothing is locked: a record is then trusted as written."""
     handle = path.open("a+")
+    try:
+        import fcntl
+    except ImportError:
+        return None if (path.parent / RECORD_FILE).exists() else handle
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:

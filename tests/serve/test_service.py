@@ -156,3 +156,20 @@ def test_closing_interrupts_a_running_ingest_and_keeps_what_it_stored(tmp_path, 
     assert 0 < job.summary["added"] < 200 and "run the same command again" in (job.error or "")
     with Service(StoreOptions(store=tmp_path / "store"), model=tiny_model, device="cpu") as again:
         assert again.ingest(str(big))["added"] == 200 - job.summary["added"]
+
+
+@pytest.mark.skipif(not __import__("os").environ.get("QDRANT_URL"), reason="needs a Qdrant server (QDRANT_URL)")
+def test_a_service_over_a_qdrant_server(tmp_path, tiny_model, folder):
+    import os
+    import uuid
+
+    name = f"ccl-serve-{uuid.uuid4().hex[:8]}"
+    options = StoreOptions(url=os.environ["QDRANT_URL"], api_key=os.environ.get("QDRANT_API_KEY"))
+    with Service(options, model=tiny_model, device="cpu", collection=name) as served:
+        try:
+            assert served.ingest(str(folder))["added"] == 19
+            hit = served.search("a blue circle", limit=1, modality="image")[0]
+            assert served.thumbnail(hit.id)[:2] == b"\xff\xd8"
+            assert {c.name for c in served.collections()} >= {name}
+        finally:
+            served.index(name).collection._client.delete_collection(name)  # type: ignore[attr-defined]
