@@ -157,16 +157,11 @@ class Index:
         else:
             from dataclasses import replace
 
-            from ccl_embed.ingest.distributed import RayOptions, Sink, ingest_ray
+            from ccl_embed.ingest.distributed import RayOptions, Sink, ingest_ray, worker_model
 
             opts = replace(ray or RayOptions(), batch_size=batch_size)
-            o = self._options
-            sink = Sink(o.url, coll.name, o.api_key, o.prefer_grpc) if o.url else None
-            from ccl_embed.runtime.folder import installed_models
-
-            shipped = {folder.resolve(): name for name, folder in installed_models().items()}
-            # A shipped model goes by name (each node resolves its own install); others by folder.
-            model = shipped.get(embedder.model.folder.resolve(), str(embedder.model.folder))
+            sink = Sink.of(self._options, coll.name)
+            model = worker_model(embedder.model)
 
             def run(**hooks: Any) -> IngestSummary:
                 return ingest_ray(path, coll, model, options=opts, sink=sink, **kwargs, **hooks)

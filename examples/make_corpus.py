@@ -20,7 +20,7 @@ from pathlib import Path
 from PIL import Image
 
 from ccl_embed.data.fetch import Package, fetch
-from ccl_embed.runtime.images import render_svg
+from ccl_embed.runtime.images import render_svg, to_rgb
 
 OUT = Path(__file__).resolve().parent / "corpus"
 
@@ -65,10 +65,7 @@ def main() -> None:
             img.thumbnail((800, 800), Image.Resampling.LANCZOS)
             img.save(OUT / name, quality=85, optimize=True)
     for name, (source, _) in DRAWINGS.items():
-        rgba = render_svg(clipart / source, 256)
-        flat = Image.new("RGB", rgba.size, "white")
-        flat.paste(rgba, mask=rgba.getchannel("A"))
-        flat.save(OUT / name, optimize=True)
+        to_rgb(render_svg(clipart / source, 256)).save(OUT / name, optimize=True)  # flattened on white
     for name, (_, caption) in (PHOTOS | DRAWINGS).items():
         (OUT / name).with_suffix(".txt").write_text(caption + "\n", encoding="utf-8")
     for name, text in NOTES.items():

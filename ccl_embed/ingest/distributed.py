@@ -33,6 +33,8 @@ from ccl_embed.errors import CCLEmbedError, require
 from ccl_embed.ingest.pipeline import IngestSummary, Plan, Prepared, embed_prepared, run_ingest
 from ccl_embed.ingest.walk import Skipped
 from ccl_embed.runtime.embedder import check_batch_size
+from ccl_embed.runtime.folder import RuntimeModel
+from ccl_embed.store import StoreOptions
 from ccl_embed.store.base import Collection, CollectionMeta, Point
 
 RAY_REQUIREMENT = "ray[data]>=2.60,<3"
@@ -83,6 +85,21 @@ class Sink:
     collection: str
     api_key: str | None = None
     prefer_grpc: bool = False
+
+    @classmethod
+    def of(cls, options: StoreOptions, collection: str) -> Sink | None:
+        """The sink of a store choice: its server's collection, or None for the embedded store
+        (whose one writer is the driver)."""
+        return cls(options.url, collection, options.api_key, options.prefer_grpc) if options.url else None
+
+
+def worker_model(model: RuntimeModel) -> str:
+    """How actors name the model: a shipped one by name (each node resolves its own install),
+    any other by its folder (which must be at the same path on every node)."""
+    from ccl_embed.runtime.folder import installed_models
+
+    shipped = {folder.resolve(): name for name, folder in installed_models().items()}
+    return shipped.get(model.folder.resolve(), str(model.folder))
 
 
 class EmbedWorker:
@@ -211,7 +228,7 @@ def _run(ray: Any, plan: Plan, collection: Collection, model: str | os.PathLike[
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True  # skip reasons in the plain ingest's order
     context.enable_progress_bars = False
-    order = [p for _, batch in plan.batches(len(plan.pending)) for p in batch]
+    order = plan.ordered()
     ds = ray.data.from_items([{"item": pickle.dumps(p)} for p in order])
     workers = options.workers or (int(ray.cluster_resources().get("CPU", 1) // max(options.cpus_per_worker, 1e-9))
                                   if not options.address else 2)

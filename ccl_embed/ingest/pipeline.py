@@ -197,10 +197,14 @@ class Plan:
     pending: list[Prepared]
     summary: IngestSummary
 
+    def ordered(self, modality: str | None = None) -> list[Prepared]:
+        """The pending items in embedding order: images, then texts, each in walk order (or one modality's)."""
+        return [p for m in ("image", "text") if modality in (None, m) for p in self.pending if p.item.modality == m]
+
     def batches(self, batch_size: int) -> Iterator[tuple[str, list[Prepared]]]:
-        """The pending items as ``(modality, batch)``: images first, then texts, in walk order."""
+        """The pending items as ``(modality, batch)``, in :meth:`ordered` order."""
         for modality in ("image", "text"):
-            todo = [p for p in self.pending if p.item.modality == modality]
+            todo = self.ordered(modality)
             for start in range(0, len(todo), batch_size):
                 yield modality, todo[start : start + batch_size]
 

@@ -15,9 +15,7 @@ import io
 import json
 import os
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -78,6 +76,9 @@ class Client:
     # ---- transport ---------------------------------------------------------------------------
     def _call(self, method: str, path: str, query: list[tuple[str, str]] | None = None, body: bytes | None = None,
               content_type: str | None = None) -> tuple[bytes, str]:
+        import urllib.error
+        import urllib.request  # here, not at import: ``import ccl_embed`` stays light
+
         url = self.url + path + (("?" + urllib.parse.urlencode(query)) if query else "")
         request = urllib.request.Request(url, data=body, method=method)
         if content_type:

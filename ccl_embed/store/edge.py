@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ccl_embed.errors import require
+from ccl_embed.store.lock import try_lock
 from ccl_embed.store.base import (
     INDEXED_FIELDS,
     VECTOR_NAME,
@@ -95,33 +96,22 @@ def check_name(name: str) -> str:
 
 def _lock(path: Path, where: str, wait: float = 0.0) -> IO[str]:
     """Hold an exclusive lock on ``path`` for this process. A holder that lets go within ``wait``
-    seconds is waited for (logged once); else fail naming the holder."""
+    seconds is waited for (logged once); else fail naming the holder. (Without locks, on Windows,
+    the engine's own WAL lock still refuses a second opener.)"""
     import time
 
-    handle = path.open("a+")
-    try:
-        import fcntl
-    except ImportError:  # Windows: the engine's own WAL lock still refuses a second opener
-        return handle
     deadline = time.monotonic() + max(0.0, wait)
     told = False
-    while True:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except OSError as e:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            if time.monotonic() >= deadline:
-                handle.close()
-                waited = f" (waited {wait:g} s)" if wait > 0 else ""
-                raise StoreError(f"{where} is in use by another ccl-embed process (pid {holder}){waited}; wait for "
-                                 "it to finish, or run `ccl-embed serve` so that searches and ingests share the "
-                                 "store") from e
-            if not told:
-                logger.info("%s is in use by pid %s; waiting up to %g s for it", where, holder, wait)
-                told = True
-            time.sleep(0.05)
+    while (handle := try_lock(path)) is None:
+        holder = path.read_text().strip() or "unknown"
+        if time.monotonic() >= deadline:
+            waited = f" (waited {wait:g} s)" if wait > 0 else ""
+            raise StoreError(f"{where} is in use by another ccl-embed process (pid {holder}){waited}; wait for "
+                             "it to finish, or run `ccl-embed serve` so that searches and ingests share the store")
+        if not told:
+            logger.info("%s is in use by pid %s; waiting up to %g s for it", where, holder, wait)
+            told = True
+        time.sleep(0.05)
     handle.seek(0)
     handle.truncate()
     handle.write(str(os.getpid()))

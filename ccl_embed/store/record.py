@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO
 
 from ccl_embed.errors import CCLEmbedError
+from ccl_embed.store.lock import CAN_LOCK, try_lock
 
 RECORD_FILE = ".ccl-serve.json"
 LOCK_FILE = ".ccl-serve.lock"
@@ -46,18 +47,10 @@ class ServeRecord:
 
 def _try_lock(path: Path) -> IO[str] | None:
     """The lock on ``path`` if no process holds it (the caller closes it), else None. Without
-    fcntl (Windows) nothing is locked: a record is then trusted as written."""
-    handle = path.open("a+")
-    try:
-        import fcntl
-    except ImportError:
-        return None if (path.parent / RECORD_FILE).exists() else handle
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.close()
+    locks (Windows) a record is trusted as written: the store counts as held while one exists."""
+    if not CAN_LOCK and (path.parent / RECORD_FILE).exists():
         return None
-    return handle
+    return try_lock(path)
 
 
 class Holding:
