@@ -86,7 +86,7 @@ def _style_split(value: str) -> tuple[str, str]:
 
 @data_app.command("build")
 def data_build(
-    sources: Annotated[Optional[list[str]], typer.Argument(help="Sources to build: emoji, openclipart (default: both).")] = None,
+    sources: Annotated[Optional[list[str]], typer.Argument(help="Sources to build: emoji, openclipart, icons, photos (default: the first three).")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="The corpus folder to write.")] = Path("corpus"),
     seed: Annotated[int, typer.Option(help="Seed of the concept splits and of sampling.")] = 0,
     holdout_style: Annotated[str, typer.Option(help="Art style held out whole as the 'style' split ('' for none).")] = "openmoji",

@@ -24,7 +24,7 @@ from ccl_embed.errors import CCLEmbedError
 
 SOURCES_FILE = "SOURCES.json"
 REPORT_FILE = "build_report.json"
-DEFAULT_SOURCES = ("emoji", "openclipart")
+DEFAULT_SOURCES = ("emoji", "openclipart", "icons")
 DEFAULT_HOLDOUT_STYLE = "openmoji"
 DEFAULT_VAL_STYLE = "google"
 DEFAULT_HELD_OUT = (("fluent-render", "style-3d"), ("fluent-3d", "style-val-3d"))

@@ -16,17 +16,24 @@ from ccl_embed.train.features import FeatureSet
 def make_spec(train: FeatureSet, config: CCLConfig, class_vectors: np.ndarray | None,
               image_tower: str = "", text_tower: str = "") -> DataSpec:
     """The DataSpec of a training set: widths, patch counts and the label vocabulary."""
+    labelled = any(p.label is not None for p in train.pairs)
     return DataSpec(
         image_dim=train.image["pool"].shape[1],
         text_dim=train.text.shape[1],
         classes=(class_vectors.shape[0] if class_vectors is not None else train.image["logits"].shape[1]),
         image_patches=train.image["regions"].shape[1],
         text_patches=train.fragments.shape[1],
-        labels=tuple(sorted(set(train.labels))),
-        labelled=any(p.label is not None for p in train.pairs),
+        labels=tuple(sorted({c for c in _categories(train, labelled) if c is not None})),
+        labelled=labelled,
         image_tower=image_tower,
         text_tower=text_tower,
     )
+
+
+def _categories(fs: FeatureSet, labelled: bool) -> list[str | None]:
+    """The training category of each row. In a labelled corpus, a pair without a label has none
+    (it trains the instance level only); in an unlabelled one, each instance is its own category."""
+    return [p.label for p in fs.pairs] if labelled else list(fs.labels)
 
 
 def to_batch(fs: FeatureSet, spec: DataSpec, bow: int = 0) -> Batch:
@@ -42,7 +49,8 @@ def to_batch(fs: FeatureSet, spec: DataSpec, bow: int = 0) -> Batch:
         text=t(np.ascontiguousarray(fs.text, dtype=np.float32)),
         text_patches=t(np.ascontiguousarray(fs.fragments, dtype=np.float32)),
         text_mask=t(fs.fragment_mask.copy()),
-        label=torch.tensor([index.get(label, -1) for label in fs.labels], dtype=torch.long),
+        label=torch.tensor([-1 if c is None else index.get(c, -1) for c in _categories(fs, spec.labelled)],
+                           dtype=torch.long),
         instance=torch.tensor([texts.setdefault(p.text, len(texts)) for p in fs.pairs], dtype=torch.long),
         bow=t(hashed_bow([p.text for p in fs.pairs], bow)) if bow else None,
     )

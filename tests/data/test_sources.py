@@ -10,7 +10,7 @@ from ccl_embed.data import build as build_mod
 from ccl_embed.data.build import build_corpus
 from ccl_embed.data.corpus import read_corpus
 from ccl_embed.data.sources import BuildLog, SourceOptions
-from ccl_embed.data.sources import emoji, openclipart
+from ccl_embed.data.sources import emoji, icons, openclipart
 from ccl_embed.data.sources.sampling import take
 from ccl_embed.data.splits import SplitConfig
 
@@ -134,7 +134,7 @@ def test_build_corpus_end_to_end(tmp_path, monkeypatch):
 
 
 def test_unknown_source_lists_the_choices(tmp_path):
-    with pytest.raises(Exception, match="unknown source 'flickr'; choose from: emoji, openclipart, photos"):
+    with pytest.raises(Exception, match="unknown source 'flickr'; choose from: emoji, icons, openclipart, photos"):
         build_corpus(tmp_path, ("flickr",))
 
 
@@ -192,3 +192,50 @@ def test_kebab_names():
     assert emoji.kebab("A button (blood type)") == "a-button-blood-type"
     assert emoji.kebab("man’s shoe") == "mans-shoe"
     assert emoji.kebab("flag: Germany") == "flag-germany"
+
+
+def fake_icon_sets(root: Path) -> dict[str, Path]:
+    sets = {
+        "flat-color-icons": {"alarm-clock": BODY, "about": BODY},
+        "fluent-color": {"alarm-clock-16": BODY, "alarm-clock-48": '<circle r="9" fill="#00f"/>', "beach-24": BODY},
+        "streamline-color": {"alarm-clock-1": BODY, "alarm-clock-2": BODY, "pizza-slice": BODY},
+    }
+    dirs = {style: root / style for style in sets}
+    for style, body in sets.items():
+        pkg = dirs[style] / "package"
+        pkg.mkdir(parents=True)
+        (pkg / "icons.json").write_text(json.dumps({"width": 24, "height": 24,
+                                                    "icons": {n: {"body": b} for n, b in body.items()}}))
+    (dirs["streamline-color"] / "package" / "metadata.json").write_text(json.dumps(
+        {"categories": {"InterfaceEssential": ["alarm-clock-1", "alarm-clock-2"], "FoodDrinks": ["pizza-slice"]}}))
+    return dirs
+
+
+def test_icon_sets_share_concepts_by_name_and_label_them_by_category(tmp_path):
+    items = list(icons.build(fake_icon_sets(tmp_path), SourceOptions(), BuildLog()))
+    got = sorted((p.concept, p.style, p.text, p.label, p.image) for p, _ in items)
+    assert got == [
+        ("icons:about", "flat-color-icons", "about", None, "images/icons/flat-color-icons/about.png"),
+        ("icons:alarm-clock", "flat-color-icons", "alarm clock", "interface-essential",
+         "images/icons/flat-color-icons/alarm-clock.png"),
+        # Of a Fluent icon drawn at several sizes, only the largest drawing is kept.
+        ("icons:alarm-clock", "fluent-color", "alarm clock", "interface-essential",
+         "images/icons/fluent-color/alarm-clock-48.png"),
+        # Streamline's numbered variants are one concept, each its own image.
+        ("icons:alarm-clock", "streamline-color", "alarm clock", "interface-essential",
+         "images/icons/streamline-color/alarm-clock-1.png"),
+        ("icons:alarm-clock", "streamline-color", "alarm clock", "interface-essential",
+         "images/icons/streamline-color/alarm-clock-2.png"),
+        ("icons:beach", "fluent-color", "beach", None, "images/icons/fluent-color/beach-24.png"),
+        ("icons:pizza-slice", "streamline-color", "pizza slice", "food-drinks",
+         "images/icons/streamline-color/pizza-slice.png"),
+    ]
+    fluent = next(job for p, job in items if p.style == "fluent-color" and p.concept == "icons:alarm-clock")
+    assert "circle" in fluent.source and fluent.kind == "svg_markup"
+
+
+def test_icon_names_and_categories_in_words():
+    assert icons.icon_text("accounting-bill-stack-1") == "accounting bill stack"
+    assert icons.icon_text("add-circle-32") == "add circle"
+    assert icons.icon_text("3d-glasses") == "3d glasses"
+    assert icons.category_label("ComputersDevicesElectronics") == "computers-devices-electronics"

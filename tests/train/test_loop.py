@@ -235,3 +235,20 @@ def test_a_label_free_corpus_trains_with_the_instance_level_alone():
     assert "instance" in last and "intra" not in last and "inter" not in last
     first = next(h for h in result.history if h["phase"] == "stage2")
     assert last["instance"] < first["instance"]
+
+
+def test_pairs_without_a_label_in_a_labelled_corpus_train_the_instance_level_only(features):
+    from dataclasses import replace
+
+    train = features.split("train")
+    # Every third pair loses its label, as the unlabelled icon sets do beside emoji and clip-art.
+    mixed = replace(train, pairs=tuple(replace(p, label=None) if i % 3 == 0 else p for i, p in enumerate(train.pairs)))
+    config = replace(TINY, use_instance=True)
+    spec = make_spec(mixed, config, CLASS_VECTORS)
+    assert spec.labelled and spec.labels == ("L0", "L1", "L2", "L3")  # no per-pair categories
+    batch = to_batch(mixed, spec, config.text_bow)
+    want = [-1 if p.label is None else spec.labels.index(p.label) for p in mixed.pairs]
+    assert batch.label.tolist() == want and want.count(-1) == len(range(0, len(mixed), 3))
+    model = train_ccl(mixed, None, config, class_vectors=CLASS_VECTORS).model
+    assert set(model.stage2_parts) >= {"intra", "instance"}
+    assert evaluate_method(CCLEncoders(model), features.split("test")).mean_map > 0.6

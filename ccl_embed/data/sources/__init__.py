@@ -74,7 +74,8 @@ class Source:
 def registry() -> dict[str, Source]:
     """Every known source by name (imported lazily; building needs no import-time work)."""
     from ccl_embed.data.sources.emoji import EMOJI
+    from ccl_embed.data.sources.icons import ICONS
     from ccl_embed.data.sources.openclipart import OPENCLIPART
     from ccl_embed.data.sources.photos import PHOTOS
 
-    return {s.name: s for s in (EMOJI, OPENCLIPART, PHOTOS)}
+    return {s.name: s for s in (EMOJI, OPENCLIPART, ICONS, PHOTOS)}

@@ -37,6 +37,7 @@ from typing import Any
 from ccl_embed.data.corpus import Pair
 from ccl_embed.data.fetch import Package
 from ccl_embed.data.sources import BuildLog, ImageJob, Source, SourceOptions
+from ccl_embed.data.sources.iconify import read_json, read_set
 from ccl_embed.data.sources.sampling import take
 
 ICONIFY_STYLES = ("fluent-flat", "fluent-3d", "fluent-contrast", "noto-v1", "emojione", "fxemoji", "streamline")
@@ -83,25 +84,18 @@ def _emojibase(folder: Path) -> dict[str, tuple[str, str]]:
     return out
 
 
-def _svg(body: str, width: int, height: int) -> str:
-    return f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}">{body}</svg>'
-
-
 def _iconify(folder: Path, names_to_code: Mapping[str, str], log: BuildLog | None = None,
              style: str = "") -> dict[str, str]:
-    """hexcode -> SVG markup for the icons of an Iconify JSON set (aliases left out); icons whose
-    name matches no emoji are counted in ``log``."""
-    data = json.loads((folder / "package" / "icons.json").read_text(encoding="utf-8"))
-    own = folder / "package" / "chars.json"  # the set's own code-point table, where it has one
+    """hexcode -> SVG markup for the icons of an Iconify JSON set; icons whose name matches no
+    emoji are counted in ``log``."""
     by_name = dict(names_to_code)
-    if own.exists():
-        by_name.update({name: normalize_hexcode(code) for code, name in json.loads(own.read_text(encoding="utf-8")).items()})
-    w, h = data.get("width", 16), data.get("height", 16)
+    # the set's own code-point table, where it has one
+    by_name.update({name: normalize_hexcode(code) for code, name in read_json(folder, "chars.json").items()})
     out = {}
-    for name, icon in data["icons"].items():
+    for name, markup in read_set(folder).items():
         code = by_name.get(name)
         if code is not None:
-            out[code] = _svg(icon["body"], icon.get("width", w), icon.get("height", h))
+            out[code] = markup
         elif log is not None:
             log.skip(f"{style}: icon name matches no emoji")
     return out
