@@ -75,3 +75,23 @@ def test_conse_needs_class_vectors_of_the_text_width():
         METHODS["conse"](fs, None, FitContext(class_vectors=lambda: np.zeros((10, 5))))
     enc = METHODS["conse"](fs, None, FitContext(class_vectors=lambda: np.zeros((10, 24))))
     assert enc.encode_images(fs).shape == (len(fs), 24)
+
+
+def test_closed_form_cca_finds_the_canonical_correlations():
+    from ccl_embed.train.baselines.cca import canonical_pairs
+
+    rng = np.random.default_rng(0)
+    n, shared = 4000, rng.normal(size=(4000, 2))
+    # Two views sharing two latent signals with known correlations (0.9 and 0.5), plus noise.
+    x = np.column_stack([shared[:, 0], shared[:, 1], rng.normal(size=(n, 3))])
+    y = np.column_stack([0.9 * shared[:, 0] + np.sqrt(1 - 0.81) * rng.normal(size=n),
+                         0.5 * shared[:, 1] + np.sqrt(1 - 0.25) * rng.normal(size=n), rng.normal(size=(n, 2))])
+    x, y = x - x.mean(0), y - y.mean(0)
+    x = x @ np.linalg.inv(np.linalg.cholesky(np.cov(x.T)).T)  # whiten, as the PCA does
+    y = y @ np.linalg.inv(np.linalg.cholesky(np.cov(y.T)).T)
+    pairs = canonical_pairs(x, y)
+    np.testing.assert_allclose(pairs.correlations[:2], [0.9, 0.5], atol=0.03)
+    assert pairs.correlations[2] < 0.1
+    u, v = x @ pairs.image, y @ pairs.text
+    np.testing.assert_allclose(np.cov(u.T), np.eye(4), atol=1e-6)  # unit-variance, uncorrelated variates
+    np.testing.assert_allclose([np.corrcoef(u[:, k], v[:, k])[0, 1] for k in range(2)], pairs.correlations[:2], atol=1e-6)
