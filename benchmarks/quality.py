@@ -161,7 +161,7 @@ SPLIT_TITLES = {
     "style": "Split `style`: OpenMoji, an art style never seen in training or validation",
     "style-3d": "Split `style-3d`: the Fluent 3D renders, a 3D-like style never seen in training or validation",
     "photos": "Photo sanity set: 17 photographs (instance retrieval; chance MAP is about 0.2)",
-    "photos-val": "Photo validation set: 80 other photographs (the ImageNet bridge was tuned on it; not a target; cca's row is still the earlier 21-photo set's)",
+    "photos-val": "Photo validation set: 80 other photographs (the ImageNet bridge was tuned on it; not a target)",
 }
 
 

@@ -95,3 +95,21 @@ def test_closed_form_cca_finds_the_canonical_correlations():
     u, v = x @ pairs.image, y @ pairs.text
     np.testing.assert_allclose(np.cov(u.T), np.eye(4), atol=1e-6)  # unit-variance, uncorrelated variates
     np.testing.assert_allclose([np.corrcoef(u[:, k], v[:, k])[0, 1] for k in range(2)], pairs.correlations[:2], atol=1e-6)
+
+
+def test_closed_form_cca_equals_scikit_learns_iterative_cca():
+    from sklearn.cross_decomposition import CCA
+    from sklearn.decomposition import PCA
+
+    from ccl_embed.train.baselines.cca import canonical_pairs
+
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(3000, 4))
+    x = np.column_stack([z @ rng.normal(size=(4, 6)), rng.normal(size=(3000, 6))]) + 0.5 * rng.normal(size=(3000, 12))
+    y = np.column_stack([z @ rng.normal(size=(4, 5)), rng.normal(size=(3000, 5))]) + 0.5 * rng.normal(size=(3000, 10))
+    x, y = PCA(8, whiten=True).fit_transform(x), PCA(8, whiten=True).fit_transform(y)
+    ours = canonical_pairs(x, y)
+    u, v = CCA(n_components=4, max_iter=1000).fit(x, y).transform(x, y)
+    np.testing.assert_allclose(ours.correlations[:4], [np.corrcoef(u[:, k], v[:, k])[0, 1] for k in range(4)], atol=1e-4)
+    same = np.abs(np.corrcoef((x @ ours.image[:, :4]).T, u.T)[:4, 4:])
+    assert np.all(np.diag(same) > 0.999)  # the same variates, up to sign
