@@ -149,6 +149,16 @@ def validation_line(name: str, scores: dict[str, dict[str, float]], score: float
     return f"{name:48s} {cells} | score {score:.4f}"
 
 
+SEMANTIC_PREFIXES = ("semantic", "photo_", "text_projection")
+"""Fields of the semantic part (``configs/default-model.json``'s ``semantic``): named together in row labels."""
+
+
+def row_label(name: str, extra: dict[str, Any]) -> str:
+    """``"<variant> | field=value ..."``, the semantic part's fields shown as one ``+semantic``."""
+    shown = "".join(f" | {k}={v}" for k, v in extra.items() if not k.startswith(SEMANTIC_PREFIXES))
+    return name + shown + (" | +semantic" if any(k.startswith(SEMANTIC_PREFIXES) for k in extra) else "")
+
+
 def tune_ccl_variants(bench: Any, variants: dict[str, dict[str, Any]], base: dict[str, Any],
                       after: dict[str, list[dict[str, Any]]] | None = None) -> tuple[dict[str, Any], str]:
     """Train CCL once per variant (``base`` fields under each variant's own) on the train split,
@@ -175,7 +185,7 @@ def tune_ccl_variants(bench: Any, variants: dict[str, dict[str, Any]], base: dic
         trained = encoders.model.config
         for extra in (after or {}).get(name) or [{}]:
             encoders.model.config = replace(trained, **extra)
-            label = name + "".join(f" | {k}={v}" for k, v in extra.items())
+            label = row_label(name, extra)
             scores, score = score_validation(bench, encoders)
             rows[label] = {"overrides": {**overrides, **extra}, **scores, "selection_score": score,
                            "reaches_baselines": reaches_floor(scores, floor)}

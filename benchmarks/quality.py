@@ -276,13 +276,15 @@ def component_table(results: dict[str, dict[str, dict[str, object]]]) -> list[st
             sem_cells = (f"{float(sem[key]):.4f} | {'yes' if float(sem[key]) > theirs else 'no'}"  # type: ignore[arg-type]
                          if sem else "n/a | n/a")
             lines.append(f"| {split} | {name} | {best} | {theirs:.4f} | {ours:.4f} | {'yes' if ours > theirs else 'no'} | {sem_cells} |")
+    ablations = [r for r in results[splits[0]] if r.startswith(("ccl-no-", "ccl-fixed-"))]  # additions are rows of their own
+    if not ablations:
+        lines += ["", "No ablation row was measured on this corpus (the paper-fidelity work re-runs them).", ""]
+        return lines
     lines += ["", "## What each component brings", "",
               "Change in category MAP and instance R@10 when the component is removed (negative: the component helps).", "",
               "| ablation | " + " | ".join(f"{s} {name}" for s in splits for _, name in TABLE_METRICS) + " |",
               "|---|" + "---|" * (len(TABLE_METRICS) * len(splits))]
-    for row in results[splits[0]]:
-        if not row.startswith(("ccl-no-", "ccl-fixed-")):  # ablations only; additions and swaps are rows of their own
-            continue
+    for row in ablations:
         cells = []
         for split in splits:
             full, abl = results[split]["ccl"], results[split].get(row)

@@ -25,6 +25,7 @@ from _common import (  # noqa: E402
     baseline_floor,
     file_sha256,
     reaches_floor,
+    semantic_choice,
     tune_ccl_variants,
     versions,
     write_result,
@@ -56,6 +57,11 @@ VARIANTS = {
                                                                            "instance_residual": True},
     "+ raw linear instance part 256 + hashed bag of words 2048": {"use_instance": True, "instance_dim": 256,
                                                                   "instance_head": "raw", "text_bow": 2048},
+    "+ raw linear instance part 256 x2 + hashed bag of words 2048": {"use_instance": True, "instance_dim": 256,
+                                                                     "instance_weight": 2.0, "instance_head": "raw",
+                                                                     "text_bow": 2048},
+    "+ raw linear instance part 256 + hashed bag of words 4096": {"use_instance": True, "instance_dim": 256,
+                                                                  "instance_head": "raw", "text_bow": 4096},
 }
 SHARES = {name: [{"instance_share": a} for a in (0.2, 0.35, 0.5, 0.65)] for name, v in VARIANTS.items() if v.get("instance_dim")}
 """Variants with an instance part are scored at several shares of it, from one fit (the share is not trained)."""
@@ -100,6 +106,9 @@ def main() -> None:
     parser.add_argument("--name", default="instance_tuning", help="Write results/NAME.json.")
     parser.add_argument("--shares", nargs="+", type=float,
                         help="Score variants with an instance part at these shares (default 0.2 0.35 0.5 0.65).")
+    parser.add_argument("--semantic", action="store_true",
+                        help="Score every row with the shipped semantic part (configs/default-model.json) appended, "
+                             "as the default model ships.")
     parser.add_argument("--table", nargs="+", metavar="NAME",
                         help="Only write docs/instance-tuning.md from these results/NAME.json files.")
     args = parser.parse_args()
@@ -110,11 +119,15 @@ def main() -> None:
     bench = open_workbench(args.corpus)
     shares = SHARES if not args.shares else {
         name: [{"instance_share": a} for a in args.shares] for name in SHARES}
+    if args.semantic:  # the shipped configuration: every row with the semantic part appended
+        semantic = semantic_choice()
+        shares = {name: [extra | semantic for extra in shares.get(name, [{}])] for name in args.variants}
     rows, best = tune_ccl_variants(bench, {n: VARIANTS[n] for n in args.variants}, {**base, "val_every": 0}, shares)
     write_result(args.name, {
         "versions": versions("ccl-embed", "torch", "numpy"),
         "corpus_pairs_sha256": file_sha256(args.corpus / "pairs.jsonl"),
-        "base_overrides": base, "variants": rows, "chosen": best, "criterion": SELECTION_RULE,
+        "base_overrides": base, "semantic": semantic_choice() if args.semantic else None,
+        "variants": rows, "chosen": best, "criterion": SELECTION_RULE,
     })
 
 
