@@ -91,15 +91,16 @@ def _export(module: Any, args: tuple[Any, ...], path: Path, inputs: list[str], o
 
 # ---- backbones ---------------------------------------------------------------------------------
 
-def image_backbone_module() -> Any:
-    """EfficientNet-Lite0 returning (feature map, logits)."""
+def image_backbone_module(variant: str = "lite0") -> Any:
+    """EfficientNet-Lite0 (or another ``ccl_embed.model.backbones.EFFICIENTNETS`` variant) returning
+    (feature map, logits)."""
     torch = _torch()
     from ccl_embed.model.backbones import load_efficientnet
 
     class ImageBackbone(torch.nn.Module):  # type: ignore[name-defined]
         def __init__(self) -> None:
             super().__init__()
-            self.model = load_efficientnet()
+            self.model = load_efficientnet(variant)
 
         def forward(self, pixels: Any) -> tuple[Any, Any]:
             fmap = self.model.extract_features(pixels)

