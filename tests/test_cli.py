@@ -61,7 +61,7 @@ def test_evaluate_on_a_missing_corpus(tmp_path, cache_home, tiny_towers):
 def test_data_build_unknown_source(tmp_path, cache_home):
     result = runner.invoke(app, ["data", "build", "flickr", "--out", str(tmp_path / "c")])
     assert result.exit_code == 2
-    assert "unknown source 'flickr'; choose from: emoji, openclipart, photos" in result.stderr
+    assert "unknown source 'flickr'; choose from: emoji, icons, openclipart, photos" in result.stderr
 
 
 @pytest.mark.parametrize("value, message", [

@@ -62,9 +62,11 @@ class CCLConfig:
     (and trains the whole vector). On by default: benchmarks/tune_instance.py chose it."""
     instance_temperature: float = 0.07
     """The instance InfoNCE's starting temperature (learned, kept within [0.01, 1])."""
-    instance_weight: float = 1.0
+    instance_weight: float = 2.0
     """A multiplier of the instance loss inside the balance (adaptive or fixed): above 1 the
-    instance level takes a larger share of stage 2's gradient than the balance alone gives it."""
+    instance level takes a larger share of stage 2's gradient than the balance alone gives it.
+    2 by default, chosen with ``instance_share`` by benchmarks/tune_instance.py --semantic on the
+    validation splits of the corpus with the icon sets (results/instance_tuning_v4.json)."""
     instance_dim: int = 256
     """Width of an instance part of the common space (0: none; 256 by default, chosen with
     ``instance_head``, ``instance_share`` and ``text_bow`` by benchmarks/tune_instance.py). With it, stage 2's top layers
@@ -74,10 +76,11 @@ class CCLConfig:
     similarity is ``(1 - a) * category cosine + a * instance cosine``: the category orders the
     whole ranking, the instance orders the items of one category. Without ``use_instance`` there
     is no instance part (see ``instance_part``)."""
-    instance_share: float = 0.7
-    """``a``: the instance part's share of the cosine (applied when embedding; not trained). 0.7 by
-    default: the best combined score among the shares that reach every baseline's instance
-    recall on the validation splits (benchmarks/tune_instance.py --shares)."""
+    instance_share: float = 0.8
+    """``a``: the instance part's share of the cosine (applied when embedding; not trained). 0.8 by
+    default: the best combined score, with the shipped semantic part appended, among the settings
+    that reach every baseline on both metrics on the validation splits
+    (benchmarks/tune_instance.py --semantic --shares, results/instance_tuning_v4.json)."""
     instance_head: str = "raw"
     """What gives the instance part: ``top``, stage 2's two layers (one output, split in two);
     ``linear``, one linear layer of its own on stage 2's input (the fused codes and the
