@@ -82,7 +82,10 @@ def conse_scores(photos: Path, splits: tuple[str, ...]) -> dict[str, RetrievalSc
 
 
 UNCHANGED_ATOL = 1e-6
-"""A graph whose outputs differ from the previous shipped one's by at most this is unchanged."""
+UNCHANGED_RTOL = 1e-5
+"""A graph whose outputs differ from the previous shipped one's by at most ``UNCHANGED_ATOL +
+UNCHANGED_RTOL * max|output|`` is unchanged: a re-export reorders float sums, and the image
+backbone's feature map (values up to 6) then moves by about 1e-5."""
 
 
 def _probe_feeds(session: Any, seed: int = 0) -> dict[str, np.ndarray]:
@@ -112,7 +115,8 @@ def same_outputs(a: Path, b: Path) -> bool:
     if [(i.name, i.shape) for i in sa.get_inputs()] != [(i.name, i.shape) for i in sb.get_inputs()]:
         return False
     feeds = _probe_feeds(sa)
-    return all(x.shape == y.shape and float(np.abs(x - y).max()) <= UNCHANGED_ATOL
+    return all(x.shape == y.shape
+               and float(np.abs(x - y).max()) <= UNCHANGED_ATOL + UNCHANGED_RTOL * float(np.abs(x).max())
                for x, y in zip(sa.run(None, feeds), sb.run(None, feeds)))
 
 
