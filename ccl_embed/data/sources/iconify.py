@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 
 def svg_markup(body: str, width: int, height: int) -> str:
@@ -23,7 +24,7 @@ def read_set(folder: Path) -> dict[str, str]:
             for name, icon in data["icons"].items()}
 
 
-def read_json(folder: Path, name: str) -> dict:  # type: ignore[type-arg]
+def read_json(folder: Path, name: str) -> dict[str, Any]:
     """One of the set's JSON side files (``chars.json``, ``metadata.json``), ``{}`` when absent."""
     path = folder / "package" / name
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
