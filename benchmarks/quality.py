@@ -27,23 +27,16 @@ from _common import DOCS, RESULTS, command_line, file_sha256, semantic_choice, v
 
 from ccl_embed.data.build import REPORT_FILE, SOURCES_FILE  # noqa: E402
 from ccl_embed.paths import cache_dir  # noqa: E402
+from ccl_embed.train.methods import CCL_VARIANTS  # noqa: E402
 from ccl_embed.train.pipeline import open_workbench  # noqa: E402
 
-ROWS = [  # (row name, method, text feature)
-    ("ccl", "ccl", "minilm"),
-    ("ccl-no-patches", "ccl-no-patches", "minilm"),
-    ("ccl-no-stage1", "ccl-no-stage1", "minilm"),
-    ("ccl-no-intra", "ccl-no-intra", "minilm"),
-    ("ccl-no-inter", "ccl-no-inter", "minilm"),
-    ("ccl-fixed-weights", "ccl-fixed-weights", "minilm"),
-    ("ccl-no-instance", "ccl-no-instance", "minilm"),
-    ("ccl-no-instance-part", "ccl-no-instance-part", "minilm"),
-    ("ccl-no-bow", "ccl-no-bow", "minilm"),
-    ("ccl-category-only", "ccl-category-only", "minilm"),
+ROWS = [(name, name, "minilm") for name in CCL_VARIANTS] + [  # (row name, method, text feature)
     ("cca", "cca", "minilm"),
     ("cca-bow", "cca", "bow"),
     ("infonce", "infonce", "minilm"),
     ("infonce-bow", "infonce", "bow"),
+    ("supervised", "supervised", "minilm"),
+    ("supervised-bow", "supervised", "bow"),
     ("conse", "conse", "minilm"),
 ]
 SPLITS = ("val", "style-val", "style-val-3d", "test", "style", "style-3d")
@@ -52,7 +45,25 @@ PHOTO_SPLITS = ("photos-val", "photos")
 REPORTED = ("test", "style", "style-3d", "photos", "photos-val")
 HELD_OUT = ("test", "style", "style-3d")
 """The target splits: unseen concepts and every held-out style."""
+SEMANTIC_FREE = tuple(name for name, o in CCL_VARIANTS.items() if o.get("use_conse") is False)
+"""CCL rows scored without the semantic part, which needs the ConSE input: the paper's own model
+and ``ccl-no-conse``. Their ablation differences are taken against ``ccl-no-semantic``."""
+LEGACY_SHIPPED_ROW = "ccl+semantic"
+"""What the shipped configuration's row was called before it became ``ccl``: a merge drops it."""
 METRICS = ("i2t_map", "t2i_map", "mean_map", "r1_i2t", "r10_i2t", "r1_t2i", "r10_t2i", "medr_i2t", "medr_t2i")
+
+
+def row_variants(row: str, method: str, semantic: dict[str, float]) -> list[tuple[str, dict[str, float] | None]]:
+    """The rows one fit gives: (row name, semantic part applied when embedding, or None).
+
+    Every CCL row is scored as the default model ships, with the zero-shot semantic part of the
+    release config appended (``configs/default-model.json``), so that ``ccl`` is the shipped
+    configuration and an ablation row differs from it in its one component; the ``ccl`` fit is
+    scored without that part too, as ``ccl-no-semantic``. Rows in :data:`SEMANTIC_FREE` and the
+    baselines have none."""
+    if not method.startswith("ccl") or row in SEMANTIC_FREE or not semantic:
+        return [(row, None)]
+    return [(row, semantic)] + ([("ccl-no-semantic", None)] if row == "ccl" else [])
 
 
 def main() -> None:
@@ -89,9 +100,7 @@ def main() -> None:
                 photo_benches[text_feature] = open_workbench(args.photos, text_tower=benches[text_feature].text_tower)
         bench = benches[text_feature]
         present = {p.split for p in bench.features.pairs}
-        variants: list[tuple[str, dict[str, float] | None]] = [(row, None)]
-        if method == "ccl" and semantic:  # the same fitted model, with the semantic part appended
-            variants.append(("ccl+semantic", semantic))
+        variants = row_variants(row, method, semantic)
         runs: dict[str, dict[str, list[dict[str, float]]]] = {v: {s: [] for s in results} for v, _ in variants}
         for seed in args.seeds:
             bench.seed = seed
@@ -114,6 +123,7 @@ def main() -> None:
                     entry["semantic"] = choice
                 entry["seeds"] = list(args.seeds)
                 entry["command"] = command_line()
+                entry["per_seed"] = {k: [float(r[k]) for r in split_runs] for k in METRICS}  # for paired differences
                 if len(split_runs) > 1:
                     entry["std"] = {k: float(np.std([r[k] for r in split_runs], ddof=1)) for k in METRICS}
                     entry["std_kind"] = "sample"
@@ -128,9 +138,11 @@ def main() -> None:
         time.sleep(5)
     if args.merge and (RESULTS / f"{args.name}.json").exists():
         old = json.loads((RESULTS / f"{args.name}.json").read_text())["results"]
-        order = [r[0] for r in ROWS] + ["ccl+semantic"]
+        order = [r[0] for r in ROWS] + ["ccl-no-semantic"]
         for split in results:
             merged = {**old.get(split, {}), **results[split]}
+            if "ccl" in results[split]:  # a record from before `ccl` was the shipped configuration
+                merged.pop(LEGACY_SHIPPED_ROW, None)
             results[split] = {k: merged[k] for k in sorted(merged, key=lambda r: order.index(r) if r in order else 99)}
 
     features = next(iter(benches.values())).features
@@ -259,9 +271,10 @@ def component_table(results: dict[str, dict[str, dict[str, object]]]) -> list[st
     if not splits:
         return lines
     lines += ["## Targets", "",
-              "`ccl+semantic` is the configuration of the shipped default model: CCL with the zero-shot part appended, "
-              "and the ImageNet bridge for images unlike the training images, weighed by their novelty (see docs/model.md).", "",
-              "| split | metric | best CCL-free method | its score | full CCL | CCL best? | ccl+semantic | best? |",
+              "`ccl` is the configuration of the shipped default model: CCL with the zero-shot part appended, "
+              "and the ImageNet bridge for images unlike the training images, weighed by their novelty (see docs/model.md). "
+              "`ccl-no-semantic` is the same fitted model without that part.", "",
+              "| split | metric | best CCL-free method | its score | ccl (shipped) | best? | ccl-no-semantic | best? |",
               "|---|---|---|---|---|---|---|---|"]
     for split in [s for s in (*HELD_OUT, "photos") if "ccl" in results.get(s, {})]:
         rows = results[split]
@@ -272,27 +285,49 @@ def component_table(results: dict[str, dict[str, dict[str, object]]]) -> list[st
             best = max(others, key=lambda r: float(others[r][key]))  # type: ignore[arg-type]
             ours = float(rows["ccl"][key])  # type: ignore[arg-type]
             theirs = float(others[best][key])  # type: ignore[arg-type]
-            sem = rows.get("ccl+semantic")
-            sem_cells = (f"{float(sem[key]):.4f} | {'yes' if float(sem[key]) > theirs else 'no'}"  # type: ignore[arg-type]
-                         if sem else "n/a | n/a")
-            lines.append(f"| {split} | {name} | {best} | {theirs:.4f} | {ours:.4f} | {'yes' if ours > theirs else 'no'} | {sem_cells} |")
-    ablations = [r for r in results[splits[0]] if r.startswith(("ccl-no-", "ccl-fixed-"))]  # additions are rows of their own
+            raw = rows.get("ccl-no-semantic")
+            raw_cells = (f"{float(raw[key]):.4f} | {'yes' if float(raw[key]) > theirs else 'no'}"  # type: ignore[arg-type]
+                         if raw else "n/a | n/a")
+            lines.append(f"| {split} | {name} | {best} | {theirs:.4f} | {ours:.4f} | {'yes' if ours > theirs else 'no'} | {raw_cells} |")
+    ablations = [r for r in results[splits[0]] if r.startswith("ccl-") and r != "ccl-no-semantic"] + \
+        (["ccl-no-semantic"] if "ccl-no-semantic" in results[splits[0]] else [])
     if not ablations:
         lines += ["", "No ablation row was measured on this corpus (the paper-fidelity work re-runs them).", ""]
         return lines
     lines += ["", "## What each component brings", "",
-              "Change in category MAP and instance R@10 when the component is removed (negative: the component helps).", "",
-              "| ablation | " + " | ".join(f"{s} {name}" for s in splits for _, name in TABLE_METRICS) + " |",
-              "|---|" + "---|" * (len(TABLE_METRICS) * len(splits))]
+              "Each row's difference from its reference (negative: what it removes helps): `ccl`, or "
+              "`ccl-no-semantic` for rows that cannot carry the semantic part (it needs the ConSE input). "
+              "Where both rows ran the same seeds, the difference is paired per seed: the mean of the seeds' "
+              "differences +- their sample standard deviation; one seed gives the difference alone.", "",
+              "| row | reference | seeds | " + " | ".join(f"{s} {name}" for s in splits for _, name in TABLE_METRICS) + " |",
+              "|---|---|---|" + "---|" * (len(TABLE_METRICS) * len(splits))]
     for row in ablations:
+        first = results[splits[0]][row]
+        reference = "ccl" if (first.get("semantic") or row == "ccl-no-semantic" or "ccl-no-semantic" not in results[splits[0]]) \
+            else "ccl-no-semantic"
         cells = []
         for split in splits:
-            full, abl = results[split]["ccl"], results[split].get(row)
+            abl, ref = results[split].get(row), results[split].get(reference)
             for key, _ in TABLE_METRICS:
-                cells.append(f"{float(abl[key]) - float(full[key]):+.4f}" if abl else "n/a")  # type: ignore[arg-type]
-        lines.append(f"| {row} | " + " | ".join(cells) + " |")
+                cells.append(difference_cell(abl, ref, key) if abl and ref else "n/a")
+        lines.append(f"| {row} | {reference} | {len(first.get('seeds') or [0])} | " + " | ".join(cells) + " |")  # type: ignore[arg-type]
     lines.append("")
     return lines
+
+
+def paired_difference(row: dict[str, object], reference: dict[str, object], key: str) -> tuple[float, float | None]:
+    """``row - reference`` on one metric: the mean of the per-seed differences and their sample std
+    when both ran the same seeds (two or more), else the difference of the means and None."""
+    a, b = row.get("per_seed"), reference.get("per_seed")
+    if isinstance(a, dict) and isinstance(b, dict) and row.get("seeds") == reference.get("seeds") and len(a[key]) > 1:
+        d = np.asarray(a[key], dtype=float) - np.asarray(b[key], dtype=float)
+        return float(d.mean()), float(d.std(ddof=1))
+    return float(row[key]) - float(reference[key]), None  # type: ignore[arg-type]
+
+
+def difference_cell(row: dict[str, object], reference: dict[str, object], key: str) -> str:
+    mean, std = paired_difference(row, reference, key)
+    return f"{mean:+.4f}" + (f" +- {std:.4f}" if std is not None else "")
 
 
 if __name__ == "__main__":

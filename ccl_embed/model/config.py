@@ -50,8 +50,16 @@ class CCLConfig:
     stage2_skip: bool = True
     """Stage 2 also sees the standardised input features beside stage 1's fused codes (a skip
     connection); without it, unseen art styles transfer worse (see docs/results.md)."""
+    use_corr: bool = True
+    """Stage 1's inter-modality association: the correspondence autoencoder tying the two
+    modalities' codes (False: stage 1 keeps the intra-modality autoencoders alone, the paper's
+    "intra-only" representation, and the fusion network reads their codes only)."""
     use_intra: bool = True
     """Stage 2's intra-modality semantic category constraint (softmax per modality)."""
+    shared_prototypes: bool = True
+    """The category constraint's classes: one set of prototypes both modalities share (a
+    cross-modal anchor; the default, as trained so far) or, False, a classifier per modality as the
+    paper has it."""
     use_inter: bool = True
     """Stage 2's inter-modality pairwise similarity constraint (contrastive with a margin)."""
     use_instance: bool = True

@@ -13,7 +13,8 @@ and inter codes go through a joint network trained with the category constraint.
 
 Stage 2, the hierarchical network: per modality, two layers into the common space of width D,
 trained multi-task with the intra-modality category constraint (a cosine softmax whose class
-prototypes both modalities share) and the inter-modality pairwise similarity constraint
+prototypes both modalities share, or one classifier per modality as in the paper:
+``CCLConfig.shared_prototypes``) and the inter-modality pairwise similarity constraint
 (contrastive with a margin over every image-text pair of a batch), balanced adaptively. The
 pairwise constraint can also work at the instance level (``CCLConfig.use_instance``): a
 symmetric InfoNCE whose positives are each image's own text and any identical text.
@@ -168,12 +169,13 @@ def masked_mean(x: Tensor, mask: Tensor) -> Tensor:
 class Granularity(nn.Module):
     """Stage 1 for one granularity: intra autoencoders and a correspondence autoencoder."""
 
-    def __init__(self, image_dim: int, text_dim: int, hidden: int, code: int) -> None:
+    def __init__(self, image_dim: int, text_dim: int, hidden: int, code: int, corr: bool = True) -> None:
         super().__init__()
         self.intra_image = AutoEncoder(image_dim, hidden)
         self.intra_text = AutoEncoder(text_dim, hidden)
-        self.corr_image = AutoEncoder(hidden, code)
-        self.corr_text = AutoEncoder(hidden, code)
+        # The inter-modality association; without it (``CCLConfig.use_corr``) the codes are intra-only.
+        self.corr_image = AutoEncoder(hidden, code) if corr else None
+        self.corr_text = AutoEncoder(hidden, code) if corr else None
 
     @staticmethod
     def _intra(ae: AutoEncoder, x: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor]:
@@ -184,17 +186,20 @@ class Granularity(nn.Module):
         rec = (per_item * mask).sum() / mask.sum().clamp(min=1.0)
         return masked_mean(h, mask), rec
 
-    def codes(self, x: Tensor, modality: str, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """(intra code, inter code) of one modality; patches ``[n, p, d]`` need ``mask``."""
+    def codes(self, x: Tensor, modality: str, mask: Tensor | None = None) -> tuple[Tensor, ...]:
+        """(intra code, inter code) of one modality, or (intra code,) without the correspondence
+        autoencoder; patches ``[n, p, d]`` need ``mask``."""
         intra = self.intra_image if modality == "image" else self.intra_text
         corr = self.corr_image if modality == "image" else self.corr_text
         h, _ = self._intra(intra, x, mask)
-        return h, corr.encode(h)
+        return (h,) if corr is None else (h, corr.encode(h))
 
     def loss(self, xi: Tensor, xt: Tensor, mi: Tensor | None, mt: Tensor | None, distance_weight: float) -> Tensor:
         """Joint intra (reconstruction) and inter (code distance + reconstruction) loss."""
         hi, rec_i = self._intra(self.intra_image, xi, mi)
         ht, rec_t = self._intra(self.intra_text, xt, mt)
+        if self.corr_image is None or self.corr_text is None:
+            return rec_i + rec_t
         ci, ct = self.corr_image.encode(hi), self.corr_text.encode(ht)
         corr_rec = self.corr_image.reconstruction(hi, ci) + self.corr_text.reconstruction(ht, ct)
         distance = (ci - ct).pow(2).sum(-1).mean() / ci.shape[-1]
@@ -230,9 +235,9 @@ class CCL(nn.Module):
         self.novelty = Novelty(s.image_dim, c.novelty_rank)
         n_labels = len(s.labels)
         if c.use_stage1:
-            self.instance = Granularity(image_in, text_in, c.hidden, c.code)
-            self.patch = Granularity(s.image_dim, s.text_dim, c.hidden, c.code) if c.use_patches else None
-            fused_in = (c.hidden + c.code) * (2 if c.use_patches else 1)
+            self.instance = Granularity(image_in, text_in, c.hidden, c.code, c.use_corr)
+            self.patch = Granularity(s.image_dim, s.text_dim, c.hidden, c.code, c.use_corr) if c.use_patches else None
+            fused_in = (c.hidden + (c.code if c.use_corr else 0)) * (2 if c.use_patches else 1)
             self.fuse_image = _mlp([fused_in, c.hidden, c.hidden], c.dropout)
             self.fuse_text = _mlp([fused_in, c.hidden, c.hidden], c.dropout)
             self.fuse_image_classifier = nn.Linear(c.hidden, n_labels)
@@ -252,6 +257,8 @@ class CCL(nn.Module):
         self.instance_image = nn.Linear(raw_image if raw_head else top_image, own) if own else None
         self.instance_text = nn.Linear(raw_text if raw_head else top_text, own) if own else None
         self.prototypes = nn.Parameter(torch.randn(n_labels, c.dim) * 0.01)
+        # The text side's own classes when each modality has its classifier (the paper's form).
+        self.text_prototypes = None if c.shared_prototypes else nn.Parameter(torch.randn(n_labels, c.dim) * 0.01)
         # Uncertainty weights of stage 2's losses (log variances), learned when adaptive.
         self.log_vars = nn.Parameter(torch.zeros(len(self.stage2_parts)))
         # The instance InfoNCE's inverse temperature, learned in log space.
@@ -465,8 +472,9 @@ class CCL(nn.Module):
         known = b.label >= 0
         if "intra" in parts:
             protos = F.normalize(self.prototypes, dim=-1)
+            text_protos = protos if self.text_prototypes is None else F.normalize(self.text_prototypes, dim=-1)
             out["intra"] = (F.cross_entropy(c.classifier_scale * zi[known] @ protos.T, b.label[known])
-                            + F.cross_entropy(c.classifier_scale * zt[known] @ protos.T, b.label[known])) / 2
+                            + F.cross_entropy(c.classifier_scale * zt[known] @ text_protos.T, b.label[known])) / 2
         if "inter" in parts:
             d = torch.cdist(zi, zt).clamp(min=1e-6)
             same = (b.label[:, None] == b.label[None, :]) & known[:, None]

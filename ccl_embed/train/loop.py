@@ -44,7 +44,7 @@ def _phase_modules(model: CCL, phase: str) -> list[nn.Module | nn.Parameter]:
         return [m for m in (model.instance, model.patch) if m is not None]
     if phase == "fusion":
         return [model.fuse_image, model.fuse_text, model.fuse_image_classifier, model.fuse_text_classifier]
-    extra = [m for m in (model.log_scale, model.instance_image, model.instance_text) if m is not None]
+    extra = [m for m in (model.log_scale, model.instance_image, model.instance_text, model.text_prototypes) if m is not None]
     return [model.top_image, model.top_text, model.prototypes, model.log_vars, *extra]
 
 

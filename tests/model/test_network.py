@@ -159,3 +159,33 @@ def test_a_residual_instance_part_scores_the_joined_vector_and_leaves_the_catego
     residual.stage2_losses(b)["instance"].backward()
     assert residual.instance_image.weight.grad.abs().sum() > 0
     assert all(p.grad is None or p.grad.abs().sum() == 0 for p in residual.top_image.parameters())
+
+
+def test_without_the_correspondence_autoencoder_stage1_is_intra_reconstruction_alone():
+    b = _tiny_batch()
+    model = _model(use_corr=False, use_conse=False, input_dropout=0.0).eval()
+    assert model.instance.corr_image is None and model.patch is not None and model.patch.corr_text is None
+    with torch.no_grad():
+        xi, pi, xt, pt, mi, mt = model._inputs(b)
+        _, rec_i = model.instance._intra(model.instance.intra_image, xi, None)
+        _, rec_t = model.instance._intra(model.instance.intra_text, xt, None)
+        assert float(model.instance.loss(xi, xt, None, None, 0.7)) == pytest.approx(float(rec_i + rec_t))
+        assert [c.shape[-1] for c in model.instance.codes(xi, "image")] == [4]  # the intra code only
+        ri, rt = model.fused(b)  # the fusion network reads intra codes of both granularities
+    assert ri.shape == rt.shape == (4, 4)
+    with_corr = _model(use_conse=False)
+    assert with_corr.fuse_image[0].in_features == 2 * (4 + 2) and model.fuse_image[0].in_features == 2 * 4
+
+
+def test_each_modality_can_have_its_own_category_classifier():
+    b = _tiny_batch()
+    shared = _model(use_conse=False, input_dropout=0.0, dropout=0.0)
+    own = _model(use_conse=False, input_dropout=0.0, dropout=0.0, shared_prototypes=False)
+    assert shared.text_prototypes is None and own.text_prototypes is not None
+    own.stage2_losses(b)["intra"].backward()
+    assert own.prototypes.grad is not None and own.prototypes.grad.abs().sum() > 0  # the image side's classes
+    assert own.text_prototypes.grad is not None and own.text_prototypes.grad.abs().sum() > 0  # the text side's
+    with torch.no_grad():  # the text side no longer reads the image side's classes
+        before = float(own.stage2_losses(b)["intra"])
+        own.text_prototypes.normal_()
+        assert float(own.stage2_losses(b)["intra"]) != pytest.approx(before)

@@ -1,7 +1,9 @@
 """Baselines that CCL is compared with, on the same features and splits.
 
-- ``cca``: canonical correlation analysis (scikit-learn) on PCA-reduced pooled image and text features;
+- ``cca``: canonical correlation analysis in closed form on PCA-reduced pooled image and text features;
 - ``infonce``: a two-tower contrastive projection (CLIP-style linear heads, symmetric InfoNCE);
+- ``supervised``: the same two towers trained with a category softmax (one classifier for both
+  modalities) besides the contrastive loss: what labels alone give, without CCL's structure;
 - ``conse``: zero-shot ConSE: the ImageNet classifier's top class probabilities mix the text
   embeddings of the class names; needs no pairs at all.
 """
@@ -45,11 +47,17 @@ def _infonce(train: FeatureSet, val: FeatureSet | None, ctx: FitContext) -> Enco
     return fit_infonce(train, val, InfoNCEConfig(seed=ctx.seed))
 
 
+def _supervised(train: FeatureSet, val: FeatureSet | None, ctx: FitContext) -> Encoders:
+    from ccl_embed.train.baselines.infonce import InfoNCEConfig, fit_infonce
+
+    return fit_infonce(train, val, InfoNCEConfig(seed=ctx.seed, category_weight=1.0))
+
+
 def _conse(train: FeatureSet, val: FeatureSet | None, ctx: FitContext) -> Encoders:
     from ccl_embed.train.baselines.conse import fit_conse
 
     return fit_conse(train, val, class_vectors=ctx.class_vectors() if ctx.class_vectors else None)
 
 
-METHODS: dict[str, Fit] = {"cca": _cca, "infonce": _infonce, "conse": _conse}
+METHODS: dict[str, Fit] = {"cca": _cca, "infonce": _infonce, "supervised": _supervised, "conse": _conse}
 """Every baseline by name: ``fit(train, val, context) -> encoders``."""

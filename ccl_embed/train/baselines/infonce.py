@@ -1,7 +1,11 @@
-"""Two-tower InfoNCE baseline: CLIP-style linear heads on the frozen pooled features.
+"""Two-tower baselines: CLIP-style linear heads on the frozen pooled features.
 
-Symmetric cross-entropy over the in-batch similarity matrix with a learned temperature; pairs of
-the same concept inside a batch (the same emoji in two styles) are not used as negatives.
+``infonce``: symmetric cross-entropy over the in-batch similarity matrix with a learned
+temperature; pairs of the same concept inside a batch (the same emoji in two styles) are not used
+as negatives. ``supervised`` (``InfoNCEConfig.category_weight > 0``): the same heads and loss plus
+a category softmax on each head's unit output, through one cosine classifier both modalities share
+(as DSCMR's label space does), so that a comparison with CCL shows what CCL's structure adds
+beyond using the labels.
 """
 
 from __future__ import annotations
@@ -24,6 +28,10 @@ class InfoNCEConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-4
     init_temperature: float = 0.07
+    category_weight: float = 0.0
+    """Weight of the category softmax (one classifier for both modalities) beside the contrastive loss (0: none)."""
+    classifier_scale: float = 16.0
+    """Scale of the cosine classifiers' logits."""
     seed: int = 0
 
 
@@ -55,10 +63,15 @@ def fit_infonce(train: FeatureSet, val: FeatureSet | None = None, config: InfoNC
     y = torch.from_numpy(train.text.astype(np.float32))
     keys = np.unique([p.key for p in train.pairs], return_inverse=True)[1]
     k = torch.from_numpy(keys)
+    names = sorted({p.label for p in train.pairs if p.label is not None})
+    index = {name: i for i, name in enumerate(names)}
+    labels = torch.tensor([index.get(p.label, -1) if p.label is not None else -1 for p in train.pairs])
+    classify = cfg.category_weight > 0 and len(names) >= 2
     image_head = torch.nn.Linear(x.shape[1], cfg.dim)
     text_head = torch.nn.Linear(y.shape[1], cfg.dim)
     log_scale = torch.nn.Parameter(torch.tensor(float(np.log(1 / cfg.init_temperature))))
-    params = [*image_head.parameters(), *text_head.parameters(), log_scale]
+    classes = torch.nn.Parameter(torch.randn(len(names), cfg.dim) * 0.01) if classify else None
+    params = [*image_head.parameters(), *text_head.parameters(), log_scale, *([classes] if classes is not None else [])]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps = cfg.epochs * max(1, -(-len(x) // cfg.batch_size))
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
@@ -74,8 +87,24 @@ def fit_infonce(train: FeatureSet, val: FeatureSet | None = None, config: InfoNC
             logits = logits.masked_fill(same & ~eye, float("-inf"))
             target = torch.arange(len(idx))
             loss = (torch.nn.functional.cross_entropy(logits, target) + torch.nn.functional.cross_entropy(logits.T, target)) / 2
+            if classes is not None:
+                loss = loss + cfg.category_weight * _category_loss(a, b, labels[idx], classes, cfg.classifier_scale)
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()
     return InfoNCEEncoders(image_head.eval(), text_head.eval())
+
+
+def _category_loss(a: object, b: object, labels: object, classes: object, scale: float) -> object:
+    """The category softmax of both modalities through one cosine classifier, over the labelled rows."""
+    torch = require("torch", "train")
+    known = labels >= 0  # type: ignore[operator]
+    if not bool(known.any()):  # type: ignore[attr-defined]
+        return torch.zeros(())
+    total = 0.0
+    protos = torch.nn.functional.normalize(classes, dim=-1)
+    for z in (a, b):
+        logits = scale * z[known] @ protos.T  # type: ignore[index]
+        total = total + torch.nn.functional.cross_entropy(logits, labels[known]) / 2  # type: ignore[index]
+    return total

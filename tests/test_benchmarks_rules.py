@@ -1,0 +1,57 @@
+"""The benchmarks' row and selection rules: which rows carry the semantic part, paired seed
+differences (benchmarks/quality.py) and the semantic part's choice (benchmarks/tune_semantic.py)."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCHMARKS / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+quality = _load("quality")
+tune_semantic = _load("tune_semantic")
+SEMANTIC = {"semantic_weight": 0.2}
+
+
+def test_ccl_is_the_shipped_configuration_and_its_fit_also_gives_the_row_without_the_semantic_part():
+    assert quality.row_variants("ccl", "ccl", SEMANTIC) == [("ccl", SEMANTIC), ("ccl-no-semantic", None)]
+    assert quality.row_variants("ccl-no-patches", "ccl-no-patches", SEMANTIC) == [("ccl-no-patches", SEMANTIC)]
+    assert quality.row_variants("infonce-bow", "infonce", SEMANTIC) == [("infonce-bow", None)]
+    assert quality.row_variants("ccl", "ccl", {}) == [("ccl", None)]  # no release config: nothing to append
+
+
+def test_rows_without_the_conse_input_cannot_carry_the_semantic_part():
+    assert {"ccl-paper", "ccl-paper-fixed-weights", "ccl-no-conse"} <= set(quality.SEMANTIC_FREE)
+    for row in quality.SEMANTIC_FREE:
+        assert quality.row_variants(row, row, SEMANTIC) == [(row, None)]
+
+
+def test_ablation_differences_are_paired_per_seed_when_both_rows_ran_the_same_seeds():
+    ref = {"seeds": [0, 1, 2], "r10_i2t": 0.5, "per_seed": {"r10_i2t": [0.50, 0.52, 0.48]}}
+    row = {"seeds": [0, 1, 2], "r10_i2t": 0.47, "per_seed": {"r10_i2t": [0.46, 0.50, 0.45]}}
+    mean, std = quality.paired_difference(row, ref, "r10_i2t")
+    assert mean == pytest.approx(-0.03)
+    assert std == pytest.approx(0.01)  # differences -0.04, -0.02, -0.03: sample std 0.01
+    assert quality.difference_cell(row, ref, "r10_i2t") == "-0.0300 +- 0.0100"
+    one_seed = {"seeds": [0], "r10_i2t": 0.40}
+    assert quality.paired_difference(one_seed, ref, "r10_i2t") == (pytest.approx(-0.10), None)
+
+
+def test_the_semantic_part_keeps_the_drawings_within_tolerance_and_the_baselines_floor():
+    base = {"val": 0.50, "style-val": 0.40, "photos-val": 0.20, "floor": 1.0}
+    assert tune_semantic.within({"val": 0.495, "style-val": 0.395, "photos-val": 0.9, "floor": 1.0}, base)
+    assert not tune_semantic.within({"val": 0.48, "style-val": 0.40, "photos-val": 0.9, "floor": 1.0}, base)
+    # within tolerance, but below a baseline on some validation metric that w = 0 reached
+    assert not tune_semantic.within({"val": 0.50, "style-val": 0.40, "photos-val": 0.9, "floor": 0.0}, base)
+    assert tune_semantic.within({"val": 0.50, "style-val": 0.40, "photos-val": 0.9, "floor": 0.0}, base | {"floor": 0.0})
+    rows = {0.0: base, 0.1: base | {"val": 0.499}, 0.2: base | {"floor": 0.0}, 0.3: base | {"val": 0.45}}
+    assert tune_semantic.choose(rows) == 0.1
