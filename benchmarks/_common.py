@@ -208,11 +208,15 @@ def novelty_of(model: Any, pool: Any) -> Any:
 
 
 def with_novelty(model: Any, bench: Any) -> Any:
-    """The model, its novelty statistics fitted on the workbench's training images as training
-    fits them, when it was trained before they existed."""
+    """The model, its novelty statistics and its centres fitted on the workbench's training split
+    as training fits them, when it was trained before they existed."""
     import numpy as np
     import torch
 
     if not bool(model.novelty.fitted):
         model.novelty.fit(torch.from_numpy(np.ascontiguousarray(bench.split("train").image["pool"], dtype=np.float32)))
+    if not bool(model.centers.fitted):
+        from ccl_embed.train.encoders import to_batch
+
+        model.fit_centers(to_batch(bench.split("train"), model.spec, model.config.text_bow))
     return model

@@ -24,7 +24,11 @@ metrics at once: ``_common.both_metrics``, (category mean MAP + instance mean R@
    cannot see. Each caption's group (photograph, drawing) counts equally:
    ``(R@1 + R@10) / 2`` per group, averaged. The best such score whose splits each stay within
    ``TOLERANCE`` of step 3's. ``--from-result NAME`` starts from the ``chosen_config`` of an
-   earlier run and does this step alone.
+   earlier run and does steps 4 and 5 alone.
+
+5. ``centering`` (hubness reduction, ``CCLConfig.centering``): the value with the best mean of
+   every validation score (each drawing split's, ``photos-val``'s and the mixed gallery's) whose
+   splits each stay within ``TOLERANCE`` of step 4's, under the same floor rule.
 
 ``test``, the held-out test styles and the ``photos`` sanity set are not scored here; the
 novelty of their images is recorded (percentiles per split), to show how the switch separates
@@ -63,6 +67,7 @@ TEXT_PROJECTIONS = (0.25, 0.5, 0.75, 1.0)
 TEXT_TEMPERATURES = (0.05, 0.1, 0.2)
 PROJECTED_PHOTO_WEIGHTS = (0.7, 0.8, 0.9, 0.95)
 MIXED_OFFSETS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
+CENTERINGS = (0.0, 0.25, 0.5, 0.75, 1.0)
 TOLERANCE = 0.01
 
 
@@ -191,6 +196,18 @@ def main() -> None:
     ok = [e for e, r in mixed.items() if within(r["splits"], step3) and r["splits"]["photos-val"] >= step3["photos-val"] - TOLERANCE]  # type: ignore[arg-type]
     if ok:
         chosen["photo_offset"] = max(ok, key=lambda e: mixed[e]["mixed"]["score"])  # type: ignore[index]
+    step4 = score(**chosen)
+    centred: dict[float, dict[str, object]] = {}
+    for b in CENTERINGS:
+        model.config = replace(base, **(chosen | {"centering": b}))
+        m = mixed_score(CCLEncoders(model), gallery, photo)
+        splits = score(**(chosen | {"centering": b}))
+        mean = float(np.mean([v for k, v in splits.items() if k != "floor"] + [m["score"]]))
+        centred[b] = {"mixed": m, "splits": splits, "mean": mean}
+        print(f"centering={b} mixed gallery: " + " ".join(f"{k} {v:.4f}" for k, v in m.items()) + f" mean {mean:.4f}", flush=True)
+    ok = [b for b, r in centred.items() if within(r["splits"], step4) and r["splits"]["photos-val"] >= step4["photos-val"] - TOLERANCE]  # type: ignore[arg-type]
+    if ok:
+        chosen["centering"] = max(ok, key=lambda b: centred[b]["mean"])  # type: ignore[arg-type, return-value]
     print("chosen:", chosen, "(copy it into the \"semantic\" section of configs/default-model.json to ship it)")
     write_result(args.name, {
         "versions": versions("ccl-embed", "torch", "numpy"), "model": str(args.model),
@@ -201,11 +218,14 @@ def main() -> None:
         "floor": floor,
         "rule": (f"semantic_weight: largest w with every drawing validation split ({', '.join(drawings)}) within "
                  f"{TOLERANCE} of w=0 and, wherever w=0 does, reaching the best non-CCL row of quality.json on MAP and "
-                 "R@10 in both directions on each of them (kept by every later step); photo route: best photos-val score keeping the drawing splits within {TOLERANCE} "
+                 "R@10 in both directions on each of them (kept by every later step); photo route: best photos-val "
+                 f"score keeping the drawing splits within {TOLERANCE} "
                  "of that; text projection (with the photograph weight): the same rule, and better on photos-val than "
                  f"the route alone; photo_offset: best mixed-gallery score (val drawings and photos-val photographs in "
                  f"one gallery, text -> image, each group counting equally) with every split within {TOLERANCE} of "
-                 "step 3's; test, the held-out test styles and photos not scored"),
+                 "step 3's; centering: best mean of every validation score (drawing splits, photos-val, mixed gallery) "
+                 f"with every split within {TOLERANCE} of step 4's and the floor kept; test, the held-out test styles "
+                 "and photos not scored"),
         "scores": {str(k): r for k, r in rows.items()},
         "photo_route_scores": {f"novelty={f} width={g} weight={pw} offset={e}": r for (f, g, pw, e), r in routes.items()},
         "novelty_percentiles": novelty_percentiles(model, bench, photos),
@@ -213,6 +233,7 @@ def main() -> None:
                                    for (b, t, pw), r in projections.items()},
         "mixed_gallery": {"val drawings": int((~photo).sum()), "photos-val photographs": int(photo.sum())},
         "mixed_offset_scores": {str(e): r for e, r in mixed.items()},
+        "centering_scores": {str(b): r for b, r in centred.items()},
         "chosen": w, "chosen_config": chosen,
     })
 

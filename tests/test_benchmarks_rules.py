@@ -55,3 +55,34 @@ def test_the_semantic_part_keeps_the_drawings_within_tolerance_and_the_baselines
     assert tune_semantic.within({"val": 0.50, "style-val": 0.40, "photos-val": 0.9, "floor": 0.0}, base | {"floor": 0.0})
     rows = {0.0: base, 0.1: base | {"val": 0.499}, 0.2: base | {"floor": 0.0}, 0.3: base | {"val": 0.45}}
     assert tune_semantic.choose(rows) == 0.1
+
+
+claims = _load("claims")
+
+
+def test_a_claim_holds_only_when_its_gain_exceeds_the_spread_over_seeds():
+    full = {"seeds": [0, 1, 2], "mean_map": 0.40, "r10_i2t": 0.5, "r10_t2i": 0.5,
+            "per_seed": {"mean_map": [0.40, 0.41, 0.39], "r10_i2t": [0.5] * 3, "r10_t2i": [0.5] * 3}}
+    removed = {"seeds": [0, 1, 2], "mean_map": 0.38, "r10_i2t": 0.5, "r10_t2i": 0.5,
+               "per_seed": {"mean_map": [0.38, 0.39, 0.37], "r10_i2t": [0.51, 0.49, 0.50], "r10_t2i": [0.5] * 3}}
+    mean, std, seeds = claims.effect(full, removed, "mean_map")
+    assert (mean, seeds) == (pytest.approx(0.02), 3) and std == pytest.approx(0.0, abs=1e-12)
+    assert claims.verdict(mean, std) == "holds"
+    r10, spread, _ = claims.effect(full, removed, "r10")
+    assert r10 == pytest.approx(0.0) and claims.verdict(r10, spread) == "within the spread"
+    assert claims.verdict(-0.05, 0.01) == "does not hold"
+    assert claims.verdict(0.05, None) == "one seed: undecided"
+
+
+def test_the_claims_block_is_rewritten_between_its_markers_only(tmp_path):
+    doc = tmp_path / "analysis.md"
+    doc.write_text(f"# prose\n\n{claims.START}\nstale row\n{claims.END}\n\nmore prose\n")
+    entry = {"seeds": [0], "mean_map": 0.4, "r10_i2t": 0.5, "r10_t2i": 0.5}
+    results = {"test": {"ccl": entry, "ccl-no-patches": entry | {"mean_map": 0.3}}}
+    assert claims.write_claims(doc, results, ("test",))
+    text = doc.read_text()
+    assert text.startswith("# prose") and text.endswith("more prose\n") and "stale row" not in text
+    assert "`ccl-no-patches` | test | +0.1000 |" in text
+    plain = tmp_path / "plain.md"
+    plain.write_text("no markers\n")
+    assert not claims.write_claims(plain, results, ("test",)) and plain.read_text() == "no markers\n"

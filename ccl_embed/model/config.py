@@ -149,6 +149,12 @@ class CCLConfig:
     caption meet a photograph's classes half-way. Needs ``semantic_weight > 0``; 0 keeps ``t``."""
     text_projection_temperature: float = 0.1
     """Softmax temperature of the text projection (lower: only the nearest class names count)."""
+    centering: float = 0.0
+    """Hubness reduction: each part of the learned common-space vector becomes
+    ``normalize(part - b * mean)``, ``b`` this value and ``mean`` the training items' mean of the
+    same kind (images, texts, the ImageNet bridge's vectors; fitted after training). Items near the
+    mean are similar to every query and crowd the top of many rankings; centring moves them apart.
+    Applied when embedding, not trained (0: off, the paper's model)."""
     stage1_epochs: int = 20
     fusion_epochs: int = 20
     stage2_epochs: int = 40
@@ -209,6 +215,8 @@ class CCLConfig:
             raise ValueError(f"CCLConfig.text_projection_temperature={self.text_projection_temperature!r}: must be positive")
         if self.photo_gate_width <= 0:
             raise ValueError(f"CCLConfig.photo_gate_width={self.photo_gate_width!r}: must be positive")
+        if not 0.0 <= self.centering <= 1.0:
+            raise ValueError(f"CCLConfig.centering={self.centering!r}: must be in [0, 1]")
         if self.lr <= 0:
             raise ValueError(f"CCLConfig.lr={self.lr!r}: must be positive")
 

@@ -97,6 +97,9 @@ def load_model(folder: str | Path) -> Any:
     # (``novelty.fitted`` 0), and ``model.novelty.fit`` fits them from the training features.
     for key, value in model.novelty.state_dict().items():
         state.setdefault(f"novelty.{key}", value)
+    # Likewise the centres (``centers.fitted`` 0): ``model.fit_centers`` fits them from the training pairs.
+    for key, value in model.centers.state_dict().items():
+        state.setdefault(f"centers.{key}", value)
     try:
         model.load_state_dict(state)
     except RuntimeError as e:

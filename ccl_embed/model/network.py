@@ -145,6 +145,29 @@ class Novelty(nn.Module):
         return ((inside * self.inv_var).sum(-1) + rest * self.inv_rest) / d.shape[-1]
 
 
+CENTER_KINDS = ("image", "text", "described")
+"""What the centres are the means of: images through the image tower, texts through the text
+tower, and images' ConSE vectors read by the text tower (the ImageNet bridge's vectors)."""
+
+
+class Centers(nn.Module):
+    """Mean unit vectors of the training items in the learned common space, one per kind of
+    vector (:data:`CENTER_KINDS`) and part (category, instance), for hubness reduction
+    (``CCLConfig.centering``). Buffers only, so the exported heads carry them; ``fitted`` is 0
+    until :meth:`CCL.fit_centers` ran (models trained before them load unfitted)."""
+
+    means: Tensor
+    fitted: Tensor
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.register_buffer("means", torch.zeros(len(CENTER_KINDS), width))
+        self.register_buffer("fitted", torch.zeros(()))
+
+    def of(self, kind: str) -> Tensor:
+        return self.means[CENTER_KINDS.index(kind)]
+
+
 class AutoEncoder(nn.Module):
     """One hidden code; ``encode`` and a reconstruction loss."""
 
@@ -233,6 +256,7 @@ class CCL(nn.Module):
         self.norm_text = Standardize(s.text_dim)
         self.norm_text_patch = Standardize(s.text_dim)
         self.novelty = Novelty(s.image_dim, c.novelty_rank)
+        self.centers = Centers(c.dim + c.instance_part)
         n_labels = len(s.labels)
         if c.use_stage1:
             self.instance = Granularity(image_in, text_in, c.hidden, c.code, c.use_corr)
@@ -384,15 +408,54 @@ class CCL(nn.Module):
             return F.normalize(out, dim=-1), F.normalize(head(raw if self.config.instance_head == "raw" else r), dim=-1)
         return F.normalize(out[:, :d], dim=-1), F.normalize(out[:, d:], dim=-1)
 
-    def _join(self, category: Tensor, instance: Tensor | None) -> Tensor:
-        """One unit vector: ``[sqrt(1 - a) category, sqrt(a) instance]`` (``a``: ``instance_share``)."""
+    def _join(self, category: Tensor, instance: Tensor | None, kind: str | None = None) -> Tensor:
+        """One unit vector: ``[sqrt(1 - a) category, sqrt(a) instance]`` (``a``: ``instance_share``),
+        each part first centred on the training mean of its ``kind`` (see ``CCLConfig.centering``)."""
+        category, instance = self._centered(category, instance, kind)
         if instance is None:
             return category
         a = self.config.instance_share
         return torch.cat([category * (1.0 - a) ** 0.5, instance * a**0.5], -1)
 
-    def _embed(self, modality: str, x: Tensor, p: Tensor, m: Tensor) -> Tensor:
-        return self._join(*self._parts(modality, x, p, m))
+    def _centered(self, category: Tensor, instance: Tensor | None, kind: str | None) -> tuple[Tensor, Tensor | None]:
+        """``normalize(part - b * mean)`` for each part (``b``: ``CCLConfig.centering``): a vector
+        close to the mean of its kind, one that every query finds similar (a hub), moves away from
+        the queries it would crowd; unchanged when ``b`` is 0 or the centres were never fitted."""
+        b = self.config.centering
+        if kind is None or b <= 0:
+            return category, instance
+        if not bool(self.centers.fitted):
+            raise ValueError("this model's centres were never fitted, so it cannot centre its vectors; fit them on the "
+                             "training pairs (model.fit_centers) or set centering=0")
+        mean = self.centers.of(kind)
+        d = self.config.dim
+        category = F.normalize(category - b * mean[:d], dim=-1)
+        if instance is not None:
+            instance = F.normalize(instance - b * mean[d:], dim=-1)
+        return category, instance
+
+    def _embed(self, modality: str, x: Tensor, p: Tensor, m: Tensor, kind: str | None = None) -> Tensor:
+        return self._join(*self._parts(modality, x, p, m), kind=kind)
+
+    @torch.no_grad()
+    def fit_centers(self, batch: Batch, chunk: int = 4096) -> None:
+        """Fix the centres (:class:`Centers`) from the training pairs, in eval mode."""
+        was_training = self.training
+        self.eval()
+        sums = torch.zeros_like(self.centers.means, dtype=torch.float64)
+        for start in range(0, len(batch), chunk):
+            b = batch.take(torch.arange(start, min(start + chunk, len(batch))))
+            xi, pi, xt, pt, mi, mt = self._inputs(b)
+            vectors = {"image": self._parts("image", xi, pi, mi), "text": self._parts("text", xt, pt, mt)}
+            if self.config.use_conse:
+                semantic = self._conse(b.logits)
+                vectors["described"] = self._parts("text", *self._described_inputs(semantic))
+            for kind, (category, instance) in vectors.items():
+                joined = category if instance is None else torch.cat([category, instance], -1)
+                sums[CENTER_KINDS.index(kind)] += joined.double().sum(0)
+        self.centers.means.copy_((sums / max(len(batch), 1)).to(self.centers.means.dtype))
+        self.centers.fitted.fill_(1.0)
+        self.train(was_training)
 
     @property
     def common_dim(self) -> int:
@@ -419,20 +482,24 @@ class CCL(nn.Module):
                              "bridge per image; fit them on the training images (model.novelty.fit) or set photo_semantic_weight=0")
         return torch.sigmoid((self.novelty(image).reshape(-1, 1) - c.photo_novelty) / c.photo_gate_width)
 
-    def _described(self, semantic: Tensor) -> Tensor:
-        """The common-space vector of a ConSE vector read by the text tower as a one-fragment text."""
+    def _described_inputs(self, semantic: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The text tower's inputs of a ConSE vector read as a one-fragment text."""
         rest = torch.zeros_like(semantic).unsqueeze(1).expand(-1, self.spec.text_patches - 1, -1)
         fragments = torch.cat([semantic.unsqueeze(1), rest], 1)
         first = torch.ones_like(semantic[:, :1], dtype=torch.bool)
         mask = torch.cat([first, torch.zeros_like(first).expand(-1, self.spec.text_patches - 1)], 1)
         # No words: zeros shaped from the input itself, so an exported graph keeps a dynamic batch.
         bow = (semantic[:, :1] * 0.0).expand(-1, self.config.text_bow) if self.config.text_bow else None
-        return self._embed("text", *self._text_inputs(semantic, fragments, mask, bow))
+        return self._text_inputs(semantic, fragments, mask, bow)
+
+    def _described(self, semantic: Tensor) -> Tensor:
+        """The common-space vector of a ConSE vector read by the text tower as a one-fragment text."""
+        return self._embed("text", *self._described_inputs(semantic), kind="described")
 
     def encode_image(self, image: Tensor, logits: Tensor, patches: Tensor) -> Tensor:
         """Unit vectors of images: pooled ``[n, image_dim]``, logits ``[n, classes]``, regions
         ``[n, r, image_dim]``."""
-        z = self._embed("image", *self._image_inputs(image, logits, patches))
+        z = self._embed("image", *self._image_inputs(image, logits, patches), kind="image")
         c = self.config
         if c.semantic_weight <= 0:
             return z
@@ -448,7 +515,7 @@ class CCL(nn.Module):
     def encode_text(self, text: Tensor, fragments: Tensor, mask: Tensor, bow: Tensor | None = None) -> Tensor:
         """Unit vectors of texts: ``[n, text_dim]``, fragments ``[n, f, text_dim]``, mask ``[n, f]``,
         hashed bag of words ``[n, text_bow]`` (only for a model with ``CCLConfig.text_bow``)."""
-        z = self._embed("text", *self._text_inputs(text, fragments, mask, bow))
+        z = self._embed("text", *self._text_inputs(text, fragments, mask, bow), kind="text")
         c = self.config
         if c.semantic_weight <= 0:
             return z

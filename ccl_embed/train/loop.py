@@ -199,6 +199,7 @@ def train_ccl(
             if nxt[0] != phase:
                 opt_flat = {}
     model.eval()
+    model.fit_centers(data)
     if folder is not None:
         metrics = {"val": evaluate_method(CCLEncoders(model), val).to_dict()} if val is not None and len(val) else {}
         save_model(model, folder, metrics=metrics | {"history": history[-3:]})

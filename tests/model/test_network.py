@@ -189,3 +189,26 @@ def test_each_modality_can_have_its_own_category_classifier():
         before = float(own.stage2_losses(b)["intra"])
         own.text_prototypes.normal_()
         assert float(own.stage2_losses(b)["intra"]) != pytest.approx(before)
+
+
+def test_centring_moves_vectors_away_from_the_mean_of_their_kind():
+    b = _tiny_batch()
+    model = _model(instance_dim=3, use_conse=False, input_dropout=0.0, dropout=0.0).eval()
+    from dataclasses import replace
+
+    with torch.no_grad():
+        plain_text = model.encode_text(b.text, b.text_patches, b.text_mask)
+        model.config = replace(model.config, centering=0.5)
+        with pytest.raises(ValueError, match="fit_centers"):  # never fitted: says how to fit them
+            model.encode_text(b.text, b.text_patches, b.text_mask)
+        model.fit_centers(b)
+        assert bool(model.centers.fitted)
+        centred = model.encode_text(b.text, b.text_patches, b.text_mask)
+        model.config = replace(model.config, centering=0.0)
+        torch.testing.assert_close(model.encode_text(b.text, b.text_patches, b.text_mask), plain_text)  # 0: unchanged
+    assert torch.allclose(centred.norm(dim=-1), torch.ones(4))  # still unit vectors
+    # each part's mean over the training texts shrinks: they no longer share one direction
+    for part in (slice(0, 2), slice(2, 5)):
+        before = torch.nn.functional.normalize(plain_text[:, part], dim=-1).mean(0).norm()
+        after = torch.nn.functional.normalize(centred[:, part], dim=-1).mean(0).norm()
+        assert after < before, part

@@ -11,6 +11,7 @@ beyond using the labels.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -96,15 +97,12 @@ def fit_infonce(train: FeatureSet, val: FeatureSet | None = None, config: InfoNC
     return InfoNCEEncoders(image_head.eval(), text_head.eval())
 
 
-def _category_loss(a: object, b: object, labels: object, classes: object, scale: float) -> object:
-    """The category softmax of both modalities through one cosine classifier, over the labelled rows."""
+def _category_loss(a: Any, b: Any, labels: Any, classes: Any, scale: float) -> Any:
+    """The category softmax of both modalities through one cosine classifier, over the labelled rows
+    (torch tensors; torch is imported lazily here, so they are typed loosely)."""
     torch = require("torch", "train")
-    known = labels >= 0  # type: ignore[operator]
-    if not bool(known.any()):  # type: ignore[attr-defined]
+    known = labels >= 0
+    if not bool(known.any()):
         return torch.zeros(())
-    total = 0.0
     protos = torch.nn.functional.normalize(classes, dim=-1)
-    for z in (a, b):
-        logits = scale * z[known] @ protos.T  # type: ignore[index]
-        total = total + torch.nn.functional.cross_entropy(logits, labels[known]) / 2  # type: ignore[index]
-    return total
+    return sum(torch.nn.functional.cross_entropy(scale * z[known] @ protos.T, labels[known]) for z in (a, b)) / 2
