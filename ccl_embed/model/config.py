@@ -124,7 +124,7 @@ class CCLConfig:
     photo_semantic_weight: float = 0.0
     """Semantic weight for images unlike the training images, photographs above all (0: every
     image is weighed like a drawing). Each image's novelty (how far its backbone feature lies
-    from the training images', :class:`ccl_embed.model.network.Novelty`) sets how much it takes
+    from the training images', :class:`ccl_embed.model.statistics.Novelty`) sets how much it takes
     this weight instead of ``semantic_weight``, and how much its common-space part moves from the
     image tower to the learned text tower applied to its ConSE vector (what the classifier sees,
     read as a text). A smooth switch, on for every image, with no pixel rule: cut-outs on plain
