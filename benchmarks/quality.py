@@ -171,8 +171,8 @@ def main() -> None:
 
 SPLIT_TITLES = {
     "test": "Split `test`: concepts never seen in training",
-    "style": "Split `style`: OpenMoji, an art style never seen in training or validation",
-    "style-3d": "Split `style-3d`: the Fluent 3D renders, a 3D-like style never seen in training or validation",
+    "style": "Split `style`: OpenMoji, an art style never seen in training or validation (its concepts and texts mostly are)",
+    "style-3d": "Split `style-3d`: the Fluent 3D renders, a 3D-like style never seen in training or validation (its concepts and texts mostly are)",
     "photos": "Photo sanity set: 17 photographs (instance retrieval; chance MAP is about 0.2)",
     "photos-val": "Photo validation set: 80 other photographs (the ImageNet bridge was tuned on it; not a target)",
 }

@@ -31,6 +31,8 @@ def test_config_round_trips_through_json():
     ({"semantic_weight": 0.2, "text_projection": 1.5}, r"text_projection=1.5: must be in \[0, 1\]"),
     ({"text_projection": 0.5}, "text_projection > 0 needs semantic_weight > 0"),
     ({"text_projection_temperature": 0.0}, "text_projection_temperature=0.0: must be positive"),
+    ({"centering": 1.5}, r"centering=1.5: must be in \[0, 1\]"),
+    ({"corr_distance_weight": 1.2}, r"corr_distance_weight=1.2: must be in \[0, 1\]"),
 ])
 def test_bad_configs_say_what_is_wrong(kwargs, match):
     with pytest.raises(ValueError, match=match):

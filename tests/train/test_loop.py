@@ -109,15 +109,29 @@ def test_resume_errors_are_clear(features, tmp_path):
         train_ccl(features.split("train"), None, TINY)
 
 
-@pytest.mark.parametrize("overrides", [{"use_patches": False}, {"use_stage1": False}, {"use_intra": False},
-                                       {"use_inter": False}, {"adaptive_weights": False}, {"use_conse": False},
-                                       {"stage2_skip": False, "image_instance_norm": False}])
-def test_every_ablation_trains(features, overrides):
+def _variants() -> list:
+    from ccl_embed.train.methods import CCL_VARIANTS
+
+    return [pytest.param(o, id=name) for name, o in CCL_VARIANTS.items() if name != "ccl"] + [
+        pytest.param({"stage2_skip": False, "image_instance_norm": True}, id="instance-norm-no-skip")]
+
+
+@pytest.mark.parametrize("overrides", _variants())
+def test_every_ablation_and_preset_trains(features, overrides):
     cfg = CCLConfig(**{**TINY.__dict__, **overrides})
     model = train_ccl(features.split("train"), None, cfg, class_vectors=CLASS_VECTORS).model
     vectors = CCLEncoders(model).encode_images(features.split("test"))
-    assert vectors.shape == (len(features.split("test")), 16)
+    assert vectors.shape == (len(features.split("test")), model.out_dim)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_the_papers_layout_learns(features):
+    from ccl_embed.train.methods import PAPER
+
+    cfg = CCLConfig(**{**TINY.__dict__, **PAPER, "stage2_epochs": 30})  # no skip: stage 2 reads stage 1's codes alone, slower to learn
+    model = train_ccl(features.split("train"), None, cfg, class_vectors=CLASS_VECTORS).model
+    assert model.text_prototypes is not None and model.instance.corr_image is not None  # its own classifiers, stage 1 whole
+    assert evaluate_method(CCLEncoders(model), features.split("test")).mean_map > 0.4  # 4 balanced categories: chance is about 0.25
 
 
 def test_load_errors_name_the_problem(tmp_path):
