@@ -83,7 +83,7 @@ def claims_lines(results: dict[str, dict[str, dict[str, Any]]], splits: tuple[st
                              f"{'; '.join(verdicts)} |")
     if not measured:
         return ["No row that a claim compares has been measured on this corpus yet "
-                "(`python benchmarks/quality.py --rows ccl-no-corr ... --seeds 0 1 2 --merge`)."]
+                "(`bash benchmarks/paper_rows.sh` measures them, three seeds each)."]
     return lines + ["", "An effect is `ccl` minus the row without the component (positive: the component helps), "
                     "paired per seed: the mean of the seeds' differences +- their sample standard deviation. "
                     "It holds when the mean exceeds that spread."]

@@ -106,9 +106,10 @@ def main() -> None:
         for seed in args.seeds:
             bench.seed = seed
             encoders, fit_s = bench.fit(method, ccl_overrides=ccl_overrides)
+            trained = getattr(getattr(encoders, "model", None), "config", None)
             for name, choice in variants:
-                if choice is not None:
-                    encoders.model.config = replace(encoders.model.config, **choice)  # type: ignore[attr-defined]
+                if trained is not None:  # each variant starts from the fitted config, never from the previous variant's
+                    encoders.model.config = replace(trained, **(choice or {}))  # type: ignore[attr-defined]
                 for split in (s for s in SPLITS if s in present):
                     runs[name][split].append(bench.score(encoders, split).to_dict() | {"fit_seconds": fit_s})
                 for split in PHOTO_SPLITS if text_feature in photo_benches else ():
