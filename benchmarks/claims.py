@@ -50,11 +50,12 @@ def effect(full: dict[str, Any], removed: dict[str, Any], key: str) -> tuple[flo
     return float(d.mean()), float(d.std(ddof=1)), len(seeds)
 
 
-def verdict(mean: float, std: float | None) -> str:
+def verdict(mean: float, std: float | None, seeds: int = 1) -> str:
     """``holds`` when the gain exceeds its spread over seeds, ``does not hold`` when the loss
-    does, ``within the spread`` otherwise; one seed cannot decide."""
+    does, ``within the spread`` otherwise; one seed, or seeds not paired with the reference's
+    (an entry without per-seed values), cannot decide."""
     if std is None:
-        return "one seed: undecided"
+        return "one seed: undecided" if seeds <= 1 else "not paired with ccl's seeds: undecided"
     if mean > std:
         return "holds"
     if mean < -std:
@@ -78,7 +79,7 @@ def claims_lines(results: dict[str, dict[str, dict[str, Any]]], splits: tuple[st
                 for key, _ in METRICS:
                     mean, std, seeds = effect(full, removed, key)
                     cells.append(f"{mean:+.4f}" + (f" +- {std:.4f}" if std is not None else ""))
-                    verdicts.append(f"{dict(METRICS)[key]} {verdict(mean, std)}")
+                    verdicts.append(f"{dict(METRICS)[key]} {verdict(mean, std, seeds)}")
                 lines.append(f"| {claim} | {statement} | `{row}` | {split} | {cells[0]} | {cells[1]} | {seeds} | "
                              f"{'; '.join(verdicts)} |")
     if not measured:

@@ -72,6 +72,7 @@ def test_a_claim_holds_only_when_its_gain_exceeds_the_spread_over_seeds():
     assert r10 == pytest.approx(0.0) and claims.verdict(r10, spread) == "within the spread"
     assert claims.verdict(-0.05, 0.01) == "does not hold"
     assert claims.verdict(0.05, None) == "one seed: undecided"
+    assert claims.verdict(0.05, None, seeds=3).endswith("undecided")  # three seeds, but the reference has none of its own
 
 
 def test_the_claims_block_is_rewritten_between_its_markers_only(tmp_path):
