@@ -3,7 +3,7 @@
 ``python benchmarks/quality.py`` calls :func:`write_claims` after every run; it rewrites the block
 between the two markers of docs/analysis.md, so no figure there is typed by hand. Each claim
 compares the full model with the rows that remove what the claim is about, on every held-out
-split, as paired per-seed differences (``quality.paired_difference``).
+split, as paired per-seed differences (:func:`paired_difference`).
 """
 
 from __future__ import annotations
@@ -31,23 +31,33 @@ METRICS = (("mean_map", "MAP"), ("r10", "R@10"))
 """Category MAP (the paper's protocol) and instance R@10, each the mean of both directions."""
 
 
-def _metric(entry: dict[str, Any], key: str, seed: int | None = None) -> float:
-    """One metric of a row, the mean of both directions for R@10; one seed's where ``seed`` is given."""
-    def value(k: str) -> float:
-        return float(entry["per_seed"][k][seed]) if seed is not None else float(entry[k])
-    return value("mean_map") if key == "mean_map" else (value("r10_i2t") + value("r10_t2i")) / 2
+def _values(entry: dict[str, Any], key: str) -> tuple[float, np.ndarray | None]:
+    """One metric of a row and its per-seed values (None when the row kept none); ``r10`` is the
+    mean of both directions' R@10."""
+    keys = ("r10_i2t", "r10_t2i") if key == "r10" else (key,)
+    mean = float(np.mean([float(entry[k]) for k in keys]))
+    per_seed = entry.get("per_seed")
+    if not isinstance(per_seed, dict):
+        return mean, None
+    return mean, np.mean([np.asarray(per_seed[k], dtype=float) for k in keys], axis=0)
+
+
+def paired_difference(row: dict[str, Any], reference: dict[str, Any], key: str) -> tuple[float, float | None]:
+    """``row - reference`` on one metric: the mean of the per-seed differences and their sample std
+    when both ran the same seeds (two or more) and kept their values, else the difference of the
+    means and None."""
+    (a, a_seeds), (b, b_seeds) = _values(row, key), _values(reference, key)
+    if a_seeds is not None and b_seeds is not None and row.get("seeds") == reference.get("seeds") and len(a_seeds) > 1:
+        d = a_seeds - b_seeds
+        return float(d.mean()), float(d.std(ddof=1))
+    return a - b, None
 
 
 def effect(full: dict[str, Any], removed: dict[str, Any], key: str) -> tuple[float, float | None, int]:
-    """What the component is worth: ``full - removed``, paired per seed where both ran the same
-    seeds (mean, sample std, seeds), else the difference of the means (std None)."""
-    seeds = full.get("seeds") or []
-    paired = (full.get("seeds") == removed.get("seeds") and len(seeds) > 1
-              and "per_seed" in full and "per_seed" in removed)
-    if not paired:
-        return _metric(full, key) - _metric(removed, key), None, len(removed.get("seeds") or [0])
-    d = np.array([_metric(full, key, i) - _metric(removed, key, i) for i in range(len(seeds))])
-    return float(d.mean()), float(d.std(ddof=1)), len(seeds)
+    """What the component is worth: ``full - removed`` (:func:`paired_difference`) and the seeds
+    of the row without it."""
+    mean, std = paired_difference(full, removed, key)
+    return mean, std, len(removed.get("seeds") or [0])
 
 
 def verdict(mean: float, std: float | None, seeds: int = 1) -> str:

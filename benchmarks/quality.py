@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DOCS, RESULTS, command_line, file_sha256, semantic_choice, versions, write_result  # noqa: E402
-from claims import write_claims  # noqa: E402
+from claims import paired_difference, write_claims  # noqa: E402
 
 from ccl_embed.data.build import REPORT_FILE, SOURCES_FILE  # noqa: E402
 from ccl_embed.paths import cache_dir  # noqa: E402
@@ -293,8 +293,7 @@ def component_table(results: dict[str, dict[str, dict[str, object]]]) -> list[st
             raw_cells = (f"{float(raw[key]):.4f} | {'yes' if float(raw[key]) > theirs else 'no'}"  # type: ignore[arg-type]
                          if raw else "n/a | n/a")
             lines.append(f"| {split} | {name} | {best} | {theirs:.4f} | {ours:.4f} | {'yes' if ours > theirs else 'no'} | {raw_cells} |")
-    ablations = [r for r in results[splits[0]] if r.startswith("ccl-") and r != "ccl-no-semantic"] + \
-        (["ccl-no-semantic"] if "ccl-no-semantic" in results[splits[0]] else [])
+    ablations = sorted((r for r in results[splits[0]] if r.startswith("ccl-")), key=lambda r: r == "ccl-no-semantic")
     if not ablations:
         lines += ["", "No ablation row was measured on this corpus (the paper-fidelity work re-runs them).", ""]
         return lines
@@ -317,16 +316,6 @@ def component_table(results: dict[str, dict[str, dict[str, object]]]) -> list[st
         lines.append(f"| {row} | {reference} | {len(first.get('seeds') or [0])} | " + " | ".join(cells) + " |")  # type: ignore[arg-type]
     lines.append("")
     return lines
-
-
-def paired_difference(row: dict[str, object], reference: dict[str, object], key: str) -> tuple[float, float | None]:
-    """``row - reference`` on one metric: the mean of the per-seed differences and their sample std
-    when both ran the same seeds (two or more), else the difference of the means and None."""
-    a, b = row.get("per_seed"), reference.get("per_seed")
-    if isinstance(a, dict) and isinstance(b, dict) and row.get("seeds") == reference.get("seeds") and len(a[key]) > 1:
-        d = np.asarray(a[key], dtype=float) - np.asarray(b[key], dtype=float)
-        return float(d.mean()), float(d.std(ddof=1))
-    return float(row[key]) - float(reference[key]), None  # type: ignore[arg-type]
 
 
 def difference_cell(row: dict[str, object], reference: dict[str, object], key: str) -> str:

@@ -70,7 +70,7 @@ TEXT_PROJECTIONS = (0.5, 0.75)
 TEXT_TEMPERATURES = (0.05, 0.1)
 PROJECTED_PHOTO_WEIGHTS = (0.9, 0.95)
 MIXED_OFFSETS = (0.0, 0.1, 0.2, 0.3, 0.4)
-CENTERINGS = (0.0, 0.25, 0.5, 0.75, 1.0)
+CENTERINGS = (0.0, 0.25, 0.5, 0.75, 1.0)  # 0.0 first: step 4's choice itself, the base of step 5
 TOLERANCE = 0.01
 
 
@@ -199,7 +199,6 @@ def main() -> None:
     ok = [e for e, r in mixed.items() if within(r["splits"], step3) and r["splits"]["photos-val"] >= step3["photos-val"] - TOLERANCE]  # type: ignore[arg-type]
     if ok:
         chosen["photo_offset"] = max(ok, key=lambda e: mixed[e]["mixed"]["score"])  # type: ignore[index]
-    step4 = score(**chosen)
     centred: dict[float, dict[str, object]] = {}
     for b in CENTERINGS:
         model.config = replace(base, **(chosen | {"centering": b}))
@@ -208,6 +207,7 @@ def main() -> None:
         mean = float(np.mean([v for k, v in splits.items() if k != "floor"] + [m["score"]]))
         centred[b] = {"mixed": m, "splits": splits, "mean": mean}
         print(f"centering={b} mixed gallery: " + " ".join(f"{k} {v:.4f}" for k, v in m.items()) + f" mean {mean:.4f}", flush=True)
+    step4: dict[str, float] = centred[0.0]["splits"]  # type: ignore[assignment]  # step 4's choice, uncentred
     ok = [b for b, r in centred.items() if within(r["splits"], step4) and r["splits"]["photos-val"] >= step4["photos-val"] - TOLERANCE]  # type: ignore[arg-type]
     if ok:
         chosen["centering"] = max(ok, key=lambda b: centred[b]["mean"])  # type: ignore[arg-type, return-value]

@@ -66,7 +66,7 @@ def fit_infonce(train: FeatureSet, val: FeatureSet | None = None, config: InfoNC
     k = torch.from_numpy(keys)
     names = sorted({p.label for p in train.pairs if p.label is not None})
     index = {name: i for i, name in enumerate(names)}
-    labels = torch.tensor([index.get(p.label, -1) if p.label is not None else -1 for p in train.pairs])
+    labels = torch.tensor([-1 if p.label is None else index[p.label] for p in train.pairs])
     classify = cfg.category_weight > 0 and len(names) >= 2
     image_head = torch.nn.Linear(x.shape[1], cfg.dim)
     text_head = torch.nn.Linear(y.shape[1], cfg.dim)
