@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union
@@ -31,6 +34,9 @@ from ccl_embed.runtime.images import ImageError, flatness, load_image, to_rgb
 from ccl_embed.runtime.patches import pack_fragments, text_fragments
 from ccl_embed.runtime.session import check_device, device_of, make_session
 
+TEXT_CACHE_SIZE = 8192
+"""How many distinct strings' backbone vectors an :class:`Embedder` keeps (about 12 MB): keyword
+fragments such as "face" or "button" recur across a corpus's texts, and each costs a backbone pass."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +72,8 @@ class Embedder:
         model: ``"default"`` (the shipped model), another shipped model's name, or a model
             folder written by ``ccl-embed export``.
         device: ``auto`` (CUDA when onnxruntime can really use it), ``cpu`` or ``cuda``.
-        threads: Intra-op threads per session (default: onnxruntime's choice).
+        threads: CPU threads (default: onnxruntime's choice for batched graphs, one worker per
+            available core for the int8 graphs, which run one item at a time).
     """
 
     def __init__(self, model: str | os.PathLike[str] | RuntimeModel = DEFAULT_MODEL, device: str = "auto",
@@ -79,32 +86,51 @@ class Embedder:
         self._tokenizer: Any = None
         self._per_item = set(self.model.manifest.quantized_int8)
         self._preprocess = self.model.manifest.preprocessing
+        self._workers = threads or available_cores()
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._text_cache: OrderedDict[str, np.ndarray] = OrderedDict()
 
     @property
     def dim(self) -> int:
         return self.model.dim
 
     def _session(self, name: str) -> Any:
-        if name not in self._sessions:
-            self._sessions[name] = make_session(self.model.path(name), self._device, self._threads)
-        return self._sessions[name]
+        with self._lock:
+            if name not in self._sessions:
+                # an int8 graph runs one item per call, on several single-threaded workers at once
+                threads = 1 if name in self._per_item and self._workers > 1 else self._threads
+                self._sessions[name] = make_session(self.model.path(name), self._device, threads)
+            return self._sessions[name]
 
     def _run(self, name: str, feeds: dict[str, np.ndarray]) -> np.ndarray:
         """The first output of a graph. A dynamically quantized (int8) graph picks its activation scale
         from the whole batch, so it is run one item at a time (without padding tokens): an item's
-        vector never depends on what it was batched with."""
+        vector never depends on what it was batched with. On the CPU those runs share out over the
+        workers: small single-item runs use two threads little better than one."""
         session = self._session(name)
         if name not in self._per_item:
             return session.run(None, feeds)[0]
-        rows = []
         n = next(iter(feeds.values())).shape[0]
-        for i in range(n):
-            one = {k: v[i : i + 1] for k, v in feeds.items()}
-            if "attention_mask" in one:
-                length = max(1, int(one["attention_mask"].sum()))
-                one = {k: v[:, :length] for k, v in one.items()}
-            rows.append(session.run(None, one)[0])
-        return np.concatenate(rows, axis=0)
+
+        def one(i: int) -> np.ndarray:
+            item = {k: v[i : i + 1] for k, v in feeds.items()}
+            if "attention_mask" in item:
+                length = max(1, int(item["attention_mask"].sum()))
+                item = {k: v[:, :length] for k, v in item.items()}
+            return session.run(None, item)[0]
+
+        if n > 1 and self._workers > 1 and device_of(session) == "cpu":
+            with self._lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="ccl-embed")
+            return np.concatenate(list(self._pool.map(one, range(n))), axis=0)
+        return np.concatenate([one(i) for i in range(n)], axis=0)
+
+    def clear_cache(self) -> None:
+        """Forget the text vectors kept for reuse (see :data:`TEXT_CACHE_SIZE`)."""
+        with self._lock:
+            self._text_cache.clear()
 
     @property
     def device(self) -> str:
@@ -200,15 +226,25 @@ class Embedder:
                 "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64)}
 
     def _text_vectors(self, texts: list[str]) -> np.ndarray:
-        """Backbone vectors of texts; each distinct string is encoded once (fragments such as a
-        shared keyword recur across texts, and a string's vector never depends on its batch)."""
-        unique = list(dict.fromkeys(texts))
-        order = sorted(range(len(unique)), key=lambda i: len(unique[i]))  # similar lengths pad less
+        """Backbone vectors of texts; each distinct string is encoded once, and the last
+        :data:`TEXT_CACHE_SIZE` strings are kept for later calls (fragments such as a shared keyword
+        recur across texts, and a string's vector never depends on its batch)."""
         vectors: dict[str, np.ndarray] = {}
-        for start in range(0, len(order), 64):
-            chunk = [unique[i] for i in order[start : start + 64]]
-            vectors.update(zip(chunk, self._run(TEXT_BACKBONE, self._tokenize(chunk))))
-        return np.stack([vectors[t] for t in texts]).astype(np.float32, copy=False)
+        with self._lock:
+            for t in dict.fromkeys(texts):
+                if t in self._text_cache:
+                    self._text_cache.move_to_end(t)
+                    vectors[t] = self._text_cache[t]
+        missing = sorted((t for t in dict.fromkeys(texts) if t not in vectors), key=len)  # similar lengths pad less
+        for start in range(0, len(missing), 64):
+            chunk = missing[start : start + 64]
+            vectors.update(zip(chunk, self._run(TEXT_BACKBONE, self._tokenize(chunk)).astype(np.float32, copy=False)))
+        with self._lock:
+            for t in missing:
+                self._text_cache[t] = vectors[t]
+            while len(self._text_cache) > TEXT_CACHE_SIZE:
+                self._text_cache.popitem(last=False)
+        return np.stack([vectors[t] for t in texts])
 
     def embed_texts(self, texts: Iterable[str], batch_size: int = 64) -> Iterator[Embedded]:
         """Embed texts, in order, one result per input (an empty or non-string text yields an error).
@@ -235,6 +271,11 @@ class Embedder:
                 vectors = {i: v for (i, _), v in zip(good, out)}
             for i, t in batch:
                 yield Embedded(i, vectors.get(i), None if i in vectors else f"text #{i} is empty or not a string: {t!r:.40}")
+
+
+def available_cores() -> int:
+    """The CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def check_batch_size(batch_size: object) -> int:

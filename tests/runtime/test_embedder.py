@@ -113,3 +113,63 @@ def test_info_reports_the_real_device(model_dir):
     assert "embedding: 16-d, cosine" in result.stdout
     assert "device: cpu (asked: cuda" in result.stdout
     assert "CUDA is not active" in result.stderr
+
+
+def _per_item_everywhere(model_dir):
+    """The tiny model with every graph treated as int8 (run one item at a time)."""
+    import dataclasses
+
+    from ccl_embed.runtime.folder import RUNTIME_FILES, read_runtime
+
+    rm = read_runtime(model_dir)
+    graphs = tuple(f for f in RUNTIME_FILES if f.endswith(".onnx"))
+    return dataclasses.replace(rm, manifest=dataclasses.replace(rm.manifest, quantized_int8=graphs))
+
+
+def test_one_item_graphs_give_the_same_vectors_on_one_worker_or_several(model_dir, images):
+    texts = ["a red square", "a blue circle, green bar, yellow dot", "red. blue. green", "a shape"] * 3
+    one = Embedder(_per_item_everywhere(model_dir), device="cpu", threads=1)
+    two = Embedder(_per_item_everywhere(model_dir), device="cpu", threads=2)
+    batched_graphs = Embedder(model_dir, device="cpu")
+    got = {}
+    for name, emb in [("one", one), ("two", two), ("batched", batched_graphs)]:
+        got[name] = (np.stack([r.vector for r in emb.embed_texts(texts, batch_size=5)]),
+                     np.stack([r.vector for r in emb.embed_images(images, batch_size=3)]))
+    assert one._pool is None and two._pool is not None  # the second really shared its runs out
+    for a, b in zip(got["one"], got["two"]):
+        assert np.array_equal(a, b)
+    for a, b in zip(got["one"], got["batched"]):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_text_vectors_are_kept_for_reuse_and_bounded(model_dir, monkeypatch):
+    import ccl_embed.runtime.embedder as embedder_module
+
+    monkeypatch.setattr(embedder_module, "TEXT_CACHE_SIZE", 3)
+    texts = ["a red square", "a blue circle", "a green bar", "a yellow dot", "a red ring"]
+    emb = Embedder(model_dir, device="cpu")
+    first = emb._text_vectors(texts)
+    assert list(emb._text_cache) == sorted(texts, key=len)[-3:]  # the last three encoded are kept
+    runs = []
+    session = emb._session("text_backbone.onnx")
+    monkeypatch.setattr(emb, "_sessions", {**emb._sessions, "text_backbone.onnx": _Counting(session, runs)})
+    again = emb._text_vectors(texts[::-1])
+    assert np.array_equal(again, first[::-1])
+    assert len(runs) == 1 and runs[0] == 2  # only the two forgotten strings were encoded again
+    assert len(emb._text_cache) == 3
+    emb.clear_cache()
+    assert not emb._text_cache
+
+
+class _Counting:
+    """A session wrapper that records the batch size of each run."""
+
+    def __init__(self, session, runs):
+        self._session, self._runs = session, runs
+
+    def run(self, outputs, feeds):
+        self._runs.append(next(iter(feeds.values())).shape[0])
+        return self._session.run(outputs, feeds)
+
+    def get_providers(self):
+        return self._session.get_providers()
