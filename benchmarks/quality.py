@@ -30,6 +30,7 @@ from ccl_embed.data.build import REPORT_FILE, SOURCES_FILE  # noqa: E402
 from ccl_embed.paths import cache_dir  # noqa: E402
 from ccl_embed.train.methods import CCL_VARIANTS  # noqa: E402
 from ccl_embed.train.pipeline import open_workbench  # noqa: E402
+from ccl_embed.train.towers import EfficientNetTower  # noqa: E402
 
 ROWS = [(name, name, "minilm") for name in CCL_VARIANTS] + [  # (row name, method, text feature)
     ("cca", "cca", "minilm"),
@@ -95,11 +96,16 @@ def main() -> None:
     for row, method, text_feature in ROWS:
         if row not in args.rows:
             continue
-        if text_feature not in benches:
-            benches[text_feature] = open_workbench(args.corpus, text_feature=text_feature)
+        # the features a row reads: its text tower, and its image region scheme
+        regions = (str(CCL_VARIANTS[method].get("image_regions", ccl_overrides.get("image_regions", "quadrants")))
+                   if method in CCL_VARIANTS else "quadrants")
+        key = (text_feature, regions)
+        if key not in benches:
+            tower = EfficientNetTower(regions=regions)
+            benches[key] = open_workbench(args.corpus, text_feature=text_feature, image_tower=tower)
             if args.photos.exists():
-                photo_benches[text_feature] = open_workbench(args.photos, text_tower=benches[text_feature].text_tower)
-        bench = benches[text_feature]
+                photo_benches[key] = open_workbench(args.photos, text_tower=benches[key].text_tower, image_tower=tower)
+        bench = benches[key]
         present = {p.split for p in bench.features.pairs}
         variants = row_variants(row, method, semantic)
         runs: dict[str, dict[str, list[dict[str, float]]]] = {v: {s: [] for s in results} for v, _ in variants}
@@ -112,8 +118,8 @@ def main() -> None:
                     encoders.model.config = replace(trained, **(choice or {}))  # type: ignore[attr-defined]
                 for split in (s for s in SPLITS if s in present):
                     runs[name][split].append(bench.score(encoders, split).to_dict() | {"fit_seconds": fit_s})
-                for split in PHOTO_SPLITS if text_feature in photo_benches else ():
-                    scores = photo_benches[text_feature].score(encoders, split)
+                for split in PHOTO_SPLITS if key in photo_benches else ():
+                    scores = photo_benches[key].score(encoders, split)
                     runs[name][split].append(scores.to_dict() | {"fit_seconds": fit_s})
         for name, choice in variants:
             for split, split_runs in runs[name].items():
@@ -121,6 +127,8 @@ def main() -> None:
                     continue
                 mean = {k: float(np.mean([r[k] for r in split_runs])) for k in split_runs[0]}
                 entry: dict[str, object] = {"method": method, "text_feature": text_feature, **mean}
+                if regions != "quadrants":
+                    entry["image_regions"] = regions
                 if choice is not None:
                     entry["semantic"] = choice
                 entry["seeds"] = list(args.seeds)
@@ -162,7 +170,7 @@ def main() -> None:
         "seeds": args.seeds,
         "ccl_overrides": ccl_overrides,
         "corpus": corpus,
-        "towers": {"image": "efficientnet-lite0 (ImageNet)", "text": {k: b.text_tower.id for k, b in benches.items()}},
+        "towers": {"image": "efficientnet-lite0 (ImageNet)", "text": {k[0]: b.text_tower.id for k, b in benches.items()}},
         "results": results,
     }
     path = write_result(args.name, payload)

@@ -29,7 +29,7 @@ from ccl_embed.runtime.manifest import (
     Manifest,
     write_manifest,
 )
-from ccl_embed.runtime.patches import IMAGE_REGIONS, MAX_FRAGMENTS, Patches, pack_fragments, text_fragments
+from ccl_embed.runtime.patches import MAX_FRAGMENTS, Patches, image_regions, pack_fragments, text_fragments
 from ccl_embed.runtime.session import make_session
 
 OPSET = 17
@@ -171,8 +171,10 @@ def export_text_backbone(path: Path, tokenizer_path: Path) -> list[ParityReport]
 # ---- CCL heads ----------------------------------------------------------------------------------
 
 def head_modules(model: Any) -> tuple[Any, Any]:
-    """(image head, text head) wrapping a trained CCL model for export."""
+    """(image head, text head) wrapping a trained CCL model for export; the image head pools the
+    regions of the model's own scheme (``CCLConfig.image_regions``)."""
     torch = _torch()
+    regions_of_model = image_regions(model.config.image_regions)
 
     class ImageHead(torch.nn.Module):  # type: ignore[name-defined]
         def __init__(self) -> None:
@@ -181,7 +183,7 @@ def head_modules(model: Any) -> tuple[Any, Any]:
 
         def forward(self, feature_map: Any, logits: Any) -> Any:
             pooled = feature_map.mean(dim=(2, 3))
-            regions = torch.stack([feature_map[:, :, r0:r1, c0:c1].mean(dim=(2, 3)) for r0, r1, c0, c1 in IMAGE_REGIONS], 1)
+            regions = torch.stack([feature_map[:, :, r0:r1, c0:c1].mean(dim=(2, 3)) for r0, r1, c0, c1 in regions_of_model], 1)
             return self.ccl.encode_image(pooled, logits, regions)
 
     class TextHead(torch.nn.Module):  # type: ignore[name-defined]
@@ -335,7 +337,7 @@ def export_model(folder: str | Path, *, name: str | None = None, real: dict[str,
     folder = Path(folder)
     model = load_model(folder)
     prepare = preprocessing or Preprocessing()
-    patches = Patches(max_fragments=MAX_FRAGMENTS)
+    patches = Patches(image_regions=image_regions(model.config.image_regions), max_fragments=MAX_FRAGMENTS)
     reports: list[ParityReport]
     if backbone_files is not None:
         files, reports = backbone_files, []

@@ -64,9 +64,11 @@ def make_corpus(root: Path, *, styles: Sequence[str] = ("plain",), splits: bool 
 class TinyImageTower:
     """A fixed random projection of a 7x7 colour grid: deterministic, instant, colour-aware."""
 
-    id = "tiny-image/v1"
+    def __init__(self, channels: int = 16, classes: int = 10, regions: str = "quadrants") -> None:
+        from ccl_embed.runtime.patches import image_regions
 
-    def __init__(self, channels: int = 16, classes: int = 10) -> None:
+        self.id = "tiny-image/v1" if regions == "quadrants" else f"tiny-image/v1/{regions}"
+        self.regions = image_regions(regions)
         rng = np.random.default_rng(0)
         self.w = rng.normal(size=(3, channels)).astype(np.float32)
         self.wc = rng.normal(size=(channels, classes)).astype(np.float32)
@@ -77,7 +79,7 @@ class TinyImageTower:
         grid = np.stack([np.asarray(im.resize((7, 7)), dtype=np.float32) / 255.0 for im in images])
         fmap = np.maximum(grid @ self.w, 0).transpose(0, 3, 1, 2)  # [n, c, 7, 7]
         pool = fmap.mean(axis=(2, 3))
-        return {"pool": pool, "regions": pool_regions(fmap), "logits": pool @ self.wc}
+        return {"pool": pool, "regions": pool_regions(fmap, self.regions), "logits": pool @ self.wc}
 
 
 @pytest.fixture()
@@ -93,7 +95,7 @@ def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-def synthetic_features(n_concepts: int = 120, n_labels: int = 4, labelled: bool = True, seed: int = 0):
+def synthetic_features(n_concepts: int = 120, n_labels: int = 4, labelled: bool = True, seed: int = 0, regions: int = 3):
     """A FeatureSet whose image and text sides are noisy views of a per-label latent, with patches."""
     from ccl_embed.data.corpus import Pair
     from ccl_embed.train.features import FeatureSet
@@ -108,7 +110,7 @@ def synthetic_features(n_concepts: int = 120, n_labels: int = 4, labelled: bool 
         split = ("train", "train", "train", "val", "test")[k % 5]
         pairs.append(Pair(f"{k}.png", f"text {k}", label=f"L{lab}" if labelled else None, concept=f"c{k}", split=split))
         img.append(np.abs(z @ a + 0.3 * rng.normal(size=24)))
-        reg.append(np.abs(z @ a + 0.5 * rng.normal(size=(3, 24))))
+        reg.append(np.abs(z @ a + 0.5 * rng.normal(size=(regions, 24))))
         logit.append(z @ c)
         txt.append(z @ b + 0.3 * rng.normal(size=12))
         frag.append(z @ b + 0.5 * rng.normal(size=(4, 12)))
@@ -169,14 +171,18 @@ def tiny_backbones(folder: Path, image_dim: int = 24, classes: int = 10, text_di
     return {IMAGE_BACKBONE: folder / IMAGE_BACKBONE, TEXT_BACKBONE: folder / TEXT_BACKBONE, TOKENIZER: folder / TOKENIZER}
 
 
-def build_tiny_exported(root: Path):
-    """A tiny CCL model trained on synthetic features and exported with tiny backbones: (folder, reports)."""
+def build_tiny_exported(root: Path, **overrides):
+    """A tiny CCL model trained on synthetic features and exported with tiny backbones: (folder, reports).
+    ``overrides`` are CCLConfig fields; with ``image_regions`` the features have that scheme's region count."""
     from ccl_embed.export import export_model
     from ccl_embed.model.config import CCLConfig
     from ccl_embed.train.loop import train_ccl
 
-    config = CCLConfig(dim=12, instance_dim=4, text_bow=64, hidden=32, code=16, stage1_epochs=1, fusion_epochs=1, stage2_epochs=2, batch_size=32)
-    fs = synthetic_features()
+    from ccl_embed.runtime.patches import image_regions
+
+    config = CCLConfig(**{"dim": 12, "instance_dim": 4, "text_bow": 64, "hidden": 32, "code": 16, "stage1_epochs": 1,
+                          "fusion_epochs": 1, "stage2_epochs": 2, "batch_size": 32, **overrides})
+    fs = synthetic_features(regions=len(image_regions(config.image_regions)) if "image_regions" in overrides else 3)
     vectors = np.random.default_rng(1).normal(size=(10, 12)).astype(np.float32)
     train_ccl(fs.split("train"), None, config, class_vectors=vectors, out=root / "model")
     reports = export_model(root / "model", name="tiny", backbone_files=tiny_backbones(root / "bb"))

@@ -9,6 +9,8 @@ import json
 from dataclasses import asdict, dataclass, fields
 from typing import Any, TypeVar
 
+from ccl_embed.runtime.patches import image_regions
+
 T = TypeVar("T")
 
 
@@ -45,6 +47,10 @@ class CCLConfig:
     chosen on the validation splits by benchmarks/tune_ccl.py)."""
     use_patches: bool = True
     """Fuse fine-grained patches (image regions, text fragments) with the coarse instance."""
+    image_regions: str = "quadrants"
+    """Which regions of the backbone's 7x7 feature map are an image's patches: ``quadrants`` (five
+    overlapping), ``grid`` (nine that do not overlap) or ``quadrants+grid`` (both scales); see
+    ``ccl_embed.runtime.patches.REGION_SCHEMES``. Another scheme needs its own image features."""
     use_stage1: bool = True
     """Learn stage 1 (intra + inter correlation, multi-grained fusion); False feeds raw features to stage 2."""
     stage2_skip: bool = True
@@ -166,6 +172,10 @@ class CCLConfig:
     """Validation MAP every this many epochs of stage 2 (0: never)."""
 
     def __post_init__(self) -> None:
+        try:
+            image_regions(self.image_regions)
+        except ValueError as e:
+            raise ValueError(f"CCLConfig.{e}") from None
         for name in ("dim", "hidden", "code", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"CCLConfig.{name}={getattr(self, name)!r}: must be a positive integer")

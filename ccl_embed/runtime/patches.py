@@ -1,9 +1,12 @@
 """The fine-grained patch schemes, owned by the runtime and shared with training and export.
 
 Images: regions pooled from the backbone's final 7x7 feature map (one backbone pass gives the
-whole-image instance vector and every region). Five regions: the four overlapping 4x4
-quadrants and the 3x3 centre. Pooling regions from the feature map costs a few microseconds;
-cropping and re-encoding each region costs a full backbone pass per region.
+whole-image instance vector and every region). The scheme is a training choice
+(``CCLConfig.image_regions``, one of :data:`REGION_SCHEMES`), and the model folder's manifest
+records its regions. The default, ``quadrants``, has five: the four overlapping 4x4 quadrants and
+the 3x3 centre. ``grid`` has nine cells that do not overlap, nearer the paper's separate regions,
+and ``quadrants+grid`` both scales. Pooling regions from the feature map costs a few
+microseconds; cropping and re-encoding each region would cost a full backbone pass per region.
 
 Texts: fragments. A text is cut into sentences and clauses (``. ; : ! ?`` and line breaks);
 keyword lists (comma-separated) are cut into their phrases. The first ``MAX_FRAGMENTS`` are kept.
@@ -28,6 +31,28 @@ IMAGE_REGIONS: tuple[tuple[int, int, int, int], ...] = (
     (2, 5, 2, 5),  # centre 3x3
 )
 """Regions as (row_start, row_stop, col_start, col_stop) on the 7x7 grid, stops exclusive."""
+
+_BANDS = ((0, 2), (2, 5), (5, 7))
+GRID_REGIONS: tuple[tuple[int, int, int, int], ...] = tuple((r0, r1, c0, c1) for r0, r1 in _BANDS for c0, c1 in _BANDS)
+"""Nine cells that do not overlap: the 7x7 grid cut into row and column bands of 2, 3 and 2."""
+
+REGION_SCHEMES: dict[str, tuple[tuple[int, int, int, int], ...]] = {
+    "quadrants": IMAGE_REGIONS,
+    "grid": GRID_REGIONS,
+    "quadrants+grid": IMAGE_REGIONS + GRID_REGIONS,
+}
+"""The image region schemes a model can be trained with, by name."""
+
+
+def image_regions(scheme: str) -> tuple[tuple[int, int, int, int], ...]:
+    """The regions of a scheme of :data:`REGION_SCHEMES`.
+
+    Raises:
+        ValueError: For an unknown scheme, naming the known ones.
+    """
+    if scheme not in REGION_SCHEMES:
+        raise ValueError(f"image_regions={scheme!r}: choose one of {', '.join(REGION_SCHEMES)}")
+    return REGION_SCHEMES[scheme]
 
 MAX_FRAGMENTS = 8
 """At most this many text fragments are kept per text."""

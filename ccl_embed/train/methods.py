@@ -25,6 +25,8 @@ CCL_VARIANTS: dict[str, dict[str, Any]] = {
     "ccl-paper": PAPER,
     "ccl-paper-fixed-weights": {**PAPER, "adaptive_weights": False},
     "ccl-no-patches": {"use_patches": False},
+    "ccl-grid-patches": {"image_regions": "grid"},
+    "ccl-two-scale-patches": {"image_regions": "quadrants+grid"},
     "ccl-no-stage1": {"use_stage1": False},
     "ccl-no-corr": {"use_corr": False},
     "ccl-no-intra": {"use_intra": False},
@@ -47,6 +49,8 @@ intra-only codes); ``ccl-no-stage1`` drops stage 1 and the fusion network togeth
 ``ccl-own-classifiers`` gives each modality its own category classifier (the paper's) instead of
 shared prototypes; ``ccl-corr-released`` weighs the correspondence code distance 0.7 as the
 released code does. ``ccl-no-instance-part`` keeps the instance level but in the category space;
+``ccl-grid-patches`` pools nine image regions that do not overlap, nearer the paper's separate
+regions, and ``ccl-two-scale-patches`` those and the five overlapping ones together;
 ``ccl-no-conse``, ``ccl-no-skip`` and ``ccl-no-input-dropout`` remove the additions ``ccl`` carries
 beyond the paper; ``ccl-category-only`` is the paper's category-only constraints on the paper's
 inputs (no instance level, no bag of words)."""

@@ -146,7 +146,8 @@ def train_model(
     from ccl_embed.train.loop import train_ccl
 
     config = CCLConfig.from_dict(dict(overrides or {}))
-    bench = open_workbench(corpus, text_feature=text_feature, seed=config.seed, progress=progress)
+    bench = open_workbench(corpus, text_feature=text_feature, seed=config.seed, progress=progress,
+                           image_tower=EfficientNetTower(regions=config.image_regions))
     ctx = bench.context()
     vectors = ctx.class_vectors() if config.use_conse and ctx.class_vectors else None
     if config.use_conse and vectors is None:

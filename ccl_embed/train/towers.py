@@ -4,8 +4,9 @@ A tower turns a batch of inputs into named feature arrays and has an ``id`` that
 whenever its output would, so cached features are never mixed up across towers.
 
 - :class:`EfficientNetTower`: EfficientNet-Lite0 (ImageNet), 224 px, mean = std = 0.5. Gives the
-  pooled 1280-d vector (``pool``), the five regions of :data:`ccl_embed.runtime.patches.IMAGE_REGIONS`
-  pooled from the 7x7 map (``regions``) and the 1000 ImageNet logits (``logits``).
+  pooled 1280-d vector (``pool``), the regions of one scheme of
+  :data:`ccl_embed.runtime.patches.REGION_SCHEMES` pooled from the 7x7 map (``regions``; the five
+  quadrant regions by default) and the 1000 ImageNet logits (``logits``).
 - :class:`MiniLMTower`: all-MiniLM-L6-v2, mean-pooled and L2-normalised 384-d (``vec``).
 - :class:`BowTower`: hashed bag of words, the paper's own text feature (``vec``); needs no model.
 """
@@ -20,7 +21,7 @@ from PIL import Image
 
 from ccl_embed.runtime.images import FLAT_STEP, FLATNESS_VERSION, IMAGE_MEAN, IMAGE_SIZE, IMAGE_STD, flatness, preprocess
 from ccl_embed.runtime.bow import hashed_bow
-from ccl_embed.runtime.patches import IMAGE_REGIONS
+from ccl_embed.runtime.patches import IMAGE_REGIONS, image_regions
 from ccl_embed.errors import require
 from ccl_embed.model.backbones import load_efficientnet, load_minilm
 
@@ -38,9 +39,9 @@ class TextTower(Protocol):
     def encode(self, texts: Sequence[str]) -> dict[str, np.ndarray]: ...
 
 
-def pool_regions(feature_map: np.ndarray) -> np.ndarray:
+def pool_regions(feature_map: np.ndarray, regions: Sequence[tuple[int, int, int, int]] = IMAGE_REGIONS) -> np.ndarray:
     """``[n, c, 7, 7]`` feature maps to ``[n, regions, c]`` region means."""
-    return np.stack([feature_map[:, :, r0:r1, c0:c1].mean(axis=(2, 3)) for r0, r1, c0, c1 in IMAGE_REGIONS], axis=1)
+    return np.stack([feature_map[:, :, r0:r1, c0:c1].mean(axis=(2, 3)) for r0, r1, c0, c1 in regions], axis=1)
 
 
 class EfficientNetTower:
@@ -51,12 +52,14 @@ class EfficientNetTower:
     ``backend="torch"`` runs it in PyTorch instead.
     """
 
-    id = f"efficientnet-lite0-relu6/{IMAGE_SIZE}px/mean{IMAGE_MEAN}/std{IMAGE_STD}/regions{len(IMAGE_REGIONS)}/flat{FLAT_STEP}v{FLATNESS_VERSION}"
-
-    def __init__(self, backend: str = "onnx", threads: int | None = None) -> None:
+    def __init__(self, backend: str = "onnx", threads: int | None = None, regions: str = "quadrants") -> None:
         if backend not in ("onnx", "torch"):
             raise ValueError(f"backend={backend!r}: choose 'onnx' or 'torch'")
         self.backend = backend
+        self.regions = image_regions(regions)
+        # the default scheme keeps the id it always had, so features cached before schemes existed stay valid
+        scheme = f"regions{len(IMAGE_REGIONS)}" if regions == "quadrants" else f"regions-{regions}"
+        self.id = f"efficientnet-lite0-relu6/{IMAGE_SIZE}px/mean{IMAGE_MEAN}/std{IMAGE_STD}/{scheme}/flat{FLAT_STEP}v{FLATNESS_VERSION}"
         self._torch = require("torch", "train")
         if backend == "torch":
             if threads:
@@ -83,7 +86,8 @@ class EfficientNetTower:
     def encode(self, images: Sequence[Image.Image]) -> dict[str, np.ndarray]:
         fmap, logits = self._run(np.stack([preprocess(im) for im in images]))
         flat = np.array([flatness(im) for im in images], dtype=np.float32)
-        return {"pool": fmap.mean(axis=(2, 3)), "regions": pool_regions(fmap), "logits": logits, "flatness": flat}
+        return {"pool": fmap.mean(axis=(2, 3)), "regions": pool_regions(fmap, self.regions), "logits": logits,
+                "flatness": flat}
 
 
 class MiniLMTower:

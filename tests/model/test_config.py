@@ -71,3 +71,13 @@ def test_fields_of_retired_features_are_dropped_when_read():
     assert CCLConfig.from_dict(old) == CCLConfig()
     with pytest.raises(ValueError, match="unknown field 'photo_flat'"):
         CCLConfig.from_dict({"photo_flat": 0.4})
+
+
+def test_an_unknown_region_scheme_is_refused_by_name():
+    import pytest
+
+    from ccl_embed.model.config import CCLConfig
+
+    with pytest.raises(ValueError, match="CCLConfig.image_regions='tiles': choose one of quadrants, grid"):
+        CCLConfig(image_regions="tiles")
+    assert CCLConfig.from_dict({"image_regions": "grid"}).image_regions == "grid"

@@ -44,6 +44,26 @@ def test_images_embed_to_unit_vectors_matching_the_torch_model(model_dir, images
     assert cos.min() >= 0.9999
 
 
+def test_a_grid_scheme_model_pools_its_own_regions_in_the_runtime(tmp_path, images):
+    from ccl_embed.runtime.folder import read_runtime
+    from ccl_embed.runtime.patches import GRID_REGIONS, IMAGE_REGIONS
+
+    folder = build_tiny_exported(tmp_path, image_regions="grid")[0]
+    assert read_runtime(folder).manifest.patches.image_regions == GRID_REGIONS
+    vecs = np.stack([r.vector for r in Embedder(folder, device="cpu").embed_images(images)])
+    pixels = np.stack([preprocess(load_image(p)) for p in images])
+    fmap, logits = make_session(folder / "image_backbone.onnx", "cpu").run(None, {"pixels": pixels})
+    model = load_model(folder)
+
+    def torch_vectors(regions):
+        with torch.inference_mode():
+            return model.encode_image(torch.from_numpy(fmap.mean(axis=(2, 3))), torch.from_numpy(logits),
+                                      torch.from_numpy(pool_regions(fmap, regions))).numpy()
+
+    np.testing.assert_allclose(vecs, torch_vectors(GRID_REGIONS), atol=1e-5)
+    assert np.abs(vecs - torch_vectors(IMAGE_REGIONS[:4] * 2 + IMAGE_REGIONS[4:])).max() > 1e-4  # not the old regions
+
+
 def test_a_bad_image_costs_only_itself(model_dir, images, tmp_path):
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"not an image")

@@ -93,3 +93,20 @@ def test_feature_sets_of_the_same_towers_join_into_one_gallery():
     odd = FeatureSet(test.pairs, {"pool": test.image["pool"]}, test.text, test.fragments, test.fragment_mask)
     with pytest.raises(ValueError, match="different image features"):
         FeatureSet.concat([val, odd])
+
+
+def test_train_model_reads_the_features_of_its_region_scheme(tmp_path, monkeypatch):
+    from ccl_embed.model.folder import read_config
+    from ccl_embed.train import pipeline
+    from ccl_embed.train.towers import BowTower
+    from tests.conftest import TinyImageTower, make_corpus
+
+    monkeypatch.setattr(pipeline, "EfficientNetTower", TinyImageTower)
+    monkeypatch.setenv("CCL_EMBED_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setitem(pipeline.TEXT_FEATURES, "bow", lambda: BowTower(64))
+    corpus = make_corpus(tmp_path / "c")
+    small = {"dim": 8, "hidden": 16, "code": 8, "stage1_epochs": 1, "fusion_epochs": 1, "stage2_epochs": 1, "batch_size": 16}
+    for scheme, count in (("quadrants", 5), ("grid", 9), ("quadrants+grid", 14)):
+        pipeline.train_model(corpus, tmp_path / scheme, overrides={**small, "image_regions": scheme}, text_feature="bow")
+        config, spec, _ = read_config(tmp_path / scheme)
+        assert (config.image_regions, spec.image_patches) == (scheme, count)
