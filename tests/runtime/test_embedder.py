@@ -193,3 +193,15 @@ class _Counting:
 
     def get_providers(self):
         return self._session.get_providers()
+
+
+def test_concurrent_callers_share_the_workers_and_the_cache_safely(model_dir):
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [f"a {c} {s}, {s}, shape" for c in ("red", "blue", "green", "yellow") for s in ("square", "circle", "bar")]
+    emb = Embedder(_per_item_everywhere(model_dir), device="cpu", threads=2)
+    alone = np.stack([r.vector for r in Embedder(_per_item_everywhere(model_dir), device="cpu", threads=1).embed_texts(texts)])
+    with ThreadPoolExecutor(4) as callers:
+        results = list(callers.map(lambda k: np.stack([r.vector for r in emb.embed_texts(texts[k:] + texts[:k])]), range(8)))
+    for k, got in enumerate(results):
+        assert np.array_equal(got, np.roll(alone, -k, axis=0))
