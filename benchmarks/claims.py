@@ -100,12 +100,91 @@ def claims_lines(results: dict[str, dict[str, dict[str, Any]]], splits: tuple[st
                     "It holds when the mean exceeds that spread."]
 
 
+def _rewrite(doc: Path, start: str, end: str, lines: list[str]) -> bool:
+    """Rewrite the block of ``doc`` between ``start`` and ``end``; False (and nothing written)
+    when it lacks them."""
+    text = doc.read_text(encoding="utf-8") if doc.is_file() else ""
+    if start not in text or end not in text:
+        return False
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    doc.write_text(head + start + "\n\n" + "\n".join(lines) + "\n\n" + end + tail, encoding="utf-8")
+    return True
+
+
 def write_claims(doc: Path, results: dict[str, dict[str, dict[str, Any]]], splits: tuple[str, ...]) -> bool:
     """Rewrite the claims block of ``doc``; False (and nothing written) when it has no markers."""
-    text = doc.read_text(encoding="utf-8") if doc.is_file() else ""
-    if START not in text or END not in text:
-        return False
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    doc.write_text(head + START + "\n\n" + "\n".join(claims_lines(results, splits)) + "\n\n" + END + tail, encoding="utf-8")
-    return True
+    return _rewrite(doc, START, END, claims_lines(results, splits))
+
+
+CHOICES_START = "<!-- choices:start (written by benchmarks/quality.py; do not edit by hand) -->"
+CHOICES_END = "<!-- choices:end -->"
+VALIDATION = ("val", "style-val", "style-val-3d")
+"""Where the choices are made: the validation splits, never test or the held-out test styles."""
+CHOICES = (  # (what is chosen, the setting ccl ships, ((row, its other setting), ...))
+    ("stage 1's correspondence weights", "code distance 0.3, reconstruction 0.7",
+     (("ccl-corr-released", "distance 0.7, reconstruction 0.3, as in the released code"),)),
+    ("the category constraint's classes", "one set of prototypes both modalities share",
+     (("ccl-own-classifiers", "a classifier per modality, as in the paper"),)),
+    ("image patches", "five overlapping regions",
+     (("ccl-grid-patches", "nine cells that do not overlap"), ("ccl-two-scale-patches", "both sets, 14 regions"))),
+    ("stage 2's loss balance", "adaptive (learned uncertainty weights)",
+     (("ccl-fixed-weights", "fixed equal weights, as in the released code"),)),
+)
+
+
+def validation_score(results: dict[str, dict[str, dict[str, Any]]], row: str) -> tuple[float, np.ndarray | None, list[str]]:
+    """A row's selection score (both metrics, as in ``_common.SELECTION_RULE``, without its floor)
+    over the validation splits it was scored on: the mean, its per-seed values (None when any
+    split kept none) and the splits."""
+    splits = [s for s in VALIDATION if row in results.get(s, {})]
+    means, seeds = [], []
+    for split in splits:
+        entry = results[split][row]
+        (m, m_s), (r, r_s) = _values(entry, "mean_map"), _values(entry, "r10")
+        means.append((m + r) / 2)
+        seeds.append(None if m_s is None or r_s is None else (m_s + r_s) / 2)
+    mean = float(np.mean(means)) if means else float("nan")
+    kept = [s for s in seeds if s is not None]
+    if not splits or len(kept) < len(seeds):
+        return mean, None, splits
+    return mean, np.mean(np.stack(kept), axis=0), splits
+
+
+def choices_lines(results: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    """The choices table: each alternative against the shipped setting on the validation splits."""
+    lines = ["| choice | `ccl` ships | alternative | row | validation score, `ccl` | alternative | difference | on validation |",
+             "|---|---|---|---|---|---|---|---|"]
+    measured = False
+    base, base_seeds, _ = validation_score(results, "ccl")
+    for choice, shipped, alternatives in CHOICES:
+        for row, setting in alternatives:
+            score, seeds, splits = validation_score(results, row)
+            if not splits or np.isnan(base):
+                continue
+            measured = True
+            paired = (base_seeds is not None and seeds is not None and len(seeds) > 1 and len(seeds) == len(base_seeds)
+                      and results[splits[0]][row].get("seeds") == results[splits[0]]["ccl"].get("seeds"))
+            diff, std = (float((seeds - base_seeds).mean()), float((seeds - base_seeds).std(ddof=1))) if paired else (score - base, None)
+            if std is None:
+                call = "not paired: undecided"
+            elif diff > std:
+                call = "the alternative is better"
+            elif diff < -std:
+                call = "the shipped setting is better"
+            else:
+                call = "within the spread: the shipped setting stays"
+            cell = f"{diff:+.4f}" + (f" +- {std:.4f}" if std is not None else "")
+            lines.append(f"| {choice} | {shipped} | {setting} | `{row}` | {base:.4f} | {score:.4f} | {cell} | {call} |")
+    if not measured:
+        return ["No alternative has been measured on this corpus's validation splits yet "
+                "(`bash benchmarks/paper_rows.sh` measures them, three seeds each)."]
+    return lines + ["", "The score is the selection rule's: (mean MAP + mean R@10) / 2, averaged over "
+                    f"{', '.join(VALIDATION)}; the difference is the alternative minus `ccl`, paired per seed, "
+                    "+- its sample standard deviation. Only validation splits decide; the held-out test splits "
+                    "are in docs/results.md."]
+
+
+def write_choices(doc: Path, results: dict[str, dict[str, dict[str, Any]]]) -> bool:
+    """Rewrite the choices block of ``doc``; False (and nothing written) when it has no markers."""
+    return _rewrite(doc, CHOICES_START, CHOICES_END, choices_lines(results))

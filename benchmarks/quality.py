@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DOCS, RESULTS, command_line, file_sha256, semantic_choice, versions, write_result  # noqa: E402
-from claims import paired_difference, write_claims  # noqa: E402
+from claims import paired_difference, write_choices, write_claims  # noqa: E402
 
 from ccl_embed.data.build import REPORT_FILE, SOURCES_FILE  # noqa: E402
 from ccl_embed.paths import cache_dir  # noqa: E402
@@ -251,6 +251,7 @@ def write_table(results: dict[str, dict[str, dict[str, object]]], corpus: dict[s
     doc.write_text("\n".join(lines))
     if name == "quality":
         write_claims(DOCS / "analysis.md", results, HELD_OUT)
+        write_choices(DOCS / "analysis.md", results)
     return doc
 
 

@@ -87,3 +87,25 @@ def test_the_claims_block_is_rewritten_between_its_markers_only(tmp_path):
     plain = tmp_path / "plain.md"
     plain.write_text("no markers\n")
     assert not claims.write_claims(plain, results, ("test",)) and plain.read_text() == "no markers\n"
+
+
+def test_a_choice_is_decided_on_validation_splits_by_the_paired_selection_score(tmp_path):
+    def entry(maps, r10s):
+        return {"seeds": [0, 1, 2], "mean_map": sum(maps) / 3, "r10_i2t": sum(r10s) / 3, "r10_t2i": sum(r10s) / 3,
+                "per_seed": {"mean_map": maps, "r10_i2t": r10s, "r10_t2i": r10s}}
+
+    results = {
+        "val": {"ccl": entry([0.30, 0.31, 0.29], [0.50, 0.50, 0.50]),
+                "ccl-grid-patches": entry([0.34, 0.35, 0.33], [0.52, 0.51, 0.53]),
+                "ccl-fixed-weights": entry([0.31, 0.30, 0.29], [0.50, 0.50, 0.50])},
+        "test": {"ccl-own-classifiers": entry([0.9, 0.9, 0.9], [0.9, 0.9, 0.9])},  # a test split never decides
+    }
+    score, seeds, splits = claims.validation_score(results, "ccl")
+    assert splits == ["val"] and score == pytest.approx((0.30 + 0.50) / 2) and len(seeds) == 3
+    lines = "\n".join(claims.choices_lines(results))
+    assert "`ccl-grid-patches` | 0.4000 | 0.4300 | +0.0300 +- 0.0050 | the alternative is better |" in lines
+    assert "`ccl-fixed-weights` | 0.4000 | 0.4000 | +0.0000 +- 0.0050 | within the spread: the shipped setting stays |" in lines
+    assert "ccl-own-classifiers" not in lines
+    doc = tmp_path / "analysis.md"
+    doc.write_text(f"a\n{claims.CHOICES_START}\nold\n{claims.CHOICES_END}\nb\n")
+    assert claims.write_choices(doc, results) and "old" not in doc.read_text() and doc.read_text().endswith("b\n")
