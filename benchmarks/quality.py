@@ -55,17 +55,21 @@ LEGACY_SHIPPED_ROW = "ccl+semantic"
 METRICS = ("i2t_map", "t2i_map", "mean_map", "r1_i2t", "r10_i2t", "r1_t2i", "r10_t2i", "medr_i2t", "medr_t2i")
 
 
-def row_variants(row: str, method: str, semantic: dict[str, float]) -> list[tuple[str, dict[str, float] | None]]:
+def row_variants(row: str, method: str, semantic: dict[str, float],
+                 retuned: dict[str, float] | None = None) -> list[tuple[str, dict[str, float] | None]]:
     """The rows one fit gives: (row name, semantic part applied when embedding, or None).
 
     Every CCL row is scored as the default model ships, with the zero-shot semantic part of the
     release config appended (``configs/default-model.json``), so that ``ccl`` is the shipped
     configuration and an ablation row differs from it in its one component; the ``ccl`` fit is
-    scored without that part too, as ``ccl-no-semantic``. Rows in :data:`SEMANTIC_FREE` and the
-    baselines have none."""
+    scored without that part too, as ``ccl-no-semantic``, and, given ``retuned`` (settings
+    tune_semantic.py chose that are not shipped yet), with them, as ``ccl-retuned``. Rows in
+    :data:`SEMANTIC_FREE` and the baselines have none."""
     if not method.startswith("ccl") or row in SEMANTIC_FREE or not semantic:
         return [(row, None)]
-    return [(row, semantic)] + ([("ccl-no-semantic", None)] if row == "ccl" else [])
+    if row != "ccl":
+        return [(row, semantic)]
+    return [(row, semantic), ("ccl-no-semantic", None)] + ([("ccl-retuned", retuned)] if retuned else [])
 
 
 def main() -> None:
@@ -79,6 +83,9 @@ def main() -> None:
     parser.add_argument("--wait-pid", type=int, default=0, help="Before merging, wait for this process to end.")
     parser.add_argument("--ccl-overrides", default="{}",
                         help='CCLConfig fields (JSON) under every CCL row, e.g. \'{"stage2_epochs": 14}\'')
+    parser.add_argument("--retuned", default=None, metavar="NAME",
+                        help="Also score the ccl fits with the chosen_config of results/NAME.json (tune_semantic.py), "
+                             "as the row ccl-retuned.")
     parser.add_argument("--name", default="quality",
                         help="Write results/NAME.json; only the default name also rewrites docs/results.md.")
     parser.add_argument("--tables-only", action="store_true",
@@ -93,6 +100,7 @@ def main() -> None:
     benches, photo_benches = {}, {}
     results: dict[str, dict[str, dict[str, object]]] = {s: {} for s in (*SPLITS, *PHOTO_SPLITS)}
     semantic = semantic_choice()
+    retuned = json.loads((RESULTS / f"{args.retuned}.json").read_text())["chosen_config"] if args.retuned else None
     for row, method, text_feature in ROWS:
         if row not in args.rows:
             continue
@@ -107,7 +115,7 @@ def main() -> None:
                 photo_benches[key] = open_workbench(args.photos, text_tower=benches[key].text_tower, image_tower=tower)
         bench = benches[key]
         present = {p.split for p in bench.features.pairs}
-        variants = row_variants(row, method, semantic)
+        variants = row_variants(row, method, semantic, retuned)
         runs: dict[str, dict[str, list[dict[str, float]]]] = {v: {s: [] for s in results} for v, _ in variants}
         for seed in args.seeds:
             bench.seed = seed
@@ -131,6 +139,10 @@ def main() -> None:
                     entry["image_regions"] = regions
                 if choice is not None:
                     entry["semantic"] = choice
+                if name == "ccl-retuned":
+                    entry["note"] = (f"the ccl fits scored with the semantic settings benchmarks/tune_semantic.py chose in "
+                                     f"results/{args.retuned}.json (this entry's `semantic`); not shipped until the "
+                                     "default model is rebuilt with them")
                 entry["seeds"] = list(args.seeds)
                 entry["command"] = command_line()
                 entry["per_seed"] = {k: [float(r[k]) for r in split_runs] for k in METRICS}  # for paired differences
@@ -148,7 +160,7 @@ def main() -> None:
         time.sleep(5)
     if args.merge and (RESULTS / f"{args.name}.json").exists():
         old = json.loads((RESULTS / f"{args.name}.json").read_text())["results"]
-        order = [r[0] for r in ROWS] + ["ccl-no-semantic"]
+        order = [r[0] for r in ROWS] + ["ccl-no-semantic", "ccl-retuned"]
         for split in results:
             merged = {**old.get(split, {}), **results[split]}
             if "ccl" in results[split]:  # a record from before `ccl` was the shipped configuration

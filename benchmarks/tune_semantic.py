@@ -18,17 +18,23 @@ metrics at once: ``_common.both_metrics``, (category mean MAP + instance mean R@
    photograph weight again (the projection changes how much the semantic part can carry): the
    values with the best ``photos-val`` score, better than step 2's, under the same rule.
 
-4. ``photo_offset`` again, now on a **mixed** validation gallery: the drawings of ``val`` and the
+4. ``drawing_semantic_weight``: the images' own weight when they are like the training images,
+   apart from the texts' (None keeps the texts' weight, as before; 0 ranks drawings by CCL
+   alone while texts keep the part photographs meet them on). The value with the best mean of
+   the drawing splits' and ``photos-val``'s scores whose splits each stay within ``TOLERANCE``
+   of step 3's, under the same floor rule.
+
+5. ``photo_offset`` again, now on a **mixed** validation gallery: the drawings of ``val`` and the
    photographs of ``photos-val`` in one collection, searched by every caption (text -> image). The
    offset sets where the bridge's scores sit against the drawings', which a gallery of one kind
    cannot see. Each caption's group (photograph, drawing) counts equally:
    ``(R@1 + R@10) / 2`` per group, averaged. The best such score whose splits each stay within
-   ``TOLERANCE`` of step 3's. ``--from-result NAME`` starts from the ``chosen_config`` of an
-   earlier run and does steps 4 and 5 alone.
+   ``TOLERANCE`` of step 4's. ``--from-result NAME`` starts from the ``chosen_config`` of an
+   earlier run and does steps 4 to 6 alone.
 
-5. ``centering`` (hubness reduction, ``CCLConfig.centering``): the value with the best mean of
+6. ``centering`` (hubness reduction, ``CCLConfig.centering``): the value with the best mean of
    every validation score (each drawing split's, ``photos-val``'s and the mixed gallery's) whose
-   splits each stay within ``TOLERANCE`` of step 4's, under the same floor rule.
+   splits each stay within ``TOLERANCE`` of step 5's, under the same floor rule.
 
 ``test``, the held-out test styles and the ``photos`` sanity set are not scored here; the
 novelty of their images is recorded (percentiles per split), to show how the switch separates
@@ -70,7 +76,8 @@ TEXT_PROJECTIONS = (0.5, 0.75)
 TEXT_TEMPERATURES = (0.05, 0.1)
 PROJECTED_PHOTO_WEIGHTS = (0.9, 0.95)
 MIXED_OFFSETS = (0.0, 0.1, 0.2, 0.3, 0.4)
-CENTERINGS = (0.0, 0.25, 0.5, 0.75, 1.0)  # 0.0 first: step 4's choice itself, the base of step 5
+DRAWING_WEIGHTS = (None, 0.0, 0.05, 0.1)  # None first: the texts' weight, step 3's choice itself
+CENTERINGS = (0.0, 0.25, 0.5, 0.75, 1.0)  # 0.0 first: step 5's choice itself, the base of step 6
 TOLERANCE = 0.01
 
 
@@ -136,7 +143,7 @@ def main() -> None:
     parser.add_argument("--photos", type=Path, default=cache_dir() / "photos")
     parser.add_argument("--name", default="semantic_tuning", help="Write results/NAME.json.")
     parser.add_argument("--from-result", default=None,
-                        help="Start from the chosen_config of results/NAME.json and run step 4 alone.")
+                        help="Start from the chosen_config of results/NAME.json and run steps 4 to 6 alone.")
     args = parser.parse_args()
     bench = open_workbench(args.corpus)
     photos = open_workbench(args.photos, text_tower=bench.text_tower)
@@ -189,7 +196,17 @@ def main() -> None:
         w, chosen = steps_one_to_three()
     gallery = FeatureSet.concat([bench.split("val"), photos.split("photos-val")])
     photo = np.arange(len(gallery)) >= len(bench.split("val"))
+    chosen.pop("drawing_semantic_weight", None)  # an earlier run's choice is made again here
     step3 = score(**chosen)
+    drawn: dict[str, dict[str, float]] = {"None": step3}
+    for d in DRAWING_WEIGHTS[1:] if chosen.get("semantic_weight", 0.0) > 0 else ():
+        drawn[str(d)] = score(**(chosen | {"drawing_semantic_weight": d}))
+    ok_d = [d for d in DRAWING_WEIGHTS if str(d) in drawn and within(drawn[str(d)], step3)
+            and drawn[str(d)]["photos-val"] >= step3["photos-val"] - TOLERANCE]
+    best_d = max(ok_d, key=lambda d: float(np.mean([v for k, v in drawn[str(d)].items() if k != "floor"])))
+    if best_d is not None:
+        chosen["drawing_semantic_weight"] = best_d
+    step3 = drawn[str(best_d)]  # the base of the offset step
     mixed: dict[float, dict[str, object]] = {}
     for e in MIXED_OFFSETS if chosen.get("photo_semantic_weight", 0.0) > 0 else ():
         model.config = replace(base, **(chosen | {"photo_offset": e}))
@@ -207,8 +224,8 @@ def main() -> None:
         mean = float(np.mean([v for k, v in splits.items() if k != "floor"] + [m["score"]]))
         centred[b] = {"mixed": m, "splits": splits, "mean": mean}
         print(f"centering={b} mixed gallery: " + " ".join(f"{k} {v:.4f}" for k, v in m.items()) + f" mean {mean:.4f}", flush=True)
-    step4: dict[str, float] = centred[0.0]["splits"]  # type: ignore[assignment]  # step 4's choice, uncentred
-    ok = [b for b, r in centred.items() if within(r["splits"], step4) and r["splits"]["photos-val"] >= step4["photos-val"] - TOLERANCE]  # type: ignore[arg-type]
+    step5: dict[str, float] = centred[0.0]["splits"]  # type: ignore[assignment]  # step 5's choice, uncentred
+    ok = [b for b, r in centred.items() if within(r["splits"], step5) and r["splits"]["photos-val"] >= step5["photos-val"] - TOLERANCE]  # type: ignore[arg-type]
     if ok:
         chosen["centering"] = max(ok, key=lambda b: centred[b]["mean"])  # type: ignore[arg-type, return-value]
     print("chosen:", chosen, "(copy it into the \"semantic\" section of configs/default-model.json to ship it)")
@@ -217,17 +234,19 @@ def main() -> None:
         "corpus_pairs_sha256": file_sha256(args.corpus / "pairs.jsonl"),
         "photos_pairs_sha256": file_sha256(args.photos / "pairs.jsonl"),
         "from_result": args.from_result,
-        "score": "(category mean MAP + instance mean R@10) / 2 on each split; step 4: the mixed gallery's score",
+        "score": "(category mean MAP + instance mean R@10) / 2 on each split; step 5: the mixed gallery's score",
         "floor": floor,
         "rule": (f"semantic_weight: largest w with every drawing validation split ({', '.join(drawings)}) within "
                  f"{TOLERANCE} of w=0 and, wherever w=0 does, reaching the best non-CCL row of quality.json on MAP and "
                  "R@10 in both directions on each of them (kept by every later step); photo route: best photos-val "
                  f"score keeping the drawing splits within {TOLERANCE} "
                  "of that; text projection (with the photograph weight): the same rule, and better on photos-val than "
-                 f"the route alone; photo_offset: best mixed-gallery score (val drawings and photos-val photographs in "
+                 "the route alone; drawing_semantic_weight: best mean of the drawing splits' and photos-val's scores "
+                 f"with every split within {TOLERANCE} of step 3's and the floor kept; photo_offset: best mixed-gallery "
+                 "score (val drawings and photos-val photographs in "
                  f"one gallery, text -> image, each group counting equally) with every split within {TOLERANCE} of "
-                 "step 3's; centering: best mean of every validation score (drawing splits, photos-val, mixed gallery) "
-                 f"with every split within {TOLERANCE} of step 4's and the floor kept; test, the held-out test styles "
+                 "step 4's; centering: best mean of every validation score (drawing splits, photos-val, mixed gallery) "
+                 f"with every split within {TOLERANCE} of step 5's and the floor kept; test, the held-out test styles "
                  "and photos not scored"),
         "scores": {str(k): r for k, r in rows.items()},
         "photo_route_scores": {f"novelty={f} width={g} weight={pw} offset={e}": r for (f, g, pw, e), r in routes.items()},
@@ -235,6 +254,7 @@ def main() -> None:
         "text_projection_scores": {f"projection={b} temperature={t} photo_weight={pw}": r
                                    for (b, t, pw), r in projections.items()},
         "mixed_gallery": {"val drawings": int((~photo).sum()), "photos-val photographs": int(photo.sum())},
+        "drawing_weight_scores": drawn,
         "mixed_offset_scores": {str(e): r for e, r in mixed.items()},
         "centering_scores": {str(b): r for b, r in centred.items()},
         "chosen": w, "chosen_config": chosen,

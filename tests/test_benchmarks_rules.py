@@ -27,6 +27,9 @@ def test_ccl_is_the_shipped_configuration_and_its_fit_also_gives_the_row_without
     assert quality.row_variants("ccl-no-patches", "ccl-no-patches", SEMANTIC) == [("ccl-no-patches", SEMANTIC)]
     assert quality.row_variants("infonce-bow", "infonce", SEMANTIC) == [("infonce-bow", None)]
     assert quality.row_variants("ccl", "ccl", {}) == [("ccl", None)]  # no release config: nothing to append
+    retuned = {"semantic_weight": 0.2, "drawing_semantic_weight": 0.0}
+    assert quality.row_variants("ccl", "ccl", SEMANTIC, retuned)[-1] == ("ccl-retuned", retuned)
+    assert quality.row_variants("ccl-no-patches", "ccl-no-patches", SEMANTIC, retuned) == [("ccl-no-patches", SEMANTIC)]
 
 
 def test_rows_without_the_conse_input_cannot_carry_the_semantic_part():

@@ -127,6 +127,12 @@ class CCLConfig:
     get their ConSE vector, texts their text-tower vector, so that cosine similarity becomes
     (1 - w) * CCL's + w * ConSE's. Keeps the image tower's ImageNet knowledge (photos) that
     training on pictograms does not cover. Needs ``use_conse``. 0 is the paper's model."""
+    drawing_semantic_weight: float | None = None
+    """The images' own semantic weight when they are like the training images (drawings), apart
+    from the texts' ``semantic_weight``: a drawing's cosine to a text is then
+    ``sqrt((1 - d)(1 - w)) * CCL's + sqrt(d w) * ConSE's``. 0 ranks drawings by CCL alone while
+    texts keep the part that photographs meet them on. None: ``semantic_weight``, as trained
+    before this field existed. Needs ``semantic_weight > 0``."""
     photo_semantic_weight: float = 0.0
     """Semantic weight for images unlike the training images, photographs above all (0: every
     image is weighed like a drawing). Each image's novelty (how far its backbone feature lies
@@ -209,6 +215,11 @@ class CCLConfig:
             raise ValueError("CCLConfig: semantic_weight > 0 needs use_conse=True (the image side's semantic part is ConSE)")
         if not 0.0 <= self.photo_semantic_weight < 1.0:
             raise ValueError(f"CCLConfig.photo_semantic_weight={self.photo_semantic_weight!r}: must be in [0, 1)")
+        if self.drawing_semantic_weight is not None:
+            if not 0.0 <= self.drawing_semantic_weight < 1.0:
+                raise ValueError(f"CCLConfig.drawing_semantic_weight={self.drawing_semantic_weight!r}: must be in [0, 1) or None")
+            if self.semantic_weight <= 0:
+                raise ValueError("CCLConfig: drawing_semantic_weight needs semantic_weight > 0 (texts carry the semantic part)")
         if self.photo_semantic_weight > 0 and self.semantic_weight <= 0:
             raise ValueError("CCLConfig: photo_semantic_weight > 0 needs semantic_weight > 0 (texts carry the semantic part)")
         if self.photo_novelty <= 0:

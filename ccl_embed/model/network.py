@@ -413,11 +413,12 @@ class CCL(nn.Module):
         if c.semantic_weight <= 0:
             return z
         semantic = self._conse(logits)
+        drawing = c.semantic_weight if c.drawing_semantic_weight is None else c.drawing_semantic_weight
         if not c.routes_photos:
-            return self._with_semantic(z, semantic, c.semantic_weight)
+            return self._with_semantic(z, semantic, drawing)
         g = self.photo_gate(image)
         z = F.normalize((1.0 - g) * z + g * self._described(semantic), dim=-1)
-        v = self._with_semantic(z, semantic, (1.0 - g) * c.semantic_weight + g * c.photo_semantic_weight)
+        v = self._with_semantic(z, semantic, (1.0 - g) * drawing + g * c.photo_semantic_weight)
         e = g * c.photo_offset
         return torch.cat([v * (1.0 - e * e) ** 0.5, e], -1)
 

@@ -158,6 +158,30 @@ def test_semantic_part_mixes_cosines_and_needs_conse(features):
         CCLConfig(semantic_weight=0.2, use_conse=False)
 
 
+def test_drawings_can_drop_the_semantic_part_that_texts_keep(features):
+    from dataclasses import replace
+
+    model = train_ccl(features.split("train"), None, TINY, class_vectors=CLASS_VECTORS).model
+    test = features.split("test")
+    plain_i, plain_t = CCLEncoders(model).encode_images(test), CCLEncoders(model).encode_texts(test)
+    model.config = replace(TINY, semantic_weight=0.3)
+    shared_i, shared_t = CCLEncoders(model).encode_images(test), CCLEncoders(model).encode_texts(test)
+    model.config = replace(TINY, semantic_weight=0.3, drawing_semantic_weight=0.0)
+    own_i, own_t = CCLEncoders(model).encode_images(test), CCLEncoders(model).encode_texts(test)
+    np.testing.assert_allclose(own_t, shared_t, atol=1e-6)  # texts keep their part
+    np.testing.assert_allclose(own_i[:, :16], plain_i, atol=1e-6)  # drawings are CCL's vectors alone
+    np.testing.assert_allclose(own_i[:, 16:], 0.0, atol=1e-7)
+    np.testing.assert_allclose(own_i @ own_t.T, np.sqrt(0.7) * plain_i @ plain_t.T, atol=1e-5)  # CCL's ranking, scaled
+    model.config = replace(TINY, semantic_weight=0.3, drawing_semantic_weight=0.1)
+    sem_i, sem_t = shared_i[:, 16:] / np.sqrt(0.3), shared_t[:, 16:] / np.sqrt(0.3)
+    mixed = CCLEncoders(model).encode_images(test) @ shared_t.T
+    np.testing.assert_allclose(mixed, np.sqrt(0.9 * 0.7) * plain_i @ plain_t.T + np.sqrt(0.1 * 0.3) * sem_i @ sem_t.T, atol=1e-5)
+    with pytest.raises(ValueError, match="drawing_semantic_weight needs semantic_weight > 0"):
+        CCLConfig(drawing_semantic_weight=0.0)
+    with pytest.raises(ValueError, match="drawing_semantic_weight=1.0: must be in"):
+        CCLConfig(semantic_weight=0.2, drawing_semantic_weight=1.0)
+
+
 def test_images_unlike_the_training_ones_take_the_imagenet_bridge(features):
     from dataclasses import replace
 
