@@ -4,6 +4,7 @@ at once on one embedded store: the second fails at once and nothing is corrupted
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -61,11 +62,18 @@ def _corpus(root: Path, n: int = 16) -> Path:
     return root
 
 
+def _default_sigint() -> None:
+    """A child's Ctrl-C as a user's terminal gives it: a test run in the background of a
+    non-interactive shell inherits SIGINT ignored, and Python then installs no handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _run(args: list[str], env: dict[str, str] | None = None, wait: bool = True):
     cmd = [sys.executable, "-c", CHILD, *args]
     full_env = {**os.environ, **(env or {})}
     if not wait:
-        return subprocess.Popen(cmd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(cmd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=_default_sigint)
     return subprocess.run(cmd, env=full_env, capture_output=True, text=True, timeout=300)
 
 
