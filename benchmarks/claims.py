@@ -16,19 +16,33 @@ import numpy as np
 START = "<!-- claims:start (written by benchmarks/quality.py; do not edit by hand) -->"
 END = "<!-- claims:end -->"
 
-CLAIMS = (  # (claim, the paper's statement, rows that remove it)
+CLAIMS = (  # (claim, the paper's statement, ((row, whether it removes what the claim is about), ...)))
     ("1. Multi-level association in stage 1",
      "jointly learning intra- and inter-modality correlation gives better representations than intra-modality ones alone",
-     ("ccl-no-corr", "ccl-no-stage1")),
+     (("ccl-no-corr", True), ("ccl-no-stage1", True))),
     ("2. Multi-task learning in stage 2",
      "the intra-modality category constraint and the inter-modality pairwise constraint, adaptively balanced, beat either loss alone",
-     ("ccl-no-intra", "ccl-no-inter", "ccl-fixed-weights")),
+     (("ccl-no-intra", True), ("ccl-no-inter", True), ("ccl-fixed-weights", True))),
     ("3. Multi-grained fusion",
      "fusing fine-grained patches with the coarse instance adds precision",
-     ("ccl-no-patches",)),
+     (("ccl-no-patches", True),)),
 )
+"""A row either removes the component from its reference (``ccl-no-patches``) or adds it to a
+reference that lacks it; the effect is always "with the component" minus "without it"."""
 METRICS = (("mean_map", "MAP"), ("r10", "R@10"))
 """Category MAP (the paper's protocol) and instance R@10, each the mean of both directions."""
+
+
+def reference_of(rows: dict[str, dict[str, Any]], row: str) -> str:
+    """The row that ``row`` is paired against, in one split's results: the one its entry records
+    (``reference``; an ablation measured around an earlier base configuration names that base's
+    row), else ``ccl``, or ``ccl-no-semantic`` for a CCL row scored without the semantic part."""
+    entry = rows.get(row) or {}
+    if entry.get("reference"):
+        return str(entry["reference"])
+    if row == "ccl-no-semantic" or entry.get("semantic") or "ccl-no-semantic" not in rows:
+        return "ccl"
+    return "ccl-no-semantic"
 
 
 def _values(entry: dict[str, Any], key: str) -> tuple[float, np.ndarray | None]:
@@ -79,9 +93,11 @@ def claims_lines(results: dict[str, dict[str, dict[str, Any]]], splits: tuple[st
              "|---|---|---|---|---|---|---|---|"]
     measured = False
     for claim, statement, rows in CLAIMS:
-        for row in rows:
+        for row, removes in rows:
             for split in splits:
-                full, removed = results.get(split, {}).get("ccl"), results.get(split, {}).get(row)
+                here = results.get(split, {})
+                reference = reference_of(here, row)
+                full, removed = (here.get(reference), here.get(row)) if removes else (here.get(row), here.get(reference))
                 if not full or not removed:
                     continue
                 measured = True
@@ -90,12 +106,13 @@ def claims_lines(results: dict[str, dict[str, dict[str, Any]]], splits: tuple[st
                     mean, std, seeds = effect(full, removed, key)
                     cells.append(f"{mean:+.4f}" + (f" +- {std:.4f}" if std is not None else ""))
                     verdicts.append(f"{dict(METRICS)[key]} {verdict(mean, std, seeds)}")
-                lines.append(f"| {claim} | {statement} | `{row}` | {split} | {cells[0]} | {cells[1]} | {seeds} | "
-                             f"{'; '.join(verdicts)} |")
+                lines.append(f"| {claim} | {statement} | `{row}` against `{reference}` | {split} | {cells[0]} | {cells[1]} | "
+                             f"{seeds} | {'; '.join(verdicts)} |")
     if not measured:
         return ["No row that a claim compares has been measured on this corpus yet "
                 "(`bash benchmarks/paper_rows.sh` measures them, three seeds each)."]
-    return lines + ["", "An effect is `ccl` minus the row without the component (positive: the component helps), "
+    return lines + ["", "An effect is the row with the component minus the row without it (positive: the component "
+                    "helps), the row against its reference (`ccl`, or the base configuration it was measured around), "
                     "paired per seed: the mean of the seeds' differences +- their sample standard deviation. "
                     "It holds when the mean exceeds that spread."]
 
@@ -152,19 +169,23 @@ def validation_score(results: dict[str, dict[str, dict[str, Any]]], row: str) ->
 
 
 def choices_lines(results: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
-    """The choices table: each alternative against the shipped setting on the validation splits."""
-    lines = ["| choice | `ccl` ships | alternative | row | validation score, `ccl` | alternative | difference | on validation |",
-             "|---|---|---|---|---|---|---|---|"]
+    """The choices table: each alternative against the row it was measured around (its reference:
+    ``ccl``, or an earlier base configuration) on the validation splits."""
+    lines = ["| choice | `ccl` ships | alternative | row | against | validation score, reference | alternative | difference | on validation |",
+             "|---|---|---|---|---|---|---|---|---|"]
     measured = False
-    base, base_seeds, _ = validation_score(results, "ccl")
     for choice, shipped, alternatives in CHOICES:
         for row, setting in alternatives:
             score, seeds, splits = validation_score(results, row)
-            if not splits or np.isnan(base):
+            if not splits:
+                continue
+            reference = reference_of(results[splits[0]], row)
+            base, base_seeds, base_splits = validation_score(results, reference)
+            if base_splits != splits or np.isnan(base):
                 continue
             measured = True
             paired = (base_seeds is not None and seeds is not None and len(seeds) > 1 and len(seeds) == len(base_seeds)
-                      and results[splits[0]][row].get("seeds") == results[splits[0]]["ccl"].get("seeds"))
+                      and results[splits[0]][row].get("seeds") == results[splits[0]][reference].get("seeds"))
             diff, std = (float((seeds - base_seeds).mean()), float((seeds - base_seeds).std(ddof=1))) if paired else (score - base, None)
             if std is None:
                 call = "not paired: undecided"
@@ -175,12 +196,12 @@ def choices_lines(results: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
             else:
                 call = "within the spread: the shipped setting stays"
             cell = f"{diff:+.4f}" + (f" +- {std:.4f}" if std is not None else "")
-            lines.append(f"| {choice} | {shipped} | {setting} | `{row}` | {base:.4f} | {score:.4f} | {cell} | {call} |")
+            lines.append(f"| {choice} | {shipped} | {setting} | `{row}` | `{reference}` | {base:.4f} | {score:.4f} | {cell} | {call} |")
     if not measured:
         return ["No alternative has been measured on this corpus's validation splits yet "
                 "(`bash benchmarks/paper_rows.sh` measures them, three seeds each)."]
     return lines + ["", "The score is the selection rule's: (mean MAP + mean R@10) / 2, averaged over "
-                    f"{', '.join(VALIDATION)}; the difference is the alternative minus `ccl`, paired per seed, "
+                    f"{', '.join(VALIDATION)}; the difference is the alternative minus its reference, paired per seed, "
                     "+- its sample standard deviation. Only validation splits decide; the held-out test splits "
                     "are in docs/results.md."]
 

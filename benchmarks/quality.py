@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DOCS, RESULTS, command_line, file_sha256, semantic_choice, versions, write_result  # noqa: E402
-from claims import paired_difference, write_choices, write_claims  # noqa: E402
+from claims import paired_difference, reference_of, write_choices, write_claims  # noqa: E402
 
 from ccl_embed.data.build import REPORT_FILE, SOURCES_FILE  # noqa: E402
 from ccl_embed.paths import cache_dir  # noqa: E402
@@ -139,6 +139,8 @@ def main() -> None:
                     entry["image_regions"] = regions
                 if choice is not None:
                     entry["semantic"] = choice
+                if method.startswith("ccl") and name != "ccl":  # what its differences are paired against
+                    entry["reference"] = "ccl-no-semantic" if row in SEMANTIC_FREE and semantic else "ccl"
                 if name == "ccl-retuned":
                     entry["note"] = (f"the ccl fits scored with the semantic settings benchmarks/tune_semantic.py chose in "
                                      f"results/{args.retuned}.json (this entry's `semantic`); not shipped until the "
@@ -324,15 +326,15 @@ def component_table(results: dict[str, dict[str, dict[str, object]]]) -> list[st
         return lines
     lines += ["", "## What each component brings", "",
               "Each row's difference from its reference (negative: what it removes helps): `ccl`, or "
-              "`ccl-no-semantic` for rows that cannot carry the semantic part (it needs the ConSE input). "
+              "`ccl-no-semantic` for rows that cannot carry the semantic part (it needs the ConSE input), or, "
+              "for a row measured around an earlier base configuration, that base's row, which its entry names. "
               "Where both rows ran the same seeds, the difference is paired per seed: the mean of the seeds' "
               "differences +- their sample standard deviation; one seed gives the difference alone.", "",
               "| row | reference | seeds | " + " | ".join(f"{s} {name}" for s in splits for _, name in TABLE_METRICS) + " |",
               "|---|---|---|" + "---|" * (len(TABLE_METRICS) * len(splits))]
     for row in ablations:
         first = results[splits[0]][row]
-        reference = "ccl" if (first.get("semantic") or row == "ccl-no-semantic" or "ccl-no-semantic" not in results[splits[0]]) \
-            else "ccl-no-semantic"
+        reference = reference_of(results[splits[0]], row)
         cells = []
         for split in splits:
             abl, ref = results[split].get(row), results[split].get(reference)
