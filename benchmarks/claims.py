@@ -147,7 +147,18 @@ CHOICES = (  # (what is chosen, the setting ccl ships, ((row, its other setting)
      (("ccl-grid-patches", "nine cells that do not overlap"), ("ccl-two-scale-patches", "both sets, 14 regions"))),
     ("stage 2's loss balance", "adaptive (learned uncertainty weights)",
      (("ccl-fixed-weights", "fixed equal weights, as in the released code"),)),
+    ("the instance level", "a symmetric InfoNCE on each image's own text",
+     (("ccl-no-instance", "none: the paper's category-level constraints only"),)),
+    ("the ConSE input", "appended to the image input", (("ccl-no-conse", "none, as in the paper"),)),
+    ("the skip into stage 2", "stage 2 also reads the standardised inputs", (("ccl-no-skip", "none, as in the paper"),)),
+    ("input dropout", "0.3", (("ccl-no-input-dropout", "none, as in the paper"),)),
+    ("the whole layout", "ours, with the additions above",
+     (("ccl-paper", "the paper's, as closely as these layers allow"),
+      ("ccl-paper-fixed-weights", "the paper's, with the released code's fixed weights"))),
 )
+"""Choices and the additions ``ccl`` carries beyond the paper, each against the row without it. A
+row that cannot carry the semantic part (it needs the ConSE input) is paired with
+``ccl-no-semantic``, the same fits without that part."""
 
 
 def validation_score(results: dict[str, dict[str, dict[str, Any]]], row: str) -> tuple[float, np.ndarray | None, list[str]]:

@@ -139,3 +139,14 @@ def test_a_row_is_paired_with_the_reference_its_entry_names():
     finally:
         claims.CLAIMS = original
     assert "`ccl-adds-it` against `ccl` | test | -0.0300 +- 0.0100 |" in text and "MAP does not hold" in text
+
+
+def test_an_addition_without_the_conse_input_is_chosen_against_the_fits_without_the_semantic_part():
+    def entry(score, **extra):
+        return {"seeds": [0, 1], "mean_map": score, "r10_i2t": score, "r10_t2i": score,
+                "per_seed": {"mean_map": [score] * 2, "r10_i2t": [score] * 2, "r10_t2i": [score] * 2}, **extra}
+
+    results = {"val": {"ccl": entry(0.50, semantic={"semantic_weight": 0.2}), "ccl-no-semantic": entry(0.52),
+                       "ccl-no-conse": entry(0.51)}}
+    lines = "\n".join(claims.choices_lines(results))
+    assert "`ccl-no-conse` | `ccl-no-semantic` | 0.5200 | 0.5100 | -0.0100 +- 0.0000 | the shipped setting is better |" in lines
