@@ -56,15 +56,25 @@ def _values(entry: dict[str, Any], key: str) -> tuple[float, np.ndarray | None]:
     return mean, np.mean([np.asarray(per_seed[k], dtype=float) for k in keys], axis=0)
 
 
-def paired_difference(row: dict[str, Any], reference: dict[str, Any], key: str) -> tuple[float, float | None]:
-    """``row - reference`` on one metric: the mean of the per-seed differences and their sample std
-    when both ran the same seeds (two or more) and kept their values, else the difference of the
-    means and None."""
-    (a, a_seeds), (b, b_seeds) = _values(row, key), _values(reference, key)
-    if a_seeds is not None and b_seeds is not None and row.get("seeds") == reference.get("seeds") and len(a_seeds) > 1:
+def _paired(a: float, a_seeds: np.ndarray | None, b: float, b_seeds: np.ndarray | None,
+            same_seeds: bool) -> tuple[float, float | None]:
+    """``a - b``: the mean of the per-seed differences and their sample std when both ran the same
+    seeds (two or more) and kept their values, else the difference of the means and None."""
+    if a_seeds is not None and b_seeds is not None and same_seeds and len(a_seeds) > 1 and len(a_seeds) == len(b_seeds):
         d = a_seeds - b_seeds
         return float(d.mean()), float(d.std(ddof=1))
     return a - b, None
+
+
+def paired_difference(row: dict[str, Any], reference: dict[str, Any], key: str) -> tuple[float, float | None]:
+    """``row - reference`` on one metric, paired per seed where both rows allow it (:func:`_paired`)."""
+    (a, a_seeds), (b, b_seeds) = _values(row, key), _values(reference, key)
+    return _paired(a, a_seeds, b, b_seeds, row.get("seeds") == reference.get("seeds"))
+
+
+def effect_cell(mean: float, std: float | None) -> str:
+    """A difference as the tables print it: ``+0.0123 +- 0.0045``, or the difference alone."""
+    return f"{mean:+.4f}" + (f" +- {std:.4f}" if std is not None else "")
 
 
 def effect(full: dict[str, Any], removed: dict[str, Any], key: str) -> tuple[float, float | None, int]:
@@ -104,7 +114,7 @@ def claims_lines(results: dict[str, dict[str, dict[str, Any]]], splits: tuple[st
                 cells, verdicts, seeds = [], [], 0
                 for key, _ in METRICS:
                     mean, std, seeds = effect(full, removed, key)
-                    cells.append(f"{mean:+.4f}" + (f" +- {std:.4f}" if std is not None else ""))
+                    cells.append(effect_cell(mean, std))
                     verdicts.append(f"{dict(METRICS)[key]} {verdict(mean, std, seeds)}")
                 lines.append(f"| {claim} | {statement} | `{row}` against `{reference}` | {split} | {cells[0]} | {cells[1]} | "
                              f"{seeds} | {'; '.join(verdicts)} |")
@@ -161,6 +171,11 @@ row that cannot carry the semantic part (it needs the ConSE input) is paired wit
 ``ccl-no-semantic``, the same fits without that part."""
 
 
+CALLS = {"holds": "the alternative is better", "does not hold": "the shipped setting is better",
+         "within the spread": "within the spread: the shipped setting stays"}
+"""A choice's call, from :func:`verdict` on the alternative minus its reference."""
+
+
 def validation_score(results: dict[str, dict[str, dict[str, Any]]], row: str) -> tuple[float, np.ndarray | None, list[str]]:
     """A row's selection score (both metrics, as in ``_common.SELECTION_RULE``, without its floor)
     over the validation splits it was scored on: the mean, its per-seed values (None when any
@@ -195,19 +210,11 @@ def choices_lines(results: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
             if base_splits != splits or np.isnan(base):
                 continue
             measured = True
-            paired = (base_seeds is not None and seeds is not None and len(seeds) > 1 and len(seeds) == len(base_seeds)
-                      and results[splits[0]][row].get("seeds") == results[splits[0]][reference].get("seeds"))
-            diff, std = (float((seeds - base_seeds).mean()), float((seeds - base_seeds).std(ddof=1))) if paired else (score - base, None)
-            if std is None:
-                call = "not paired: undecided"
-            elif diff > std:
-                call = "the alternative is better"
-            elif diff < -std:
-                call = "the shipped setting is better"
-            else:
-                call = "within the spread: the shipped setting stays"
-            cell = f"{diff:+.4f}" + (f" +- {std:.4f}" if std is not None else "")
-            lines.append(f"| {choice} | {shipped} | {setting} | `{row}` | `{reference}` | {base:.4f} | {score:.4f} | {cell} | {call} |")
+            here = results[splits[0]]
+            diff, std = _paired(score, seeds, base, base_seeds, here[row].get("seeds") == here[reference].get("seeds"))
+            call = "not paired: undecided" if std is None else CALLS[verdict(diff, std)]
+            lines.append(f"| {choice} | {shipped} | {setting} | `{row}` | `{reference}` | {base:.4f} | {score:.4f} | "
+                         f"{effect_cell(diff, std)} | {call} |")
     if not measured:
         return ["No alternative has been measured on this corpus's validation splits yet "
                 "(`bash benchmarks/paper_rows.sh` measures them, three seeds each)."]

@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DOCS, RESULTS, command_line, file_sha256, semantic_choice, versions, write_result  # noqa: E402
-from claims import paired_difference, reference_of, write_choices, write_claims  # noqa: E402
+from claims import effect_cell, paired_difference, reference_of, write_choices, write_claims  # noqa: E402
 
 from ccl_embed.data.build import REPORT_FILE, SOURCES_FILE  # noqa: E402
 from ccl_embed.paths import cache_dir  # noqa: E402
@@ -139,8 +139,6 @@ def main() -> None:
                     entry["image_regions"] = regions
                 if choice is not None:
                     entry["semantic"] = choice
-                if method.startswith("ccl") and name != "ccl":  # what its differences are paired against
-                    entry["reference"] = "ccl-no-semantic" if row in SEMANTIC_FREE and semantic else "ccl"
                 if name == "ccl-retuned":
                     entry["note"] = (f"the ccl fits scored with the semantic settings benchmarks/tune_semantic.py chose in "
                                      f"results/{args.retuned}.json (this entry's `semantic`); not shipped until the "
@@ -346,8 +344,7 @@ def component_table(results: dict[str, dict[str, dict[str, object]]]) -> list[st
 
 
 def difference_cell(row: dict[str, object], reference: dict[str, object], key: str) -> str:
-    mean, std = paired_difference(row, reference, key)
-    return f"{mean:+.4f}" + (f" +- {std:.4f}" if std is not None else "")
+    return effect_cell(*paired_difference(row, reference, key))
 
 
 if __name__ == "__main__":

@@ -114,7 +114,7 @@ def test_a_choice_is_decided_on_validation_splits_by_the_paired_selection_score(
     assert claims.write_choices(doc, results) and "old" not in doc.read_text() and doc.read_text().endswith("b\n")
 
 
-def test_a_row_is_paired_with_the_reference_its_entry_names():
+def test_a_row_is_paired_with_the_reference_its_entry_names(monkeypatch):
     def entry(maps, **extra):
         return {"seeds": [0, 1, 2], "mean_map": sum(maps) / 3, "r10_i2t": 0.5, "r10_t2i": 0.5,
                 "per_seed": {"mean_map": maps, "r10_i2t": [0.5] * 3, "r10_t2i": [0.5] * 3}, **extra}
@@ -132,12 +132,8 @@ def test_a_row_is_paired_with_the_reference_its_entry_names():
     assert "`ccl-no-patches` against `ccl-old-base` | test | +0.0200 +- 0.0000 |" in text
     # a row that adds the component to its reference: the effect is still with it minus without it
     rows["ccl-adds-it"] = entry([0.47, 0.48, 0.46], reference="ccl")
-    original = claims.CLAIMS
-    try:
-        claims.CLAIMS = (("x", "y", (("ccl-adds-it", False),)),)
-        text = "\n".join(claims.claims_lines({"test": rows}, ("test",)))
-    finally:
-        claims.CLAIMS = original
+    monkeypatch.setattr(claims, "CLAIMS", (("x", "y", (("ccl-adds-it", False),)),))
+    text = "\n".join(claims.claims_lines({"test": rows}, ("test",)))
     assert "`ccl-adds-it` against `ccl` | test | -0.0300 +- 0.0100 |" in text and "MAP does not hold" in text
 
 
