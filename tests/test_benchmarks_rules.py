@@ -100,14 +100,14 @@ def test_a_choice_is_decided_on_validation_splits_by_the_paired_selection_score(
     results = {
         "val": {"ccl": entry([0.30, 0.31, 0.29], [0.50, 0.50, 0.50]),
                 "ccl-grid-patches": entry([0.34, 0.35, 0.33], [0.52, 0.51, 0.53]),
-                "ccl-fixed-weights": entry([0.31, 0.30, 0.29], [0.50, 0.50, 0.50])},
+                "ccl-adaptive-weights": entry([0.31, 0.30, 0.29], [0.50, 0.50, 0.50])},
         "test": {"ccl-own-classifiers": entry([0.9, 0.9, 0.9], [0.9, 0.9, 0.9])},  # a test split never decides
     }
     score, seeds, splits = claims.validation_score(results, "ccl")
     assert splits == ["val"] and score == pytest.approx((0.30 + 0.50) / 2) and len(seeds) == 3
     lines = "\n".join(claims.choices_lines(results))
     assert "`ccl-grid-patches` | `ccl` | 0.4000 | 0.4300 | +0.0300 +- 0.0050 | the alternative is better |" in lines
-    assert "`ccl-fixed-weights` | `ccl` | 0.4000 | 0.4000 | +0.0000 +- 0.0050 | within the spread: the shipped setting stays |" in lines
+    assert "`ccl-adaptive-weights` | `ccl` | 0.4000 | 0.4000 | +0.0000 +- 0.0050 | within the spread: the shipped setting stays |" in lines
     assert "ccl-own-classifiers" not in lines
     doc = tmp_path / "analysis.md"
     doc.write_text(f"a\n{claims.CHOICES_START}\nold\n{claims.CHOICES_END}\nb\n")

@@ -42,7 +42,7 @@ def test_evaluate_human_output(tiny_corpus, cache_home, tiny_towers):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--method", "magic"], "unknown method 'magic'; choose from: cca, ccl, ccl-category-only"),
+    (["--method", "magic"], "unknown method 'magic'; choose from: cca, ccl, ccl-adaptive-weights"),
     (["--split", "holdout"], "the corpus has no pair in split 'holdout'; splits here: style, test, train, val"),
     (["--text-feature", "glove"], "unknown text feature 'glove'; choose from: minilm, bow"),
 ])

@@ -15,7 +15,8 @@ Stage 2, the hierarchical network: per modality, two layers into the common spac
 trained multi-task with the intra-modality category constraint (a cosine softmax whose class
 prototypes both modalities share, or one classifier per modality as in the paper:
 ``CCLConfig.shared_prototypes``) and the inter-modality pairwise similarity constraint
-(contrastive with a margin over every image-text pair of a batch), balanced adaptively. The
+(contrastive with a margin over every image-text pair of a batch), with fixed weights as in the released code, or balanced adaptively as the paper describes
+(``CCLConfig.adaptive_weights``). The
 pairwise constraint can also work at the instance level (``CCLConfig.use_instance``): a
 symmetric InfoNCE whose positives are each image's own text and any identical text.
 """

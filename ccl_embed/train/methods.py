@@ -13,7 +13,7 @@ from ccl_embed.train.features import FeatureSet
 
 PAPER: dict[str, Any] = {
     "use_conse": False, "stage2_skip": False, "shared_prototypes": False, "corr_distance_weight": 0.7,
-    "use_instance": False, "text_bow": 0, "input_dropout": 0.0,
+    "use_instance": False, "text_bow": 0, "input_dropout": 0.0, "adaptive_weights": True,
 }
 """The paper's layout as closely as these layers allow: no ConSE input, no stage-2 skip, a category
 classifier per modality, the correspondence weights of the authors' released code (code distance
@@ -31,7 +31,7 @@ CCL_VARIANTS: dict[str, dict[str, Any]] = {
     "ccl-no-corr": {"use_corr": False},
     "ccl-no-intra": {"use_intra": False},
     "ccl-no-inter": {"use_inter": False},
-    "ccl-fixed-weights": {"adaptive_weights": False},
+    "ccl-adaptive-weights": {"adaptive_weights": True},
     "ccl-own-classifiers": {"shared_prototypes": False},
     "ccl-corr-released": {"corr_distance_weight": 0.7},
     "ccl-no-instance": {"use_instance": False},
@@ -46,7 +46,8 @@ CCL_VARIANTS: dict[str, dict[str, Any]] = {
 equal loss weights) and one change per component (CCLConfig overrides). ``ccl-no-corr`` keeps
 stage 1's intra-modality autoencoders but drops the correspondence autoencoder (the paper's
 intra-only codes); ``ccl-no-stage1`` drops stage 1 and the fusion network together.
-``ccl-own-classifiers`` gives each modality its own category classifier (the paper's) instead of
+``ccl-adaptive-weights`` balances stage 2's losses adaptively, as the paper describes (``ccl``
+has the released code's fixed weights); ``ccl-own-classifiers`` gives each modality its own category classifier (the paper's) instead of
 shared prototypes; ``ccl-corr-released`` weighs the correspondence code distance 0.7 as the
 released code does. ``ccl-no-instance-part`` keeps the instance level but in the category space;
 ``ccl-grid-patches`` pools nine image regions that do not overlap, nearer the paper's separate
