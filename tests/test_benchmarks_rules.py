@@ -60,6 +60,15 @@ def test_the_semantic_part_keeps_the_drawings_within_tolerance_and_the_baselines
     assert tune_semantic.choose(rows) == 0.1
 
 
+def test_a_setting_that_reaches_the_baselines_floor_comes_before_a_better_score():
+    rows = {0.0: {"val": 0.46, "floor": 0.0}, 0.25: {"val": 0.47, "floor": 1.0}, 0.75: {"val": 0.49, "floor": 0.0}}
+    assert tune_semantic.floor_first([0.0, 0.25, 0.75], rows) == [0.25]
+    # where no candidate reaches it, every candidate stays and the score decides
+    assert tune_semantic.floor_first([0.0, 0.75], rows) == [0.0, 0.75]
+    route = {(1.0,): {"val": 0.50, "photos-val": 0.6, "floor": 0.0}, (2.0,): {"val": 0.50, "photos-val": 0.5, "floor": 1.0}}
+    assert tune_semantic.choose_route(route, {"val": 0.50, "photos-val": 0.4, "floor": 0.0}) == (2.0,)
+
+
 claims = _load("claims")
 
 
