@@ -162,6 +162,8 @@ CHOICES = (  # (what is chosen, the setting ccl ships, ((row, its other setting)
     ("the ConSE input", "appended to the image input", (("ccl-no-conse", "none, as in the paper"),)),
     ("the skip into stage 2", "stage 2 also reads the standardised inputs", (("ccl-no-skip", "none, as in the paper"),)),
     ("input dropout", "0.3", (("ccl-no-input-dropout", "none, as in the paper"),)),
+    ("the semantic part's settings", "results/semantic_tuning_v5.json's choice (drawing weight 0.05, centring 0.25)",
+     (("ccl-previous-semantic", "the settings shipped before it (no centring, the texts' weight)"),)),
     ("the whole layout", "ours, with the additions above",
      (("ccl-paper", "the paper's, as closely as these layers allow"),
       ("ccl-paper-fixed-weights", "the paper's, with the released code's fixed weights"))),
