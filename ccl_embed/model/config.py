@@ -125,7 +125,13 @@ class CCLConfig:
     classifier_scale: float = 16.0
     """Scale of the cosine classifier of stage 2."""
     use_conse: bool = True
-    """Add the ConSE vector (ImageNet class probabilities over class-name embeddings) to the image instance."""
+    """Keep the image tower's class names as text-tower vectors (``class_vectors``) and add the
+    ConSE vector (ImageNet class probabilities over them) to the image instance. The semantic part
+    needs it. False: neither, the paper's input."""
+    conse_input: bool = True
+    """With ``use_conse``, whether the ConSE vector joins the network's image input. False keeps
+    the class vectors for the semantic part only (the row ``ccl-no-conse-input``); without
+    ``use_conse`` there is nothing to join."""
     semantic_weight: float = 0.0
     """Weight w of a zero-shot semantic part appended to each output vector (not trained): images
     get their ConSE vector, texts their text-tower vector, so that cosine similarity becomes

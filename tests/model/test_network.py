@@ -212,3 +212,24 @@ def test_centring_moves_vectors_away_from_the_mean_of_their_kind():
         before = torch.nn.functional.normalize(plain_text[:, part], dim=-1).mean(0).norm()
         after = torch.nn.functional.normalize(centred[:, part], dim=-1).mean(0).norm()
         assert after < before, part
+
+
+def test_the_conse_vector_can_stay_out_of_the_input_and_still_carry_the_semantic_part():
+    from dataclasses import replace
+
+    b = _tiny_batch()
+    b = replace(b, logits=torch.randn(4, 12, generator=torch.Generator().manual_seed(1)))  # more classes than ConSE's top k
+    spec = replace(SPEC, classes=12)
+    options = {"dim": 2, "hidden": 4, "code": 2, "instance_dim": 0, "text_bow": 0, "input_dropout": 0.0, "dropout": 0.0,
+               "semantic_weight": 0.2}
+    full, apart = CCL(CCLConfig(**options), spec), CCL(CCLConfig(**options, conse_input=False), spec)
+    assert full.norm_image.mean.shape[-1] == 6 + 4 and apart.norm_image.mean.shape[-1] == 6  # the pooled vector alone
+    assert apart.class_vectors.shape == (12, 4)  # kept for the semantic part
+    apart.class_vectors.normal_()
+    apart.eval()
+    with torch.no_grad():
+        v = apart.encode_image(b.image, b.logits, b.image_patches)
+        other = apart.encode_image(b.image, b.logits.flip(0), b.image_patches)
+    assert v.shape == (4, apart.out_dim) and apart.out_dim == apart.common_dim + 4
+    common = apart.common_dim  # the logits reach the semantic part only, never the common-space part
+    assert torch.allclose(v[:, :common], other[:, :common]) and not torch.allclose(v[:, common:], other[:, common:])
