@@ -108,6 +108,14 @@ def floor_first(keys: list[Any], rows: dict[Any, dict[str, float]]) -> list[Any]
     return reach or list(keys)
 
 
+def admissible(rows: dict[Any, dict[str, float]], base: dict[str, float]) -> list[Any]:
+    """The candidates of a step after the photo route: every drawing split within ``TOLERANCE`` of
+    ``base`` (and its floor kept), ``photos-val`` no more than ``TOLERANCE`` below it, and those
+    that reach the floor first (:func:`floor_first`)."""
+    ok = [k for k, r in rows.items() if within(r, base) and r["photos-val"] >= base["photos-val"] - TOLERANCE]
+    return floor_first(ok, rows)
+
+
 def choose(rows: dict[float, dict[str, float]], tolerance: float = TOLERANCE) -> float:
     """The largest weight whose drawing splits' scores stay within ``tolerance`` of weight 0."""
     return max(w for w, r in rows.items() if within(r, rows[0.0], tolerance))
@@ -213,25 +221,20 @@ def main() -> None:
     photo = np.arange(len(gallery)) >= len(bench.split("val"))
     chosen.pop("drawing_semantic_weight", None)  # an earlier run's choice is made again here
     step3 = score(**chosen)
-    drawn: dict[str, dict[str, float]] = {"None": step3}
+    drawn: dict[float | None, dict[str, float]] = {None: step3}
     for d in DRAWING_WEIGHTS[1:] if chosen.get("semantic_weight", 0.0) > 0 else ():
-        drawn[str(d)] = score(**(chosen | {"drawing_semantic_weight": d}))
-    ok_d = floor_first([str(d) for d in DRAWING_WEIGHTS if str(d) in drawn and within(drawn[str(d)], step3)
-                        and drawn[str(d)]["photos-val"] >= step3["photos-val"] - TOLERANCE], drawn)
-    ok_d = [d for d in DRAWING_WEIGHTS if str(d) in ok_d]
-    best_d = max(ok_d, key=lambda d: float(np.mean([v for k, v in drawn[str(d)].items() if k != "floor"])))
+        drawn[d] = score(**(chosen | {"drawing_semantic_weight": d}))
+    best_d = max(admissible(drawn, step3), key=lambda d: float(np.mean([v for k, v in drawn[d].items() if k != "floor"])))
     if best_d is not None:
         chosen["drawing_semantic_weight"] = best_d
-    step3 = drawn[str(best_d)]  # the base of the offset step
+    step3 = drawn[best_d]  # the base of the offset step
     mixed: dict[float, dict[str, object]] = {}
     for e in MIXED_OFFSETS if chosen.get("photo_semantic_weight", 0.0) > 0 else ():
         model.config = replace(base, **(chosen | {"photo_offset": e}))
         m = mixed_score(CCLEncoders(model), gallery, photo)
         mixed[e] = {"mixed": m, "splits": score(**(chosen | {"photo_offset": e}))}
         print(f"photo_offset={e} mixed gallery: " + " ".join(f"{k} {v:.4f}" for k, v in m.items()), flush=True)
-    ok = floor_first([e for e, r in mixed.items() if within(r["splits"], step3)  # type: ignore[arg-type]
-                      and r["splits"]["photos-val"] >= step3["photos-val"] - TOLERANCE],  # type: ignore[index]
-                     {e: r["splits"] for e, r in mixed.items()})  # type: ignore[misc]
+    ok = admissible({e: r["splits"] for e, r in mixed.items()}, step3)  # type: ignore[misc]
     if ok:
         chosen["photo_offset"] = max(ok, key=lambda e: mixed[e]["mixed"]["score"])  # type: ignore[index]
     centred: dict[float, dict[str, object]] = {}
@@ -243,9 +246,7 @@ def main() -> None:
         centred[b] = {"mixed": m, "splits": splits, "mean": mean}
         print(f"centering={b} mixed gallery: " + " ".join(f"{k} {v:.4f}" for k, v in m.items()) + f" mean {mean:.4f}", flush=True)
     step5: dict[str, float] = centred[0.0]["splits"]  # type: ignore[assignment]  # step 5's choice, uncentred
-    ok = floor_first([b for b, r in centred.items() if within(r["splits"], step5)  # type: ignore[arg-type]
-                      and r["splits"]["photos-val"] >= step5["photos-val"] - TOLERANCE],  # type: ignore[index]
-                     {b: r["splits"] for b, r in centred.items()})  # type: ignore[misc]
+    ok = admissible({b: r["splits"] for b, r in centred.items()}, step5)  # type: ignore[misc]
     if ok:
         chosen["centering"] = max(ok, key=lambda b: centred[b]["mean"])  # type: ignore[arg-type, return-value]
     print("chosen:", chosen, "(copy it into the \"semantic\" section of configs/default-model.json to ship it)")
@@ -275,7 +276,7 @@ def main() -> None:
         "text_projection_scores": {f"projection={b} temperature={t} photo_weight={pw}": r
                                    for (b, t, pw), r in projections.items()},
         "mixed_gallery": {"val drawings": int((~photo).sum()), "photos-val photographs": int(photo.sum())},
-        "drawing_weight_scores": drawn,
+        "drawing_weight_scores": {str(d): r for d, r in drawn.items()},
         "mixed_offset_scores": {str(e): r for e, r in mixed.items()},
         "centering_scores": {str(b): r for b, r in centred.items()},
         "chosen": w, "chosen_config": chosen,

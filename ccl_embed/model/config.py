@@ -257,6 +257,11 @@ class CCLConfig:
         return self.instance_dim if self.use_instance else 0
 
     @property
+    def conse_in_input(self) -> bool:
+        """Whether the ConSE vector joins the network's image input (see ``conse_input``)."""
+        return self.use_conse and self.conse_input
+
+    @property
     def routes_photos(self) -> bool:
         """Whether photographs are routed (see ``photo_semantic_weight``)."""
         return self.semantic_weight > 0 and self.photo_semantic_weight > 0

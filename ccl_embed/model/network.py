@@ -15,9 +15,9 @@ Stage 2, the hierarchical network: per modality, two layers into the common spac
 trained multi-task with the intra-modality category constraint (a cosine softmax whose class
 prototypes both modalities share, or one classifier per modality as in the paper:
 ``CCLConfig.shared_prototypes``) and the inter-modality pairwise similarity constraint
-(contrastive with a margin over every image-text pair of a batch), with fixed weights as in the released code, or balanced adaptively as the paper describes
-(``CCLConfig.adaptive_weights``). The
-pairwise constraint can also work at the instance level (``CCLConfig.use_instance``): a
+(contrastive with a margin over every image-text pair of a batch), with fixed weights as in the
+released code, or balanced adaptively as the paper describes (``CCLConfig.adaptive_weights``).
+The pairwise constraint can also work at the instance level (``CCLConfig.use_instance``): a
 symmetric InfoNCE whose positives are each image's own text and any identical text.
 """
 
@@ -157,7 +157,7 @@ class CCL(nn.Module):
         super().__init__()
         self.config, self.spec = config, spec
         c, s = config, spec
-        image_in = s.image_dim + (s.text_dim if c.use_conse and c.conse_input else 0)
+        image_in = s.image_dim + (s.text_dim if c.conse_in_input else 0)
         text_in = s.text_dim + c.text_bow
         # Text-tower vectors of the image tower's class names, for the ConSE feature (set at training).
         self.register_buffer("class_vectors", torch.zeros(s.classes if c.use_conse else 0, s.text_dim))
@@ -240,7 +240,7 @@ class CCL(nn.Module):
 
     def _image_in(self, image: Tensor, logits: Tensor) -> Tensor:
         image = self._instance_norm(image)
-        if not (self.config.use_conse and self.config.conse_input):
+        if not self.config.conse_in_input:
             return image
         return torch.cat([image, self._conse(logits)], -1)
 
