@@ -70,7 +70,7 @@ def main() -> None:
 
     def switch(pool: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            return model.photo_gate(torch.from_numpy(np.ascontiguousarray(pool, dtype=np.float32))).numpy().ravel()
+            return model.photo_gates(torch.from_numpy(np.ascontiguousarray(pool, dtype=np.float32)))[0].numpy().ravel()
 
     def row(pool: np.ndarray, flat: np.ndarray) -> dict[str, float]:
         return {"n": int(len(pool)), "novelty_switch": round(float((switch(pool) > 0.5).mean()), 4),

@@ -18,6 +18,12 @@ metrics at once: ``_common.both_metrics``, (category mean MAP + instance mean R@
    photograph weight again (the projection changes how much the semantic part can carry): the
    values with the best ``photos-val`` score, better than step 2's, under the same rule.
 
+3b. The two switches apart (``described_novelty``, with ``photo_novelty`` again): the semantic
+   weight's switch may start lower than the one that reads an image through the classifier, so
+   that a photograph like the drawings keeps CCL's common part but meets texts on the ImageNet
+   bridge. The values with the best ``photos-val`` score under the rule of the later steps
+   (:func:`admissible`); step 3's single switch is a candidate. (Added in the v6 run, before it.)
+
 4. ``drawing_semantic_weight``: the images' own weight when they are like the training images,
    apart from the texts' (None keeps the texts' weight, as before; 0 ranks drawings by CCL
    alone while texts keep the part photographs meet them on). The value with the best mean of
@@ -30,7 +36,7 @@ metrics at once: ``_common.both_metrics``, (category mean MAP + instance mean R@
    cannot see. Each caption's group (photograph, drawing) counts equally:
    ``(R@1 + R@10) / 2`` per group, averaged. The best such score whose splits each stay within
    ``TOLERANCE`` of step 4's. ``--from-result NAME`` starts from the ``chosen_config`` of an
-   earlier run and does steps 4 to 6 alone.
+   earlier run and does steps 3b to 6 alone.
 
 6. ``centering`` (hubness reduction, ``CCLConfig.centering``): the value with the best mean of
    every validation score (each drawing split's, ``photos-val``'s and the mixed gallery's) whose
@@ -82,6 +88,8 @@ TEXT_PROJECTIONS = (0.5, 0.75)
 TEXT_TEMPERATURES = (0.05, 0.1)
 PROJECTED_PHOTO_WEIGHTS = (0.9, 0.95)
 MIXED_OFFSETS = (0.0, 0.1, 0.2, 0.3, 0.4)
+SWITCH_NOVELTY = (2.0, 2.4, 2.8, 3.0)  # the semantic weight's switch, with the second one apart
+DESCRIBED_NOVELTY = (3.5, 4.0)
 DRAWING_WEIGHTS = (None, 0.0, 0.05, 0.1)  # None first: the texts' weight, step 3's choice itself
 CENTERINGS = (0.0, 0.25, 0.5, 0.75, 1.0)  # 0.0 first: step 5's choice itself, the base of step 6
 TOLERANCE = 0.01
@@ -114,6 +122,11 @@ def admissible(rows: dict[Any, dict[str, float]], base: dict[str, float]) -> lis
     that reach the floor first (:func:`floor_first`)."""
     ok = [k for k, r in rows.items() if within(r, base) and r["photos-val"] >= base["photos-val"] - TOLERANCE]
     return floor_first(ok, rows)
+
+
+def best_photos(rows: dict[Any, dict[str, float]], base: dict[str, float]) -> Any:
+    """The admissible candidate (:func:`admissible`) with the best ``photos-val`` score."""
+    return max(admissible(rows, base), key=lambda k: rows[k]["photos-val"])
 
 
 def choose(rows: dict[float, dict[str, float]], tolerance: float = TOLERANCE) -> float:
@@ -166,7 +179,7 @@ def main() -> None:
     parser.add_argument("--photos", type=Path, default=cache_dir() / "photos")
     parser.add_argument("--name", default="semantic_tuning", help="Write results/NAME.json.")
     parser.add_argument("--from-result", default=None,
-                        help="Start from the chosen_config of results/NAME.json and run steps 4 to 6 alone.")
+                        help="Start from the chosen_config of results/NAME.json and run steps 3b to 6 alone.")
     args = parser.parse_args()
     bench = open_workbench(args.corpus)
     photos = open_workbench(args.photos, text_tower=bench.text_tower)
@@ -220,7 +233,14 @@ def main() -> None:
     gallery = FeatureSet.concat([bench.split("val"), photos.split("photos-val")])
     photo = np.arange(len(gallery)) >= len(bench.split("val"))
     chosen.pop("drawing_semantic_weight", None)  # an earlier run's choice is made again here
+    chosen.pop("described_novelty", None)
     step3 = score(**chosen)
+    switches: dict[tuple[float, float | None], dict[str, float]] = {(chosen.get("photo_novelty", base.photo_novelty), None): step3}
+    for f, dz in itertools.product(SWITCH_NOVELTY, DESCRIBED_NOVELTY) if chosen.get("photo_semantic_weight", 0.0) > 0 else ():
+        switches[(f, dz)] = score(**(chosen | {"photo_novelty": f, "described_novelty": dz}))
+    best_s = best_photos(switches, step3)
+    chosen |= {"photo_novelty": best_s[0]} | ({"described_novelty": best_s[1]} if best_s[1] is not None else {})
+    step3 = switches[best_s]
     drawn: dict[float | None, dict[str, float]] = {None: step3}
     for d in DRAWING_WEIGHTS[1:] if chosen.get("semantic_weight", 0.0) > 0 else ():
         drawn[d] = score(**(chosen | {"drawing_semantic_weight": d}))
@@ -262,7 +282,8 @@ def main() -> None:
                  "R@10 in both directions on each of them (kept by every later step); photo route: best photos-val "
                  f"score keeping the drawing splits within {TOLERANCE} "
                  "of that; text projection (with the photograph weight): the same rule, and better on photos-val than "
-                 "the route alone; drawing_semantic_weight: best mean of the drawing splits' and photos-val's scores "
+                 "the route alone; the two switches apart (described_novelty with photo_novelty): best photos-val "
+                 f"score with every split within {TOLERANCE} of step 3's; drawing_semantic_weight: best mean of the drawing splits' and photos-val's scores "
                  f"with every split within {TOLERANCE} of step 3's and the floor kept; photo_offset: best mixed-gallery "
                  "score (val drawings and photos-val photographs in "
                  f"one gallery, text -> image, each group counting equally) with every split within {TOLERANCE} of "
@@ -276,6 +297,7 @@ def main() -> None:
         "text_projection_scores": {f"projection={b} temperature={t} photo_weight={pw}": r
                                    for (b, t, pw), r in projections.items()},
         "mixed_gallery": {"val drawings": int((~photo).sum()), "photos-val photographs": int(photo.sum())},
+        "switch_scores": {f"photo_novelty={f} described_novelty={dz}": r for (f, dz), r in switches.items()},
         "drawing_weight_scores": {str(d): r for d, r in drawn.items()},
         "mixed_offset_scores": {str(e): r for e, r in mixed.items()},
         "centering_scores": {str(b): r for b, r in centred.items()},

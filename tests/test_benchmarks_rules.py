@@ -69,6 +69,16 @@ def test_a_setting_that_reaches_the_baselines_floor_comes_before_a_better_score(
     assert tune_semantic.choose_route(route, {"val": 0.50, "photos-val": 0.4, "floor": 0.0}) == (2.0,)
 
 
+def test_the_switches_apart_win_only_on_photographs_within_the_drawings_tolerance():
+    base = {"val": 0.50, "style-val": 0.40, "photos-val": 0.50, "floor": 1.0}
+    rows = {(3.0, None): base,
+            (2.0, 3.5): base | {"photos-val": 0.60, "val": 0.48},  # better on photographs, drawings fall too far
+            (2.4, 3.5): base | {"photos-val": 0.55, "val": 0.495},
+            (2.8, 4.0): base | {"photos-val": 0.58, "floor": 0.0}}  # loses the baselines' floor
+    assert tune_semantic.best_photos(rows, base) == (2.4, 3.5)
+    assert tune_semantic.best_photos({(3.0, None): base, (2.0, 3.5): rows[(2.0, 3.5)]}, base) == (3.0, None)
+
+
 claims = _load("claims")
 
 

@@ -26,6 +26,10 @@ RETIRED_FIELDS = frozenset({"photo_flatness"})
 """CCLConfig fields that older model folders hold and this version ignores: ``photo_flatness``
 set the pixel-flatness route that the novelty switch replaced (``photo_novelty``)."""
 
+SAVED_BEFORE: dict[str, Any] = {"conse_input": True}
+"""What a saved config without the field meant: ``conse_input`` arrived with True as its default
+(the ConSE vector always joined the image input before), and its default is now False."""
+
 
 @dataclass(frozen=True)
 class CCLConfig:
@@ -128,10 +132,11 @@ class CCLConfig:
     """Keep the image tower's class names as text-tower vectors (``class_vectors``) and add the
     ConSE vector (ImageNet class probabilities over them) to the image instance. The semantic part
     needs it. False: neither, the paper's input."""
-    conse_input: bool = True
-    """With ``use_conse``, whether the ConSE vector joins the network's image input. False keeps
-    the class vectors for the semantic part only (the row ``ccl-no-conse-input``); without
-    ``use_conse`` there is nothing to join."""
+    conse_input: bool = False
+    """With ``use_conse``, whether the ConSE vector joins the network's image input. False (the
+    default, chosen on validation: results/quality.json's choices) keeps the class vectors for the
+    semantic part only; True appends the ConSE vector to the pooled image vector (the row
+    ``ccl-conse-input``); without ``use_conse`` there is nothing to join."""
     semantic_weight: float = 0.0
     """Weight w of a zero-shot semantic part appended to each output vector (not trained): images
     get their ConSE vector, texts their text-tower vector, so that cosine similarity becomes
@@ -156,6 +161,13 @@ class CCLConfig:
     """Novelty at the middle of the switch (about 1 for images like the training ones)."""
     photo_gate_width: float = 0.1
     """Width of the switch: the sigmoid of ``(novelty - photo_novelty) / photo_gate_width``."""
+    described_novelty: float | None = None
+    """Novelty at the middle of a second switch, of the same width, for the common-space part
+    alone: how much it moves from the image tower to the text tower reading the ConSE vector.
+    Above ``photo_novelty``, an image that is somewhat novel (a photograph like the drawings:
+    a page of text, a product shot) takes the semantic weight of photographs while keeping what
+    CCL's image tower makes of it; only the most novel images are read through the classifier.
+    None: ``photo_novelty``, one switch for both (models tuned before this field existed)."""
     novelty_rank: int = 256
     """Principal directions of the training images' features that the novelty measures in."""
     photo_offset: float = 0.0
@@ -234,6 +246,9 @@ class CCLConfig:
             raise ValueError("CCLConfig: photo_semantic_weight > 0 needs semantic_weight > 0 (texts carry the semantic part)")
         if self.photo_novelty <= 0:
             raise ValueError(f"CCLConfig.photo_novelty={self.photo_novelty!r}: must be positive")
+        if self.described_novelty is not None and self.described_novelty <= 0:
+            raise ValueError(f"CCLConfig.described_novelty={self.described_novelty!r}: must be positive, or None "
+                             "(photo_novelty's switch)")
         if self.novelty_rank < 1:
             raise ValueError(f"CCLConfig.novelty_rank={self.novelty_rank!r}: must be a positive whole number")
         if not -0.9 <= self.photo_offset <= 0.9:
@@ -273,6 +288,12 @@ class CCLConfig:
     def from_dict(cls, data: dict[str, Any]) -> CCLConfig:
         """The config of a dict; fields of retired features (``RETIRED_FIELDS``) are dropped."""
         return _from_dict(cls, {k: v for k, v in data.items() if k not in RETIRED_FIELDS}, "CCLConfig")
+
+    @classmethod
+    def from_saved(cls, data: dict[str, Any]) -> CCLConfig:
+        """The config a model folder or checkpoint recorded. A field added after it was written
+        takes the value that folder was trained with (``SAVED_BEFORE``), not today's default."""
+        return cls.from_dict({**SAVED_BEFORE, **data})
 
     @classmethod
     def from_json(cls, text: str) -> CCLConfig:

@@ -383,14 +383,20 @@ class CCL(nn.Module):
         """``[sqrt(1 - w) z, sqrt(w) semantic/|semantic|]``: unit length when ``z`` is."""
         return torch.cat([z * (1.0 - w) ** 0.5, F.normalize(semantic, dim=-1) * w**0.5], -1)
 
-    def photo_gate(self, image: Tensor) -> Tensor:
-        """``[n, 1]`` how much each image takes the ImageNet bridge: near 1 for images unlike the
-        training images (photographs), near 0 for those like them (see ``CCLConfig.photo_semantic_weight``)."""
+    def photo_gates(self, image: Tensor) -> tuple[Tensor, Tensor]:
+        """Two ``[n, 1]`` switches of how much each image takes the ImageNet bridge, near 1 for images
+        unlike the training images (photographs) and near 0 for those like them: the semantic
+        weight's (``CCLConfig.photo_novelty``) and the common-space part's
+        (``CCLConfig.described_novelty``; the same tensor when that is None)."""
         c = self.config
         if not bool(self.novelty.fitted):
             raise ValueError("this model's novelty statistics were never fitted, so it cannot weigh the ImageNet "
                              "bridge per image; fit them on the training images (model.novelty.fit) or set photo_semantic_weight=0")
-        return torch.sigmoid((self.novelty(image).reshape(-1, 1) - c.photo_novelty) / c.photo_gate_width)
+        novelty = self.novelty(image).reshape(-1, 1)
+        weight = torch.sigmoid((novelty - c.photo_novelty) / c.photo_gate_width)
+        if c.described_novelty is None:
+            return weight, weight
+        return weight, torch.sigmoid((novelty - c.described_novelty) / c.photo_gate_width)
 
     def _described_inputs(self, semantic: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """The text tower's inputs of a ConSE vector read as a one-fragment text."""
@@ -417,8 +423,8 @@ class CCL(nn.Module):
         drawing = c.semantic_weight if c.drawing_semantic_weight is None else c.drawing_semantic_weight
         if not c.routes_photos:
             return self._with_semantic(z, semantic, drawing)
-        g = self.photo_gate(image)
-        z = F.normalize((1.0 - g) * z + g * self._described(semantic), dim=-1)
+        g, gz = self.photo_gates(image)
+        z = F.normalize((1.0 - gz) * z + gz * self._described(semantic), dim=-1)
         v = self._with_semantic(z, semantic, (1.0 - g) * drawing + g * c.photo_semantic_weight)
         e = g * c.photo_offset
         return torch.cat([v * (1.0 - e * e) ** 0.5, e], -1)

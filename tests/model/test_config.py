@@ -25,6 +25,7 @@ def test_config_round_trips_through_json():
     ({"semantic_weight": 0.2, "photo_semantic_weight": 1.0}, r"photo_semantic_weight=1.0: must be in \[0, 1\)"),
     ({"photo_semantic_weight": 0.5}, "photo_semantic_weight > 0 needs semantic_weight > 0"),
     ({"photo_novelty": 0.0}, r"photo_novelty=0.0: must be positive"),
+    ({"described_novelty": -1.0}, r"described_novelty=-1.0: must be positive, or None"),
     ({"novelty_rank": 0}, r"novelty_rank=0: must be a positive whole number"),
     ({"photo_gate_width": 0.0}, "photo_gate_width=0.0: must be positive"),
     ({"photo_offset": 1.0}, r"photo_offset=1.0: must be in \[-0.9, 0.9\]"),
@@ -71,6 +72,14 @@ def test_fields_of_retired_features_are_dropped_when_read():
     assert CCLConfig.from_dict(old) == CCLConfig()
     with pytest.raises(ValueError, match="unknown field 'photo_flat'"):
         CCLConfig.from_dict({"photo_flat": 0.4})
+
+
+def test_a_saved_config_without_a_later_field_keeps_what_it_was_trained_with():
+    saved = json.loads(CCLConfig().to_json())
+    assert CCLConfig.from_saved(saved) == CCLConfig()  # written today: every field is there
+    del saved["conse_input"]  # written before the field: the ConSE vector joined the image input
+    assert CCLConfig.from_saved(saved).conse_input is True
+    assert CCLConfig.from_dict(saved).conse_input is False  # an override file takes today's default
 
 
 def test_an_unknown_region_scheme_is_refused_by_name():

@@ -222,6 +222,16 @@ def test_images_unlike_the_training_ones_take_the_imagenet_bridge(features):
     np.testing.assert_allclose(texts[:, :-1], plain_texts * np.sqrt(1 - k**2), atol=1e-6)
     np.testing.assert_allclose(texts[:, -1], k)
     np.testing.assert_allclose(routed[~photo] @ texts.T, np.sqrt(1 - k**2) * plain[~photo] @ plain_texts.T, atol=2e-3)
+    # A second switch above the first: the unlike images take the photographs' semantic weight and
+    # offset but keep the image tower's common part, which is then their own again.
+    model.config = replace(model.config, described_novelty=float(far.max()) * 10)
+    kept = CCLEncoders(model).encode_images(again)
+    np.testing.assert_allclose(kept[:, -1], routed[:, -1], atol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(kept[photo, 16:-1], axis=1), tail, atol=1e-6)
+    assert not np.allclose(kept[photo, :16], routed[photo, :16], atol=1e-2)
+    model.config = replace(TINY, semantic_weight=0.3, drawing_semantic_weight=0.8)  # a drawing weighed like a photo
+    plain_again = CCLEncoders(model).encode_images(again)
+    np.testing.assert_allclose(kept[photo, :-1] / np.sqrt(1 - 0.16), plain_again[photo], atol=1e-5)
 
 
 def test_text_projection_moves_texts_towards_their_nearest_class_names(features):
