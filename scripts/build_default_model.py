@@ -53,6 +53,30 @@ DEFAULT_CONFIG = ROOT / "configs" / "default-model.json"
 PACKAGE_MODEL = ROOT / "ccl_embed" / "models" / "default"
 
 
+def trained_differently(work: Path, training: dict[str, Any]) -> str:
+    """How the model in ``work`` was trained differently from ``training`` on today's defaults
+    (``field: saved, wanted``, the first few), or "" when it was trained the same way."""
+    from ccl_embed.model.config import EMBEDDING_FIELDS, CCLConfig
+    from ccl_embed.model.folder import read_config
+
+    saved = json.loads(read_config(work)[0].to_json())
+    wanted = json.loads(CCLConfig.from_dict(dict(training)).to_json())
+    diff = [f"{k}: {saved[k]!r}, wanted {wanted[k]!r}" for k in sorted(wanted)
+            if k not in EMBEDDING_FIELDS and saved.get(k) != wanted[k]]
+    return "; ".join(diff[:3]) + (f"; and {len(diff) - 3} more" if len(diff) > 3 else "")
+
+
+def embedding_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """Every embedding-time field (``EMBEDDING_FIELDS``): the release config's ``after_fit`` and
+    ``semantic`` values, the defaults for the rest, so that no earlier build's value lingers."""
+    from dataclasses import asdict
+
+    from ccl_embed.model.config import EMBEDDING_FIELDS, CCLConfig
+
+    defaults = {k: v for k, v in asdict(CCLConfig()).items() if k in EMBEDDING_FIELDS}
+    return {**defaults, **config.get("after_fit", {}), **config["semantic"]}
+
+
 def load_config(path: Path) -> dict[str, Any]:
     """The release config, with its paths expanded; a one-line error for a bad file."""
     try:
@@ -150,9 +174,15 @@ def main() -> None:
     from ccl_embed.train import train_model
 
     work, corpus, photos = config["work"], config["corpus"], config["photos"]
-    if not (work / WEIGHTS_FILE).exists():
+    if (work / WEIGHTS_FILE).exists():
+        stale = trained_differently(work, config["training"])
+        if stale:
+            sys.exit(f"error: {work} holds a model trained with other settings ({stale}); delete that folder to "
+                     "train anew, or point the config's work elsewhere")
+    else:
         train_model(corpus, work, overrides=config["training"], fit_on=config.get("fit_on", "train"))
-    override_config(work, {**config.get("after_fit", {}), **config["semantic"]})
+    # Every setting applied when embedding comes from this config: the ones it leaves out take their defaults.
+    override_config(work, embedding_settings(config))
     reports = export_model(work, name=config["name"])
     sources = {"corpus": corpus, "photos": photos}
     calibrate_on = config.get("calibrate_on", [["corpus", "val"]])

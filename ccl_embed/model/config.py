@@ -26,6 +26,13 @@ RETIRED_FIELDS = frozenset({"photo_flatness"})
 """CCLConfig fields that older model folders hold and this version ignores: ``photo_flatness``
 set the pixel-flatness route that the novelty switch replaced (``photo_novelty``)."""
 
+EMBEDDING_FIELDS = frozenset({
+    "semantic_weight", "drawing_semantic_weight", "photo_semantic_weight", "photo_novelty",
+    "described_novelty", "photo_gate_width", "photo_offset", "text_projection", "text_projection_temperature",
+    "centering"})
+"""CCLConfig fields applied when embedding, never trained: a trained folder takes new values of
+them (``ccl_embed.model.folder.override_config``) and keeps its weights."""
+
 SAVED_BEFORE: dict[str, Any] = {"conse_input": True}
 """What a saved config without the field meant: ``conse_input`` arrived with True as its default
 (the ConSE vector always joined the image input before), and its default is now False."""
