@@ -33,11 +33,6 @@ EMBEDDING_FIELDS = frozenset({
 """CCLConfig fields applied when embedding, never trained: a trained folder takes new values of
 them (``ccl_embed.model.folder.override_config``) and keeps its weights."""
 
-SAVED_BEFORE: dict[str, Any] = {"conse_input": True}
-"""What a saved config without the field meant: ``conse_input`` arrived with True as its default
-(the ConSE vector always joined the image input before), and its default is now False."""
-
-
 @dataclass(frozen=True)
 class CCLConfig:
     """Hyperparameters of CCL and of its training (defaults chosen on the validation split)."""
@@ -139,11 +134,10 @@ class CCLConfig:
     """Keep the image tower's class names as text-tower vectors (``class_vectors``) and add the
     ConSE vector (ImageNet class probabilities over them) to the image instance. The semantic part
     needs it. False: neither, the paper's input."""
-    conse_input: bool = False
-    """With ``use_conse``, whether the ConSE vector joins the network's image input. False (the
-    default, chosen on validation: results/quality.json's choices) keeps the class vectors for the
-    semantic part only; True appends the ConSE vector to the pooled image vector (the row
-    ``ccl-conse-input``); without ``use_conse`` there is nothing to join."""
+    conse_input: bool = True
+    """With ``use_conse``, whether the ConSE vector joins the network's image input. False keeps
+    the class vectors for the semantic part only (the row ``ccl-no-conse-input``); without
+    ``use_conse`` there is nothing to join."""
     semantic_weight: float = 0.0
     """Weight w of a zero-shot semantic part appended to each output vector (not trained): images
     get their ConSE vector, texts their text-tower vector, so that cosine similarity becomes
@@ -295,12 +289,6 @@ class CCLConfig:
     def from_dict(cls, data: dict[str, Any]) -> CCLConfig:
         """The config of a dict; fields of retired features (``RETIRED_FIELDS``) are dropped."""
         return _from_dict(cls, {k: v for k, v in data.items() if k not in RETIRED_FIELDS}, "CCLConfig")
-
-    @classmethod
-    def from_saved(cls, data: dict[str, Any]) -> CCLConfig:
-        """The config a model folder or checkpoint recorded. A field added after it was written
-        takes the value that folder was trained with (``SAVED_BEFORE``), not today's default."""
-        return cls.from_dict({**SAVED_BEFORE, **data})
 
     @classmethod
     def from_json(cls, text: str) -> CCLConfig:
