@@ -33,7 +33,7 @@ import argparse
 import json
 import shutil
 import sys
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,8 @@ from _common import versions, write_result  # noqa: E402
 
 from ccl_embed.data.corpus import read_corpus  # noqa: E402
 from ccl_embed.evaluation import RetrievalScores, calibrate_model, evaluate_model  # noqa: E402
+from ccl_embed.model.config import EMBEDDING_FIELDS, CCLConfig  # noqa: E402
+from ccl_embed.model.folder import read_config  # noqa: E402
 from ccl_embed.runtime.folder import read_runtime  # noqa: E402
 from ccl_embed.runtime.manifest import MANIFEST_FILE, RUNTIME_FILES, Manifest, read_manifest, write_manifest  # noqa: E402
 
@@ -56,23 +58,16 @@ PACKAGE_MODEL = ROOT / "ccl_embed" / "models" / "default"
 def trained_differently(work: Path, training: dict[str, Any]) -> str:
     """How the model in ``work`` was trained differently from ``training`` on today's defaults
     (``field: saved, wanted``, the first few), or "" when it was trained the same way."""
-    from ccl_embed.model.config import EMBEDDING_FIELDS, CCLConfig
-    from ccl_embed.model.folder import read_config
-
-    saved = json.loads(read_config(work)[0].to_json())
-    wanted = json.loads(CCLConfig.from_dict(dict(training)).to_json())
+    saved = asdict(read_config(work)[0])
+    wanted = asdict(CCLConfig.from_dict(dict(training)))
     diff = [f"{k}: {saved[k]!r}, wanted {wanted[k]!r}" for k in sorted(wanted)
-            if k not in EMBEDDING_FIELDS and saved.get(k) != wanted[k]]
+            if k not in EMBEDDING_FIELDS and saved[k] != wanted[k]]
     return "; ".join(diff[:3]) + (f"; and {len(diff) - 3} more" if len(diff) > 3 else "")
 
 
 def embedding_settings(config: dict[str, Any]) -> dict[str, Any]:
     """Every embedding-time field (``EMBEDDING_FIELDS``): the release config's ``after_fit`` and
     ``semantic`` values, the defaults for the rest, so that no earlier build's value lingers."""
-    from dataclasses import asdict
-
-    from ccl_embed.model.config import EMBEDDING_FIELDS, CCLConfig
-
     defaults = {k: v for k, v in asdict(CCLConfig()).items() if k in EMBEDDING_FIELDS}
     return {**defaults, **config.get("after_fit", {}), **config["semantic"]}
 

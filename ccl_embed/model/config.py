@@ -33,6 +33,7 @@ EMBEDDING_FIELDS = frozenset({
 """CCLConfig fields applied when embedding, never trained: a trained folder takes new values of
 them (``ccl_embed.model.folder.override_config``) and keeps its weights."""
 
+
 @dataclass(frozen=True)
 class CCLConfig:
     """Hyperparameters of CCL and of its training (defaults chosen on the validation split)."""
