@@ -28,7 +28,7 @@ set the pixel-flatness route that the novelty switch replaced (``photo_novelty``
 
 EMBEDDING_FIELDS = frozenset({
     "semantic_weight", "drawing_semantic_weight", "photo_semantic_weight", "photo_novelty",
-    "described_novelty", "photo_gate_width", "photo_offset", "text_projection", "text_projection_temperature",
+    "described_novelty", "photo_gate_width", "bridge_confidence", "bridge_confidence_width", "photo_offset", "text_projection", "text_projection_temperature",
     "centering"})
 """CCLConfig fields applied when embedding, never trained: a trained folder takes new values of
 them (``ccl_embed.model.folder.override_config``) and keeps its weights."""
@@ -170,6 +170,17 @@ class CCLConfig:
     a page of text, a product shot) takes the semantic weight of photographs while keeping what
     CCL's image tower makes of it; only the most novel images are read through the classifier.
     None: ``photo_novelty``, one switch for both (models tuned before this field existed)."""
+    bridge_confidence: float | None = None
+    """A second way onto the ImageNet bridge, for images like the training ones whose kind the
+    image tower's classifier is sure of (a clip-art ambulance, a drawn backpack): the top class
+    probability ``p1`` at which an image is half on the bridge. Each image's route becomes
+    ``1 - (1 - g)(1 - h)``, ``g`` the novelty switch and ``h = sigmoid((p1 - bridge_confidence) /
+    bridge_confidence_width)``, so a drawing of a kind that training never showed meets texts
+    through the classifier, as photographs do, while a drawing the classifier cannot name (most
+    emoji) keeps CCL's image tower. None: off, the novelty alone (models tuned before this field).
+    Needs ``photo_semantic_weight > 0``."""
+    bridge_confidence_width: float = 0.05
+    """Width of the confidence switch: the sigmoid of ``(p1 - bridge_confidence) / bridge_confidence_width``."""
     novelty_rank: int = 256
     """Principal directions of the training images' features that the novelty measures in."""
     photo_offset: float = 0.0
@@ -251,6 +262,15 @@ class CCLConfig:
         if self.described_novelty is not None and self.described_novelty <= 0:
             raise ValueError(f"CCLConfig.described_novelty={self.described_novelty!r}: must be positive, or None "
                              "(photo_novelty's switch)")
+        if self.bridge_confidence is not None:
+            if not 0.0 < self.bridge_confidence < 1.0:
+                raise ValueError(f"CCLConfig.bridge_confidence={self.bridge_confidence!r}: must be a probability in "
+                                 "(0, 1), or None (off)")
+            if self.photo_semantic_weight <= 0:
+                raise ValueError("CCLConfig: bridge_confidence needs photo_semantic_weight > 0 (it routes images onto "
+                                 "the ImageNet bridge that photo_semantic_weight weighs)")
+        if self.bridge_confidence_width <= 0:
+            raise ValueError(f"CCLConfig.bridge_confidence_width={self.bridge_confidence_width!r}: must be positive")
         if self.novelty_rank < 1:
             raise ValueError(f"CCLConfig.novelty_rank={self.novelty_rank!r}: must be a positive whole number")
         if not -0.9 <= self.photo_offset <= 0.9:

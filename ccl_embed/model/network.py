@@ -383,20 +383,34 @@ class CCL(nn.Module):
         """``[sqrt(1 - w) z, sqrt(w) semantic/|semantic|]``: unit length when ``z`` is."""
         return torch.cat([z * (1.0 - w) ** 0.5, F.normalize(semantic, dim=-1) * w**0.5], -1)
 
-    def photo_gates(self, image: Tensor) -> tuple[Tensor, Tensor]:
+    def photo_gates(self, image: Tensor, logits: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Two ``[n, 1]`` switches of how much each image takes the ImageNet bridge, near 1 for images
         unlike the training images (photographs) and near 0 for those like them: the semantic
         weight's (``CCLConfig.photo_novelty``) and the common-space part's
-        (``CCLConfig.described_novelty``; the same tensor when that is None)."""
+        (``CCLConfig.described_novelty``; the same tensor when that is None). With
+        ``CCLConfig.bridge_confidence`` and the classifier's ``logits``, an image the classifier is
+        sure of takes the bridge too: each switch ``g`` becomes ``1 - (1 - g)(1 - h)``."""
         c = self.config
         if not bool(self.novelty.fitted):
             raise ValueError("this model's novelty statistics were never fitted, so it cannot weigh the ImageNet "
                              "bridge per image; fit them on the training images (model.novelty.fit) or set photo_semantic_weight=0")
         novelty = self.novelty(image).reshape(-1, 1)
         weight = torch.sigmoid((novelty - c.photo_novelty) / c.photo_gate_width)
-        if c.described_novelty is None:
-            return weight, weight
-        return weight, torch.sigmoid((novelty - c.described_novelty) / c.photo_gate_width)
+        common = weight if c.described_novelty is None else torch.sigmoid((novelty - c.described_novelty) / c.photo_gate_width)
+        if c.bridge_confidence is None or logits is None:
+            return weight, common
+        sure = self.confidence_gate(logits)
+        return 1.0 - (1.0 - weight) * (1.0 - sure), 1.0 - (1.0 - common) * (1.0 - sure)
+
+    def confidence_gate(self, logits: Tensor) -> Tensor:
+        """``[n, 1]``: how sure the image tower's classifier is of each image's kind, as a switch:
+        ``sigmoid((p1 - bridge_confidence) / bridge_confidence_width)``, ``p1`` the top class
+        probability (0 when ``bridge_confidence`` is None)."""
+        c = self.config
+        top = torch.softmax(logits, dim=-1).amax(-1, keepdim=True)
+        if c.bridge_confidence is None:
+            return top * 0.0
+        return torch.sigmoid((top - c.bridge_confidence) / c.bridge_confidence_width)
 
     def _described_inputs(self, semantic: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """The text tower's inputs of a ConSE vector read as a one-fragment text."""
@@ -423,7 +437,7 @@ class CCL(nn.Module):
         drawing = c.semantic_weight if c.drawing_semantic_weight is None else c.drawing_semantic_weight
         if not c.routes_photos:
             return self._with_semantic(z, semantic, drawing)
-        g, gz = self.photo_gates(image)
+        g, gz = self.photo_gates(image, logits)
         z = F.normalize((1.0 - gz) * z + gz * self._described(semantic), dim=-1)
         v = self._with_semantic(z, semantic, (1.0 - g) * drawing + g * c.photo_semantic_weight)
         e = g * c.photo_offset

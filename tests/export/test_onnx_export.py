@@ -72,6 +72,7 @@ def test_the_imagenet_bridge_is_inside_the_image_head_and_weighs_each_image_by_i
     config = replace(TINY, semantic_weight=0.3, photo_semantic_weight=0.8, photo_offset=0.4, text_projection=0.5,
                      photo_novelty=6.0, centering=0.5,  # the centres are buffers of both heads too
                      described_novelty=7.0,  # the second switch, inside the image head
+                     bridge_confidence=0.6,  # the classifier's confidence, a switch inside the image head too
                      drawing_semantic_weight=0.05)  # drawings' own weight, inside the image head
     train_ccl(fs.split("train"), None, config, class_vectors=vectors, out=tmp_path / "m")
     reports = export_model(tmp_path / "m", name="routed", backbone_files=tiny_backbones(tmp_path / "bb"))

@@ -234,6 +234,35 @@ def test_images_unlike_the_training_ones_take_the_imagenet_bridge(features):
     np.testing.assert_allclose(kept[photo, :-1] / np.sqrt(1 - 0.16), plain_again[photo], atol=1e-5)
 
 
+def test_a_drawing_the_classifier_is_sure_of_takes_the_imagenet_bridge(features):
+    from dataclasses import replace
+
+    model = train_ccl(features.split("train"), None, TINY, class_vectors=CLASS_VECTORS).model
+    test = features.split("test")
+    novelty = model.novelty(torch.from_numpy(test.image["pool"])).numpy()
+    routed = replace(TINY, semantic_weight=0.3, photo_semantic_weight=0.8, photo_offset=0.4,
+                     photo_novelty=float(novelty.max()) * 10)  # every test image is like the training ones
+    model.config = routed
+    drawings = CCLEncoders(model).encode_images(test)
+    np.testing.assert_allclose(drawings[:, -1], 0.0, atol=1e-3)
+    sure = np.arange(len(test)) % 2 == 1
+    test.image["logits"] = np.zeros_like(test.image["logits"])  # p1 = 1/10 for every image...
+    test.image["logits"][sure, 3] = 20.0  # ... but for these, all but certain of class 3
+    model.config = replace(routed, bridge_confidence=0.5)
+    gates = model.confidence_gate(torch.from_numpy(test.image["logits"])).numpy().ravel()
+    np.testing.assert_allclose(gates[sure], 1.0, atol=1e-4)
+    np.testing.assert_allclose(gates[~sure], 0.0, atol=1e-3)
+    out = CCLEncoders(model).encode_images(test)
+    # The unsure keep the vectors of a drawing; the sure ones take a photograph's offset and
+    # semantic share, and the text tower's reading of class 3 as their common part.
+    model.config = routed
+    np.testing.assert_allclose(out[~sure], CCLEncoders(model).encode_images(test)[~sure], atol=2e-3)  # a gate of 3e-4
+    np.testing.assert_allclose(out[sure, -1], 0.4, atol=1e-3)
+    np.testing.assert_allclose(np.linalg.norm(out[sure, 16:-1], axis=1), np.sqrt(1 - 0.16) * np.sqrt(0.8), atol=1e-3)
+    common = out[sure, :16] / np.linalg.norm(out[sure, :16], axis=1, keepdims=True)
+    np.testing.assert_allclose(common, np.repeat(common[:1], len(common), 0), atol=1e-4)  # one class, one reading
+
+
 def test_text_projection_moves_texts_towards_their_nearest_class_names(features):
     from dataclasses import replace
 
