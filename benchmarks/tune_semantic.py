@@ -24,6 +24,13 @@ metrics at once: ``_common.both_metrics``, (category mean MAP + instance mean R@
    bridge. The values with the best ``photos-val`` score under the rule of the later steps
    (:func:`admissible`); step 3's single switch is a candidate. (Added in the v6 run, before it.)
 
+3c. The classifier's confidence (``bridge_confidence``, ``bridge_confidence_width``): an image
+   like the training ones whose kind the ImageNet classifier is sure of takes the bridge too, so
+   that a drawing of a kind training never showed meets texts through the classifier. The value
+   with the best mean of every validation score (each drawing split's, ``photos-val``'s and the
+   mixed gallery's, as step 6) under the rule of the later steps (:func:`admissible`); None
+   (off) is a candidate. (Added in the v7 run, before it.)
+
 4. ``drawing_semantic_weight``: the images' own weight when they are like the training images,
    apart from the texts' (None keeps the texts' weight, as before; 0 ranks drawings by CCL
    alone while texts keep the part photographs meet them on). The value with the best mean of
@@ -90,6 +97,8 @@ PROJECTED_PHOTO_WEIGHTS = (0.9, 0.95)
 MIXED_OFFSETS = (0.0, 0.1, 0.2, 0.3, 0.4)
 SWITCH_NOVELTY = (2.0, 2.4, 2.8, 3.0)  # the semantic weight's switch, with the second one apart
 DESCRIBED_NOVELTY = (3.5, 4.0)
+CONFIDENCES = (None, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)  # None first: off, step 3b's choice itself
+CONFIDENCE_WIDTHS = (0.05, 0.1)
 DRAWING_WEIGHTS = (None, 0.0, 0.05, 0.1)  # None first: the texts' weight, step 3's choice itself
 CENTERINGS = (0.0, 0.25, 0.5, 0.75, 1.0)  # 0.0 first: step 5's choice itself, the base of step 6
 TOLERANCE = 0.01
@@ -241,6 +250,24 @@ def main() -> None:
     best_s = best_photos(switches, step3)
     chosen |= {"photo_novelty": best_s[0]} | ({"described_novelty": best_s[1]} if best_s[1] is not None else {})
     step3 = switches[best_s]
+    chosen.pop("bridge_confidence", None)
+    chosen.pop("bridge_confidence_width", None)
+    sure: dict[tuple[float | None, float], dict[str, object]] = {}
+    for c, cw in [(None, base.bridge_confidence_width)] + list(itertools.product(CONFIDENCES[1:], CONFIDENCE_WIDTHS)) \
+            if chosen.get("photo_semantic_weight", 0.0) > 0 else ():
+        setting = chosen | {"bridge_confidence": c, "bridge_confidence_width": cw}
+        splits = step3 if c is None else score(**setting)
+        model.config = replace(base, **setting)
+        m = mixed_score(CCLEncoders(model), gallery, photo)
+        mean = float(np.mean([v for k, v in splits.items() if k != "floor"] + [m["score"]]))
+        sure[(c, cw)] = {"mixed": m, "splits": splits, "mean": mean}
+        print(f"bridge_confidence={c} width={cw} mixed gallery: {m['score']:.4f} mean {mean:.4f}", flush=True)
+    ok = admissible({k: r["splits"] for k, r in sure.items()}, step3)  # type: ignore[misc]
+    if ok:
+        best_c = max(ok, key=lambda k: sure[k]["mean"])  # type: ignore[arg-type, return-value]
+        if best_c[0] is not None:
+            chosen |= {"bridge_confidence": best_c[0], "bridge_confidence_width": best_c[1]}
+            step3 = sure[best_c]["splits"]  # type: ignore[assignment]
     drawn: dict[float | None, dict[str, float]] = {None: step3}
     for d in DRAWING_WEIGHTS[1:] if chosen.get("semantic_weight", 0.0) > 0 else ():
         drawn[d] = score(**(chosen | {"drawing_semantic_weight": d}))
@@ -283,7 +310,9 @@ def main() -> None:
                  f"score keeping the drawing splits within {TOLERANCE} "
                  "of that; text projection (with the photograph weight): the same rule, and better on photos-val than "
                  "the route alone; the two switches apart (described_novelty with photo_novelty): best photos-val "
-                 f"score with every split within {TOLERANCE} of step 3's; drawing_semantic_weight: best mean of the drawing splits' and photos-val's scores "
+                 f"score with every split within {TOLERANCE} of step 3's; bridge_confidence (the classifier's confidence "
+                 "switch, None a candidate): best mean of every validation score (drawing splits, photos-val, mixed "
+                 f"gallery) with every split within {TOLERANCE} of step 3b's and photos-val kept; drawing_semantic_weight: best mean of the drawing splits' and photos-val's scores "
                  f"with every split within {TOLERANCE} of step 3's and the floor kept; photo_offset: best mixed-gallery "
                  "score (val drawings and photos-val photographs in "
                  f"one gallery, text -> image, each group counting equally) with every split within {TOLERANCE} of "
@@ -298,6 +327,7 @@ def main() -> None:
                                    for (b, t, pw), r in projections.items()},
         "mixed_gallery": {"val drawings": int((~photo).sum()), "photos-val photographs": int(photo.sum())},
         "switch_scores": {f"photo_novelty={f} described_novelty={dz}": r for (f, dz), r in switches.items()},
+        "confidence_scores": {f"bridge_confidence={c} width={cw}": r for (c, cw), r in sure.items()},
         "drawing_weight_scores": {str(d): r for d, r in drawn.items()},
         "mixed_offset_scores": {str(e): r for e, r in mixed.items()},
         "centering_scores": {str(b): r for b, r in centred.items()},

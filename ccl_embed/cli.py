@@ -134,7 +134,7 @@ def data_augment(
     from ccl_embed.data.augment import augment_corpus
 
     try:
-        n, added = augment_corpus(corpus, out, copies=copies, seed=seed)
+        n, added = augment_corpus(corpus, out, copies=copies, seed=seed, progress=_tqdm)
     except (CCLEmbedError, ValueError, OSError) as e:
         raise _fail(str(e)) from None
     typer.echo(f"wrote {out}: {n} pairs of {corpus} and {added} augmented training pairs")

@@ -21,8 +21,10 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 from PIL import Image, ImageChops, ImageEnhance, ImageFilter, ImageOps
@@ -95,8 +97,12 @@ def _seed(seed: int, rel: str, copy: int) -> int:
 
 
 def augment_corpus(src: str | os.PathLike[str], out: str | os.PathLike[str], *, copies: int = 2,
-                   kinds: tuple[str, ...] = KINDS, seed: int = 0, size: int = 256) -> tuple[int, int]:
+                   kinds: tuple[str, ...] = KINDS, seed: int = 0, size: int = 256,
+                   progress: Callable[[Iterable[object], int, str], Iterable[object]] | None = None) -> tuple[int, int]:
     """Write ``out``: the corpus at ``src`` plus ``copies`` augmented copies of each training image.
+
+    Args:
+        progress: Wraps the loop over the training pairs, e.g. a tqdm factory ``(iterable, total, desc)``.
 
     Returns:
         (original pairs, augmented pairs written).
@@ -123,7 +129,8 @@ def augment_corpus(src: str | os.PathLike[str], out: str | os.PathLike[str], *, 
             shutil.copyfile(src / name, out / name)
     new: list[Pair] = []
     done: dict[str, list[str]] = {}
-    for pair in train:
+    items: Iterable[object] = progress(train, len(train), "augmenting images") if progress else train
+    for pair in (cast(Pair, p) for p in items):
         if pair.image not in done:
             img = load_image(src / pair.image)
             img.thumbnail((size, size))

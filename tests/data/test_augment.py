@@ -44,8 +44,15 @@ def test_augment_corpus_adds_train_copies_only(tiny_corpus, tmp_path):
     with Image.open(tmp_path / "aug" / extra[0].image) as img:
         assert img.size[0] > 0
     first = (tmp_path / "aug" / extra[0].image).read_bytes()
-    augment_corpus(tiny_corpus, tmp_path / "aug2", copies=2, seed=3)
+    seen: list[tuple[int, str]] = []
+
+    def progress(items, total, desc):  # what the CLI's progress bar is given
+        seen.append((total, desc))
+        return items
+
+    augment_corpus(tiny_corpus, tmp_path / "aug2", copies=2, seed=3, progress=progress)
     assert (tmp_path / "aug2" / extra[0].image).read_bytes() == first
+    assert seen == [(len(train), "augmenting images")]
 
 
 def test_augment_refuses_its_own_source(tiny_corpus):
