@@ -174,6 +174,9 @@ def tune_ccl_variants(bench: Any, variants: dict[str, dict[str, Any]], base: dic
     """
     from dataclasses import replace
 
+    from typing import cast
+
+    from ccl_embed.train.encoders import CCLEncoders
     from ccl_embed.train.methods import ccl_fit
 
     ctx = bench.context()
@@ -181,7 +184,7 @@ def tune_ccl_variants(bench: Any, variants: dict[str, dict[str, Any]], base: dic
     train, val = bench.split("train"), bench.split("val")
     rows: dict[str, Any] = {}
     for name, overrides in variants.items():
-        encoders = ccl_fit({**base, **overrides})(train, val, ctx)
+        encoders = cast(CCLEncoders, ccl_fit({**base, **overrides})(train, val, ctx))  # a CCL fit's encoders
         trained = encoders.model.config
         for extra in (after or {}).get(name) or [{}]:
             encoders.model.config = replace(trained, **extra)

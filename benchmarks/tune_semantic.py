@@ -208,6 +208,16 @@ def main() -> None:
         print(" ".join(f"{k}={v}" for k, v in config.items()), " ".join(f"{s} {m:.4f}" for s, m in row.items()), flush=True)
         return row
 
+    def with_mixed(setting: dict[str, Any], label: str, splits: dict[str, float] | None = None) -> dict[str, object]:
+        """A setting's split scores (``splits`` when already scored), its mixed-gallery score, and
+        the mean of every validation score (each drawing split's, photos-val's, the gallery's)."""
+        splits = score(**setting) if splits is None else splits
+        model.config = replace(base, **setting)
+        m = mixed_score(CCLEncoders(model), gallery, photo)
+        mean = float(np.mean([v for k, v in splits.items() if k != "floor"] + [m["score"]]))
+        print(f"{label} mixed gallery: " + " ".join(f"{k} {v:.4f}" for k, v in m.items()) + f" mean {mean:.4f}", flush=True)
+        return {"mixed": m, "splits": splits, "mean": mean}
+
     rows: dict[float, dict[str, float]] = {}
     routes: dict[tuple[float, ...], dict[str, float]] = {}
     projections: dict[tuple[float, ...], dict[str, float]] = {}
@@ -255,13 +265,8 @@ def main() -> None:
     sure: dict[tuple[float | None, float], dict[str, object]] = {}
     for c, cw in [(None, base.bridge_confidence_width)] + list(itertools.product(CONFIDENCES[1:], CONFIDENCE_WIDTHS)) \
             if chosen.get("photo_semantic_weight", 0.0) > 0 else ():
-        setting = chosen | {"bridge_confidence": c, "bridge_confidence_width": cw}
-        splits = step3 if c is None else score(**setting)
-        model.config = replace(base, **setting)
-        m = mixed_score(CCLEncoders(model), gallery, photo)
-        mean = float(np.mean([v for k, v in splits.items() if k != "floor"] + [m["score"]]))
-        sure[(c, cw)] = {"mixed": m, "splits": splits, "mean": mean}
-        print(f"bridge_confidence={c} width={cw} mixed gallery: {m['score']:.4f} mean {mean:.4f}", flush=True)
+        sure[(c, cw)] = with_mixed(chosen | {"bridge_confidence": c, "bridge_confidence_width": cw},
+                                   f"bridge_confidence={c} width={cw}", step3 if c is None else None)
     ok = admissible({k: r["splits"] for k, r in sure.items()}, step3)  # type: ignore[misc]
     if ok:
         best_c = max(ok, key=lambda k: sure[k]["mean"])  # type: ignore[arg-type, return-value]
@@ -286,12 +291,7 @@ def main() -> None:
         chosen["photo_offset"] = max(ok, key=lambda e: mixed[e]["mixed"]["score"])  # type: ignore[index]
     centred: dict[float, dict[str, object]] = {}
     for b in CENTERINGS:
-        model.config = replace(base, **(chosen | {"centering": b}))
-        m = mixed_score(CCLEncoders(model), gallery, photo)
-        splits = score(**(chosen | {"centering": b}))
-        mean = float(np.mean([v for k, v in splits.items() if k != "floor"] + [m["score"]]))
-        centred[b] = {"mixed": m, "splits": splits, "mean": mean}
-        print(f"centering={b} mixed gallery: " + " ".join(f"{k} {v:.4f}" for k, v in m.items()) + f" mean {mean:.4f}", flush=True)
+        centred[b] = with_mixed(chosen | {"centering": b}, f"centering={b}")
     step5: dict[str, float] = centred[0.0]["splits"]  # type: ignore[assignment]  # step 5's choice, uncentred
     ok = admissible({b: r["splits"] for b, r in centred.items()}, step5)  # type: ignore[misc]
     if ok:
