@@ -128,7 +128,12 @@ def baseline_floor(path: Path | None = None) -> dict[str, dict[str, float]]:
 
 def reaches_floor(scores: dict[str, dict[str, float]], floor: dict[str, dict[str, float]]) -> bool:
     """Whether a setting's validation scores reach the floor on every split and metric both have."""
-    return all(scores[s][m] >= v for s, f in floor.items() if s in scores for m, v in f.items())
+    return all(v >= 0 for v in floor_margins(scores, floor).values())
+
+
+def floor_margins(scores: dict[str, dict[str, float]], floor: dict[str, dict[str, float]]) -> dict[str, float]:
+    """How far each validation cell (``split:metric``) lies above the floor; negative below it."""
+    return {f"{s}:{m}": scores[s][m] - v for s, f in floor.items() if s in scores for m, v in f.items()}
 
 
 def score_validation(bench: Any, encoders: Any) -> tuple[dict[str, dict[str, float]], float]:

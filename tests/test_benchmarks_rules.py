@@ -165,3 +165,15 @@ def test_an_addition_without_the_conse_input_is_chosen_against_the_fits_without_
                        "ccl-no-conse": entry(0.51)}}
     lines = "\n".join(claims.choices_lines(results))
     assert "`ccl-no-conse` | `ccl-no-semantic` | 0.5200 | 0.5100 | -0.0100 +- 0.0000 | the shipped setting is better |" in lines
+
+
+def test_floor_margins_name_each_cell_and_max_min_picks_the_most_robust_setting():
+    common = _load("_common")
+    floor = {"val": {"i2t_map": 0.3, "r10_t2i": 0.5}}
+    margins = common.floor_margins({"val": {"i2t_map": 0.35, "r10_t2i": 0.48, "t2i_map": 0.9}}, floor)
+    assert margins == pytest.approx({"val:i2t_map": 0.05, "val:r10_t2i": -0.02})
+    assert not common.reaches_floor({"val": {"i2t_map": 0.35, "r10_t2i": 0.48}}, floor)
+    assert common.reaches_floor({"val": {"i2t_map": 0.3, "r10_t2i": 0.5}}, floor)  # level counts as reached
+    floor_margins = _load("floor_margins")
+    rows = {"a": {"x": 0.10, "y": -0.01}, "b": {"x": 0.02, "y": 0.01}, "c": {"x": 0.30, "y": 0.005}}
+    assert floor_margins.maximin(rows) == "b"  # not c, whose best cell is far larger
