@@ -28,8 +28,8 @@ set the pixel-flatness route that the novelty switch replaced (``photo_novelty``
 
 EMBEDDING_FIELDS = frozenset({
     "semantic_weight", "drawing_semantic_weight", "photo_semantic_weight", "photo_novelty",
-    "described_novelty", "photo_gate_width", "bridge_confidence", "bridge_confidence_width", "photo_offset", "text_projection", "text_projection_temperature",
-    "centering"})
+    "described_novelty", "photo_gate_width", "bridge_confidence", "bridge_confidence_width", "photo_offset",
+    "text_projection", "text_projection_temperature", "centering"})
 """CCLConfig fields applied when embedding, never trained: a trained folder takes new values of
 them (``ccl_embed.model.folder.override_config``) and keeps its weights."""
 
