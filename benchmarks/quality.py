@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DOCS, RESULTS, command_line, file_sha256, semantic_choice, versions, write_result  # noqa: E402
-from claims import effect_cell, paired_difference, reference_of, write_choices, write_claims  # noqa: E402
+from claims import choices_lines, effect_cell, paired_difference, reference_of, write_choices, write_claims  # noqa: E402
 
 from ccl_embed.data.build import REPORT_FILE, SOURCES_FILE  # noqa: E402
 from ccl_embed.paths import cache_dir  # noqa: E402
@@ -259,6 +259,8 @@ def write_table(results: dict[str, dict[str, dict[str, object]]], corpus: dict[s
     lines += component_table(results)
     if name == "quality":
         lines += shipped_table()
+    else:  # another run's choices, which docs/analysis.md holds for quality.json's
+        lines += ["", "## Choices on the validation splits", ""] + choices_lines(results)
     doc = DOCS / ("results.md" if name == "quality" else f"results-{name}.md")
     doc.write_text("\n".join(lines))
     if name == "quality":
