@@ -10,7 +10,7 @@ import platform
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -178,8 +178,6 @@ def tune_ccl_variants(bench: Any, variants: dict[str, dict[str, Any]], base: dic
         (one row per variant: its overrides, scores and selection score; the chosen variant's name).
     """
     from dataclasses import replace
-
-    from typing import cast
 
     from ccl_embed.train.encoders import CCLEncoders
     from ccl_embed.train.methods import ccl_fit

@@ -19,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (VALIDATION_SPLITS, baseline_floor, file_sha256, floor_margins, semantic_choice,  # noqa: E402
+from _common import (baseline_floor, file_sha256, floor_margins, score_validation, semantic_choice,  # noqa: E402
                      versions, with_novelty, write_result)
 
 from ccl_embed.model.folder import load_model  # noqa: E402
@@ -43,12 +43,10 @@ def main() -> None:
     bench = open_workbench(args.corpus)
     model = with_novelty(load_model(args.model), bench)
     base, shipped, floor = model.config, semantic_choice(), baseline_floor()
-    present = [s for s in VALIDATION_SPLITS if s in {p.split for p in bench.features.pairs}]
     rows: dict[str, dict[str, float]] = {}
     for b in args.centerings:
         model.config = replace(base, **(shipped | {"centering": b}))
-        encoders = CCLEncoders(model)
-        scores = {s.replace("-", "_"): bench.score(encoders, s).to_dict() for s in present}
+        scores, _ = score_validation(bench, CCLEncoders(model))
         rows[f"centering={b}"] = margins = floor_margins(scores, floor)
         worst = min(margins, key=lambda k: margins[k])
         print(f"centering={b}: smallest margin {margins[worst]:+.4f} ({worst})", flush=True)

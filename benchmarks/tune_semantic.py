@@ -251,8 +251,8 @@ def main() -> None:
         w, chosen = steps_one_to_three()
     gallery = FeatureSet.concat([bench.split("val"), photos.split("photos-val")])
     photo = np.arange(len(gallery)) >= len(bench.split("val"))
-    chosen.pop("drawing_semantic_weight", None)  # an earlier run's choice is made again here
-    chosen.pop("described_novelty", None)
+    for made_again_here in ("drawing_semantic_weight", "described_novelty", "bridge_confidence", "bridge_confidence_width"):
+        chosen.pop(made_again_here, None)  # an earlier run's choice is made again below
     step3 = score(**chosen)
     switches: dict[tuple[float, float | None], dict[str, float]] = {(chosen.get("photo_novelty", base.photo_novelty), None): step3}
     for f, dz in itertools.product(SWITCH_NOVELTY, DESCRIBED_NOVELTY) if chosen.get("photo_semantic_weight", 0.0) > 0 else ():
@@ -260,8 +260,6 @@ def main() -> None:
     best_s = best_photos(switches, step3)
     chosen |= {"photo_novelty": best_s[0]} | ({"described_novelty": best_s[1]} if best_s[1] is not None else {})
     step3 = switches[best_s]
-    chosen.pop("bridge_confidence", None)
-    chosen.pop("bridge_confidence_width", None)
     sure: dict[tuple[float | None, float], dict[str, object]] = {}
     for c, cw in [(None, base.bridge_confidence_width)] + list(itertools.product(CONFIDENCES[1:], CONFIDENCE_WIDTHS)) \
             if chosen.get("photo_semantic_weight", 0.0) > 0 else ():

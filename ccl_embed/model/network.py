@@ -399,18 +399,14 @@ class CCL(nn.Module):
         common = weight if c.described_novelty is None else torch.sigmoid((novelty - c.described_novelty) / c.photo_gate_width)
         if c.bridge_confidence is None or logits is None:
             return weight, common
-        sure = self.confidence_gate(logits)
-        return 1.0 - (1.0 - weight) * (1.0 - sure), 1.0 - (1.0 - common) * (1.0 - sure)
+        unsure = 1.0 - self.confidence_gate(logits, c.bridge_confidence)
+        return 1.0 - (1.0 - weight) * unsure, 1.0 - (1.0 - common) * unsure
 
-    def confidence_gate(self, logits: Tensor) -> Tensor:
+    def confidence_gate(self, logits: Tensor, middle: float) -> Tensor:
         """``[n, 1]``: how sure the image tower's classifier is of each image's kind, as a switch:
-        ``sigmoid((p1 - bridge_confidence) / bridge_confidence_width)``, ``p1`` the top class
-        probability (0 when ``bridge_confidence`` is None)."""
-        c = self.config
+        ``sigmoid((p1 - middle) / bridge_confidence_width)``, ``p1`` the top class probability."""
         top = torch.softmax(logits, dim=-1).amax(-1, keepdim=True)
-        if c.bridge_confidence is None:
-            return top * 0.0
-        return torch.sigmoid((top - c.bridge_confidence) / c.bridge_confidence_width)
+        return torch.sigmoid((top - middle) / self.config.bridge_confidence_width)
 
     def _described_inputs(self, semantic: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """The text tower's inputs of a ConSE vector read as a one-fragment text."""

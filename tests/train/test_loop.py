@@ -249,7 +249,7 @@ def test_a_drawing_the_classifier_is_sure_of_takes_the_imagenet_bridge(features)
     test.image["logits"] = np.zeros_like(test.image["logits"])  # p1 = 1/10 for every image...
     test.image["logits"][sure, 3] = 20.0  # ... but for these, all but certain of class 3
     model.config = replace(routed, bridge_confidence=0.5)
-    gates = model.confidence_gate(torch.from_numpy(test.image["logits"])).numpy().ravel()
+    gates = model.confidence_gate(torch.from_numpy(test.image["logits"]), 0.5).numpy().ravel()
     np.testing.assert_allclose(gates[sure], 1.0, atol=1e-4)
     np.testing.assert_allclose(gates[~sure], 0.0, atol=1e-3)
     out = CCLEncoders(model).encode_images(test)
