@@ -159,15 +159,16 @@ CHOICES = (  # (what is chosen, the setting ccl ships, ((row, its other setting)
      (("ccl-adaptive-weights", "adaptive (learned uncertainty weights), as the paper describes"),)),
     ("the instance level", "a symmetric InfoNCE on each image's own text",
      (("ccl-no-instance", "none: the paper's category-level constraints only"),)),
-    ("the ConSE input", "appended to the image input",
+    ("the ConSE input", "out of the network's input, kept for the semantic part",
      (("ccl-no-conse", "none, as in the paper"),
-      ("ccl-no-conse-input", "out of the network's input, kept for the semantic part"))),
+      ("ccl-conse-input", "appended to the image input"))),
     ("the skip into stage 2", "stage 2 also reads the standardised inputs", (("ccl-no-skip", "none, as in the paper"),)),
     ("input dropout", "0.3", (("ccl-no-input-dropout", "none, as in the paper"),)),
     ("the semantic part's settings", "results/semantic_tuning_v5.json's choice (drawing weight 0.05, centring 0.25)",
-     (("ccl-previous-semantic", "the settings shipped before it (no centring, the texts' weight)"),
-      ("ccl-no-conse-input-v6-semantic", "without the ConSE input: results/semantic_tuning_v6.json's choice for that "
-       "model (no projection, centring 0.75), against v5's on the same fits"))),
+     (("ccl-conse-input-previous-semantic", "with the ConSE input: the settings shipped before it (no centring, "
+       "the texts' weight), against v5's on the same fits"),
+      ("ccl-v6-semantic", "results/semantic_tuning_v6.json's choice for this model (no projection, centring 0.75), "
+       "against v5's on the same fits"))),
     ("the whole layout", "ours, with the additions above",
      (("ccl-paper", "the paper's, as closely as these layers allow"),
       ("ccl-paper-fixed-weights", "the paper's, with the released code's fixed weights"))),

@@ -16,7 +16,7 @@ PYTHON=${PYTHON:-.venv/bin/python}
 SCHEDULE='{"stage1_epochs": 7, "fusion_epochs": 7, "stage2_epochs": 14}'
 ROWS=${ROWS:-"supervised supervised-bow ccl-no-corr ccl-no-patches ccl-grid-patches ccl-two-scale-patches
 ccl-adaptive-weights ccl-no-inter ccl-no-intra ccl-paper ccl-no-stage1 ccl-own-classifiers ccl-corr-released ccl-no-instance ccl-no-conse ccl-no-skip
-ccl-no-input-dropout ccl-paper-fixed-weights ccl-no-conse-input"}
+ccl-no-input-dropout ccl-paper-fixed-weights ccl-conse-input"}
 for row in $ROWS; do
     echo "== $row ($(date -u +%H:%M:%S))"
     "$PYTHON" benchmarks/quality.py --corpus "$CORPUS" --photos "$PHOTOS" --ccl-overrides "$SCHEDULE" \

@@ -33,7 +33,7 @@ def test_a_work_folder_trained_with_other_settings_is_named_not_reused(tmp_path)
     assert build.trained_differently(tmp_path / "m", TINY) == ""
     # settings applied when embedding do not count: the build sets them after training
     assert build.trained_differently(tmp_path / "m", {**TINY, "centering": 0.5}) == ""
-    assert build.trained_differently(tmp_path / "m", {**TINY, "conse_input": False}) == "conse_input: True, wanted False"
+    assert build.trained_differently(tmp_path / "m", {**TINY, "conse_input": True}) == "conse_input: False, wanted True"
 
 
 def test_every_embedding_setting_comes_from_the_release_config_or_the_defaults():

@@ -26,6 +26,10 @@ RETIRED_FIELDS = frozenset({"photo_flatness"})
 """CCLConfig fields that older model folders hold and this version ignores: ``photo_flatness``
 set the pixel-flatness route that the novelty switch replaced (``photo_novelty``)."""
 
+SAVED_BEFORE: dict[str, Any] = {"conse_input": True}
+"""What a saved config without a field meant: ``conse_input`` arrived with True as its default
+(the ConSE vector always joined the image input before), and its default is now False."""
+
 EMBEDDING_FIELDS = frozenset({
     "semantic_weight", "drawing_semantic_weight", "photo_semantic_weight", "photo_novelty",
     "described_novelty", "photo_gate_width", "bridge_confidence", "bridge_confidence_width", "photo_offset",
@@ -135,10 +139,11 @@ class CCLConfig:
     """Keep the image tower's class names as text-tower vectors (``class_vectors``) and add the
     ConSE vector (ImageNet class probabilities over them) to the image instance. The semantic part
     needs it. False: neither, the paper's input."""
-    conse_input: bool = True
-    """With ``use_conse``, whether the ConSE vector joins the network's image input. False keeps
-    the class vectors for the semantic part only (the row ``ccl-no-conse-input``); without
-    ``use_conse`` there is nothing to join."""
+    conse_input: bool = False
+    """With ``use_conse``, whether the ConSE vector joins the network's image input. False (the
+    default, chosen on validation: results/quality.json's choices) keeps the class vectors for the
+    semantic part only; True appends the ConSE vector to the pooled image vector (the row
+    ``ccl-conse-input``); without ``use_conse`` there is nothing to join."""
     semantic_weight: float = 0.0
     """Weight w of a zero-shot semantic part appended to each output vector (not trained): images
     get their ConSE vector, texts their text-tower vector, so that cosine similarity becomes
@@ -310,6 +315,12 @@ class CCLConfig:
     def from_dict(cls, data: dict[str, Any]) -> CCLConfig:
         """The config of a dict; fields of retired features (``RETIRED_FIELDS``) are dropped."""
         return _from_dict(cls, {k: v for k, v in data.items() if k not in RETIRED_FIELDS}, "CCLConfig")
+
+    @classmethod
+    def from_saved(cls, data: dict[str, Any]) -> CCLConfig:
+        """The config a model folder or checkpoint recorded. A field added after it was written
+        takes the value that folder was trained with (``SAVED_BEFORE``), not today's default."""
+        return cls.from_dict({**SAVED_BEFORE, **data})
 
     @classmethod
     def from_json(cls, text: str) -> CCLConfig:

@@ -75,7 +75,7 @@ def read_config(folder: str | Path) -> tuple[CCLConfig, DataSpec, dict[str, Any]
         raise ModelFolderError(f"{path}: format version {version!r}, this ccl-embed reads version {FORMAT_VERSION}; "
                                "retrain the model or install the ccl-embed that wrote it")
     try:
-        return CCLConfig.from_dict(record["config"]), DataSpec.from_dict(record["spec"]), record
+        return CCLConfig.from_saved(record["config"]), DataSpec.from_dict(record["spec"]), record
     except (KeyError, TypeError, ValueError) as e:
         raise ModelFolderError(f"{path}: invalid model config ({e})") from e
 

@@ -123,7 +123,7 @@ def train_ccl(
         if folder is None:
             raise CCLEmbedError("resume=True needs the model folder (out) holding the checkpoint")
         state, weights, opt_flat = load_checkpoint(folder)
-        saved = CCLConfig.from_dict(state["config"])
+        saved = CCLConfig.from_saved(state["config"])
         if saved != config:
             raise CCLEmbedError(f"{folder}: the checkpoint was trained with another config; resume with the same options "
                                 "or start anew without --resume")

@@ -38,7 +38,7 @@ CCL_VARIANTS: dict[str, dict[str, Any]] = {
     "ccl-no-instance-part": {"instance_dim": 0},
     "ccl-no-bow": {"text_bow": 0},
     "ccl-no-conse": {"use_conse": False},
-    "ccl-no-conse-input": {"conse_input": False},
+    "ccl-conse-input": {"conse_input": True},
     "ccl-no-skip": {"stage2_skip": False},
     "ccl-no-input-dropout": {"input_dropout": 0.0},
     "ccl-category-only": {"use_instance": False, "text_bow": 0},
@@ -53,8 +53,8 @@ shared prototypes; ``ccl-corr-released`` weighs the correspondence code distance
 released code does. ``ccl-no-instance-part`` keeps the instance level but in the category space;
 ``ccl-grid-patches`` pools nine image regions that do not overlap, nearer the paper's separate
 regions, and ``ccl-two-scale-patches`` those and the five overlapping ones together;
-``ccl-no-conse-input`` keeps the class vectors for the semantic part but leaves the ConSE vector
-out of the network's input; ``ccl-no-conse``, ``ccl-no-skip`` and ``ccl-no-input-dropout`` remove the additions ``ccl`` carries
+``ccl-conse-input`` appends the ConSE vector to the network's image input (``ccl`` keeps the class
+vectors for the semantic part alone); ``ccl-no-conse``, ``ccl-no-skip`` and ``ccl-no-input-dropout`` remove the additions ``ccl`` carries
 beyond the paper; ``ccl-category-only`` is the paper's category-only constraints on the paper's
 inputs (no instance level, no bag of words)."""
 

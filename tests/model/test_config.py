@@ -78,6 +78,14 @@ def test_fields_of_retired_features_are_dropped_when_read():
         CCLConfig.from_dict({"photo_flat": 0.4})
 
 
+def test_a_saved_config_without_a_later_field_keeps_what_it_was_trained_with():
+    saved = json.loads(CCLConfig().to_json())
+    assert CCLConfig.from_saved(saved) == CCLConfig()  # written today: every field is there
+    del saved["conse_input"]  # written before the field: the ConSE vector joined the image input
+    assert CCLConfig.from_saved(saved).conse_input is True
+    assert CCLConfig.from_dict(saved).conse_input is False  # an override file takes today's default
+
+
 def test_an_unknown_region_scheme_is_refused_by_name():
     import pytest
 

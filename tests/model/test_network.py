@@ -222,7 +222,7 @@ def test_the_conse_vector_can_stay_out_of_the_input_and_still_carry_the_semantic
     spec = replace(SPEC, classes=12)
     options = {"dim": 2, "hidden": 4, "code": 2, "instance_dim": 0, "text_bow": 0, "input_dropout": 0.0, "dropout": 0.0,
                "semantic_weight": 0.2}
-    full, apart = CCL(CCLConfig(**options), spec), CCL(CCLConfig(**options, conse_input=False), spec)
+    full, apart = CCL(CCLConfig(**options, conse_input=True), spec), CCL(CCLConfig(**options), spec)
     assert full.norm_image.mean.shape[-1] == 6 + 4 and apart.norm_image.mean.shape[-1] == 6  # the pooled vector alone
     assert apart.class_vectors.shape == (12, 4)  # kept for the semantic part
     apart.class_vectors.normal_()
