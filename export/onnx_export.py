@@ -175,6 +175,7 @@ def head_modules(model: Any) -> tuple[Any, Any]:
     regions of the model's own scheme (``CCLConfig.image_regions``)."""
     torch = _torch()
     regions_of_model = image_regions(model.config.image_regions)
+    reads_logits = model.config.image_reads_logits
 
     class ImageHead(torch.nn.Module):  # type: ignore[name-defined]
         def __init__(self) -> None:
@@ -184,7 +185,10 @@ def head_modules(model: Any) -> tuple[Any, Any]:
         def forward(self, feature_map: Any, logits: Any) -> Any:
             pooled = feature_map.mean(dim=(2, 3))
             regions = torch.stack([feature_map[:, :, r0:r1, c0:c1].mean(dim=(2, 3)) for r0, r1, c0, c1 in regions_of_model], 1)
-            return self.ccl.encode_image(pooled, logits, regions)
+            out = self.ccl.encode_image(pooled, logits, regions)
+            if not reads_logits:  # the exporter drops an unused input; the folder format says the head takes logits
+                out = out + 0.0 * logits[:, :1]
+            return out
 
     class TextHead(torch.nn.Module):  # type: ignore[name-defined]
         def __init__(self) -> None:

@@ -304,6 +304,12 @@ class CCLConfig:
         return self.use_conse and self.conse_input
 
     @property
+    def image_reads_logits(self) -> bool:
+        """Whether an image's vector depends on the ImageNet logits: through the ConSE input or
+        the semantic part."""
+        return self.conse_in_input or self.semantic_weight > 0
+
+    @property
     def routes_photos(self) -> bool:
         """Whether photographs are routed (see ``photo_semantic_weight``)."""
         return self.semantic_weight > 0 and self.photo_semantic_weight > 0

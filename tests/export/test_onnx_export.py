@@ -26,6 +26,15 @@ def test_export_writes_checked_graphs_and_hashes(exported):
     assert manifest.preprocessing.image_size == 224 and manifest.parity
 
 
+def test_the_image_head_takes_logits_even_when_the_model_does_not_read_them(exported):
+    import onnx
+
+    folder, _ = exported
+    assert not TINY.image_reads_logits  # no ConSE input (the default) and no semantic part
+    inputs = [i.name for i in onnx.load(str(folder / "image_head.onnx")).graph.input]
+    assert inputs == ["feature_map", "logits"]  # the folder format's contract, which the runtime feeds
+
+
 def test_altered_or_missing_files_are_named(exported, tmp_path):
     import shutil
 
