@@ -8,24 +8,37 @@ the smallest one per setting, and the setting whose smallest margin is largest (
 setting that meets the target on validation most robustly. Writes
 ``benchmarks/results/NAME.json`` (default ``floor_margins``).
 
-    python benchmarks/floor_margins.py [--model DIR] [--corpus DIR] [--centerings 0 0.1 ...] [--name NAME]
+    python benchmarks/floor_margins.py [--model DIR] [--corpus DIR] [--centerings 0 0.1 ...] [--also RESULT ...] [--name NAME]
+
+``--also RESULT`` scores the ``chosen_config`` of ``results/RESULT.json`` (a tune_semantic.py
+run) as one more setting, so that two tunings can be compared by their validation margins.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (baseline_floor, file_sha256, floor_margins, score_validation, semantic_choice,  # noqa: E402
+from _common import (RESULTS, baseline_floor, file_sha256, floor_margins, score_validation, semantic_choice,  # noqa: E402
                      versions, with_novelty, write_result)
 
 from ccl_embed.model.folder import load_model  # noqa: E402
 from ccl_embed.paths import cache_dir  # noqa: E402
 from ccl_embed.train.encoders import CCLEncoders  # noqa: E402
 from ccl_embed.train.pipeline import open_workbench  # noqa: E402
+
+
+def chosen_config(result: str) -> dict[str, Any]:
+    """The settings a tune_semantic.py run chose (``results/RESULT.json``'s ``chosen_config``)."""
+    record = json.loads((RESULTS / f"{result}.json").read_text())
+    if "chosen_config" not in record:
+        sys.exit(f"error: results/{result}.json has no chosen_config; name a benchmarks/tune_semantic.py result")
+    return dict(record["chosen_config"])
 
 
 def maximin(rows: dict[str, dict[str, float]]) -> str:
@@ -38,24 +51,28 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=cache_dir() / "models" / "protocol-v5")
     parser.add_argument("--corpus", type=Path, default=cache_dir() / "corpus-v3-aug")
     parser.add_argument("--centerings", type=float, nargs="+", default=[0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.5])
+    parser.add_argument("--also", nargs="*", default=[], metavar="RESULT",
+                        help="Also score the chosen_config of results/RESULT.json (tune_semantic.py).")
     parser.add_argument("--name", default="floor_margins", help="Write results/NAME.json.")
     args = parser.parse_args()
     bench = open_workbench(args.corpus)
     model = with_novelty(load_model(args.model), bench)
     base, shipped, floor = model.config, semantic_choice(), baseline_floor()
+    settings = {f"centering={b}": shipped | {"centering": b} for b in args.centerings}
+    settings |= {name: chosen_config(name) for name in args.also}
     rows: dict[str, dict[str, float]] = {}
-    for b in args.centerings:
-        model.config = replace(base, **(shipped | {"centering": b}))
+    for label, setting in settings.items():
+        model.config = replace(base, **setting)
         scores, _ = score_validation(bench, CCLEncoders(model))
-        rows[f"centering={b}"] = margins = floor_margins(scores, floor)
+        rows[label] = margins = floor_margins(scores, floor)
         worst = min(margins, key=lambda k: margins[k])
-        print(f"centering={b}: smallest margin {margins[worst]:+.4f} ({worst})", flush=True)
+        print(f"{label}: smallest margin {margins[worst]:+.4f} ({worst})", flush=True)
     chosen = maximin(rows)
     print("max-min:", chosen)
     write_result(args.name, {
         "versions": versions("ccl-embed", "torch", "numpy"), "model": str(args.model),
         "corpus_pairs_sha256": file_sha256(args.corpus / "pairs.jsonl"),
-        "semantic": shipped, "floor": floor,
+        "semantic": shipped, "also": {name: settings[name] for name in args.also}, "floor": floor,
         "rule": "each cell's margin: the setting's score minus the best CCL-free row of quality.json on that validation "
                 "split and metric; max-min: the setting whose smallest margin is largest",
         "margins": rows,

@@ -177,3 +177,15 @@ def test_floor_margins_name_each_cell_and_max_min_picks_the_most_robust_setting(
     floor_margins = _load("floor_margins")
     rows = {"a": {"x": 0.10, "y": -0.01}, "b": {"x": 0.02, "y": 0.01}, "c": {"x": 0.30, "y": 0.005}}
     assert floor_margins.maximin(rows) == "b"  # not c, whose best cell is far larger
+
+
+def test_floor_margins_reads_another_tunings_choice_and_names_a_result_without_one(tmp_path, monkeypatch):
+    import json
+
+    floor_margins = _load("floor_margins")
+    monkeypatch.setattr(floor_margins, "RESULTS", tmp_path)
+    (tmp_path / "tuned.json").write_text(json.dumps({"chosen_config": {"centering": 0.75, "photo_offset": 0.2}}))
+    (tmp_path / "speed.json").write_text(json.dumps({"rates": {}}))
+    assert floor_margins.chosen_config("tuned") == {"centering": 0.75, "photo_offset": 0.2}
+    with pytest.raises(SystemExit, match="results/speed.json has no chosen_config"):
+        floor_margins.chosen_config("speed")
