@@ -31,7 +31,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from PIL import Image
@@ -43,6 +43,7 @@ from ccl_embed.paths import cache_dir  # noqa: E402
 from ccl_embed.runtime.images import FLAT_STEP, FLATNESS_VERSION, IMAGE_MEAN, IMAGE_STD, flatness, preprocess  # noqa: E402
 from ccl_embed.runtime.patches import IMAGE_REGIONS  # noqa: E402
 from ccl_embed.runtime.session import make_session  # noqa: E402
+from ccl_embed.train.encoders import CCLEncoders  # noqa: E402
 from ccl_embed.train.pipeline import open_workbench  # noqa: E402
 from ccl_embed.train.towers import EfficientNetTower, pool_regions  # noqa: E402
 
@@ -110,10 +111,12 @@ def quality(tower: Any, corpus: Path, photos: Path, overrides: dict[str, Any], s
 
     bench = open_workbench(corpus, image_tower=tower, seed=seed)
     photo_bench = open_workbench(photos, image_tower=tower, text_tower=bench.text_tower)
-    encoders, fit_s = bench.fit("ccl", ccl_overrides=overrides)
+    fitted, fit_s = bench.fit("ccl", ccl_overrides=overrides)
+    encoders = cast(CCLEncoders, fitted)  # the "ccl" method fits CCL
     trained = encoders.model.config
     out: dict[str, Any] = {"fit_seconds": fit_s}
-    for name, extra in (("ccl", {}), ("ccl+semantic", semantic_choice())):
+    settings: tuple[tuple[str, dict[str, Any]], ...] = (("ccl", {}), ("ccl+semantic", semantic_choice()))
+    for name, extra in settings:
         encoders.model.config = replace(trained, **extra)
         rows = {s: bench.score(encoders, s).to_dict() for s in VALIDATION}
         rows["photos-val"] = photo_bench.score(encoders, "photos-val").to_dict()

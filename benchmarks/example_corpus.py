@@ -54,7 +54,7 @@ def main() -> None:
                              "in_mixed_top3": rank_of(mixed, picture) is not None}
             print(f"{picture:14s} rank {rows[picture]['rank_among_images']}  top {rows[picture]['top_image']:14s} {caption}")
     first = sum(r["rank_among_images"] == 1 for r in rows.values())
-    mixed3 = sum(r["in_mixed_top3"] for r in rows.values())
+    mixed3 = sum(bool(r["in_mixed_top3"]) for r in rows.values())
     print(f"{first} of {len(rows)} captions find their picture first among the images; "
           f"{mixed3} of {len(rows)} bring it into the top 3 of a mixed search")
     write_result(args.name, {

@@ -23,6 +23,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -177,7 +178,7 @@ def main() -> None:
                        "storage_overhead": round(1 - ingest_rate / embed_rate, 3), "target_overhead": 0.10},
             "query_encoding_p50_ms": encode_only(embedder, args.queries),
         }
-        search = []
+        search: list[dict[str, Any]] = []
         dim = embedder.dim
         edge = EdgeCollection(tmp / "scale", "scale", model_meta(embedder.model))
         from qdrant_client import QdrantClient

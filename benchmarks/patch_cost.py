@@ -20,8 +20,10 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -69,7 +71,9 @@ def main() -> None:
             schemes[name] = (regions, make_session(path, "cpu", args.threads))
         backbone = make_session(folder / IMAGE_BACKBONE, "cpu", args.threads)
         pixels = rng.random((BATCH, 3, *preprocessed_size(folder)), dtype=np.float32)
-        runs = {name: (lambda s=s: s.run(None, {"feature_map": fmap, "logits": logits})) for name, (_, s) in schemes.items()}
+        runs: dict[str, Callable[[], Any]] = {
+            name: (lambda s=s: s.run(None, {"feature_map": fmap, "logits": logits}))  # type: ignore[misc]
+            for name, (_, s) in schemes.items()}
         runs["backbone"] = lambda: backbone.run(None, {"pixels": pixels})
         samples: dict[str, list[float]] = {name: [] for name in runs}
         for fn in runs.values():

@@ -245,7 +245,7 @@ def write_table(results: dict[str, dict[str, dict[str, object]]], corpus: dict[s
                   "| method | text feature | MAP I->T | MAP T->I | mean MAP | R@1 I->T | R@1 T->I | R@10 I->T | R@10 T->I | fit s |",
                   "|---|---|---|---|---|---|---|---|---|---|"]
         best = {k: max(float(r[k]) for r in rows.values()) for k in ("i2t_map", "t2i_map", "r10_i2t", "r10_t2i")}  # type: ignore[arg-type]
-        mark = lambda r, k: " **best**" if float(r[k]) == best[k] else ""  # type: ignore[arg-type]  # noqa: E731
+        mark = lambda r, k: " **best**" if float(r[k]) == best[k] else ""  # noqa: E731
         for row, r in rows.items():
             std = r.get("std") or {}
             spread = {k: f" +- {std[k]:.4f}" if k in std else "" for k in ("i2t_map", "t2i_map")}  # type: ignore[index, operator]

@@ -26,6 +26,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -75,7 +76,7 @@ def percentiles(values: list[float]) -> dict[str, float | int]:
             "max_ms": round(float(ms.max()), 1)}
 
 
-def load(url: str, folder: Path, clients: int, seconds: float, image_queries: list[bytes]) -> dict[str, object]:
+def load(url: str, folder: Path, clients: int, seconds: float, image_queries: list[bytes]) -> dict[str, Any]:
     """Start the ingest through the server, then search with ``clients`` threads for ``seconds``."""
     server = ccl_embed.connect(url, collection="bench", timeout=60)
     records: list[tuple[str, float, float, str | None]] = []  # kind, start, latency, error

@@ -21,6 +21,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -44,7 +45,7 @@ def rate(fn: Callable[[list], object], items: list, batch: int) -> float:
     return len(items) / (time.perf_counter() - start)
 
 
-def eager_model(train_folder: Path, runtime_folder: Path) -> tuple[object, str]:
+def eager_model(train_folder: Path, runtime_folder: Path) -> tuple[Any, str]:
     """The same model in PyTorch: trained weights from ``train_folder`` when it holds them, else the
     runtime folder's architecture (its ``config.json``) with fresh weights. The time of a forward pass
     depends on the layers' shapes, not on their values, so either serves as the eager contender."""
@@ -134,14 +135,14 @@ def main() -> None:
             bow = torch.from_numpy(hashed_bow(batch, ccl.config.text_bow)) if ccl.config.text_bow else None
             return ccl.encode_text(vec[:n], fr, mask, bow)
 
-    contenders = {
+    contenders: dict[str, dict[str, Callable[[list], object]]] = {
         "images": {"runtime": runtime_images, "bare_backbone_onnx": bare_backbone_images,
                    "instance_only_onnx": instance_only_images, "pytorch_eager": torch_images},
         "texts": {"runtime": runtime_texts, "runtime_without_fragments": runtime_texts_no_fragments,
                   "sentence_transformers": st_texts, "pytorch_eager": torch_texts},
     }
     all_texts = list(dict.fromkeys(p.text for p in corpus.pairs))
-    data = {"images": images, "texts": texts}
+    data: dict[str, list[Any]] = {"images": images, "texts": texts}
     results: dict[str, dict[str, dict[str, float]]] = {}
     for kind, fns in contenders.items():
         for batch in (1, 64):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import SELECTION_RULE, file_sha256, score_validation, validation_line, versions, write_result  # noqa: E402
@@ -33,7 +34,7 @@ def main() -> None:
     args = parser.parse_args()
     base = {k: (float(v) if "." in v else bool(int(v)) if v in ("0", "1") else v)
             for k, v in (kv.split("=") for kv in args.overrides.split(",") if kv)}
-    rows = {}
+    rows: dict[str, dict[str, Any]] = {}
     for name, corpus in (("no augmentation", args.corpus), ("2 augmented copies per training image", args.augmented)):
         bench = open_workbench(corpus)
         train, val = bench.split("train"), bench.split("val")

@@ -16,6 +16,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
@@ -34,7 +35,7 @@ from _common import (  # noqa: E402
 from ccl_embed.paths import cache_dir  # noqa: E402
 from ccl_embed.train.pipeline import open_workbench  # noqa: E402
 
-VARIANTS = {
+VARIANTS: dict[str, dict[str, Any]] = {
     "category only (the paper)": {"use_instance": False},
     "+ instance InfoNCE (t0 0.07)": {"use_instance": True, "instance_temperature": 0.07},
     "instance InfoNCE instead of the category pairwise constraint": {"use_instance": True, "use_inter": False},
