@@ -14,11 +14,17 @@ import argparse
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import versions, write_result  # noqa: E402
 
+import numpy as np  # noqa: E402
+
 import ccl_embed  # noqa: E402
+from ccl_embed.model.folder import read_config  # noqa: E402
+from ccl_embed.runtime.embedder import vectors_or_raise  # noqa: E402
+from ccl_embed.runtime.images import load_image  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parent.parent / "examples" / "corpus"
 
@@ -34,16 +40,34 @@ def picture_of(caption_file: Path) -> str:
     return next(p.name for p in sorted(caption_file.parent.glob(caption_file.stem + ".*")) if p.suffix != ".txt")
 
 
+def vector_layout(folder: Path) -> dict[str, slice]:
+    """Where each part of the shipped vector lies: CCL's common space, the semantic part (texts'
+    MiniLM vector, images' ConSE vector) and the photographs' offset, from the model's config."""
+    config, spec, _ = read_config(folder)
+    common = config.dim + config.instance_part
+    semantic = spec.text_dim if config.semantic_weight > 0 else 0
+    return {"common": slice(0, common), "semantic": slice(common, common + semantic),
+            "offset": slice(common + semantic, common + semantic + (1 if config.routes_photos else 0))}
+
+
+def parts(text: np.ndarray, image: np.ndarray, layout: dict[str, slice]) -> dict[str, float]:
+    """A text-image cosine split into what each part of the vectors adds to it."""
+    return {name: round(float(text[where] @ image[where]), 4) for name, where in layout.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="default")
     parser.add_argument("--name", default="example_corpus", help="Write results/NAME.json.")
     args = parser.parse_args()
-    rows = {}
+    rows: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as store, ccl_embed.open("examples", store=store, model=args.model) as index:
         index.ingest(CORPUS)
         calibration = {k: list(v) for k, v in index.embedder.model.manifest.calibration.items()}
         model_version = index.embedder.model.version
+        folder = Path(index.embedder.model.folder)
+        layout = vector_layout(folder) if (folder / "config.json").is_file() else None
+        photo_offset = read_config(folder)[0].photo_offset if layout else 0.0
         for caption_file in sorted(CORPUS.glob("*.txt")):
             picture = picture_of(caption_file)
             caption = caption_file.read_text(encoding="utf-8").splitlines()[0].strip()
@@ -52,6 +76,16 @@ def main() -> None:
             rows[picture] = {"caption": caption, "rank_among_images": rank_of(among_images, picture),
                              "top_image": Path(str(among_images[0].path)).name if among_images else None,
                              "in_mixed_top3": rank_of(mixed, picture) is not None}
+            if layout is not None and among_images:
+                # why it ranks where it does: each part's share of the cosine with its own picture and
+                # with the top one, and how far each was routed as a photograph (offset / photo_offset)
+                text = vectors_or_raise(index.embedder.embed_texts([caption]), "text")[0]
+                own, top = (vectors_or_raise(index.embedder.embed_images([load_image(CORPUS / name)]), "image")[0]
+                            for name in (picture, rows[picture]["top_image"]))
+                rows[picture]["parts_own"], rows[picture]["parts_top"] = parts(text, own, layout), parts(text, top, layout)
+                if photo_offset > 0:
+                    rows[picture]["photo_route_own"] = round(float(own[layout["offset"]][0]) / photo_offset, 3)
+                    rows[picture]["photo_route_top"] = round(float(top[layout["offset"]][0]) / photo_offset, 3)
             print(f"{picture:14s} rank {rows[picture]['rank_among_images']}  top {rows[picture]['top_image']:14s} {caption}")
     first = sum(r["rank_among_images"] == 1 for r in rows.values())
     mixed3 = sum(bool(r["in_mixed_top3"]) for r in rows.values())
