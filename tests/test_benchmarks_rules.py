@@ -4,6 +4,7 @@ differences (benchmarks/quality.py) and the semantic part's choice (benchmarks/t
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
@@ -189,3 +190,18 @@ def test_floor_margins_reads_another_tunings_choice_and_names_a_result_without_o
     assert floor_margins.chosen_config("tuned") == {"centering": 0.75, "photo_offset": 0.2}
     with pytest.raises(SystemExit, match="results/speed.json has no chosen_config"):
         floor_margins.chosen_config("speed")
+
+
+def test_the_route_sweep_keeps_the_drawings_and_the_floor_before_the_mean():
+    route_sweep = _load("route_sweep")
+    drawings = ["val", "style-val"]
+
+    def row(mean, val=0.50, margin=0.01):
+        return {"scores": {"val": val, "style-val": 0.40}, "mean": mean, "smallest_floor_margin": margin}
+
+    rows = {"shipped": row(0.45), "better": row(0.47), "drops drawings": row(0.60, val=0.48),
+            "below floor": row(0.55, margin=-0.001)}
+    assert route_sweep.choose(rows, "shipped", drawings) == "better"
+    assert route_sweep.choose({k: rows[k] for k in ("shipped", "drops drawings", "below floor")}, "shipped", drawings) == "shipped"
+    g = route_sweep.between(np.array([0.0, 3.0, 10.0]), 3.0, 0.3)
+    assert g == pytest.approx(1 / 3)  # only the image at the middle is in between
