@@ -140,9 +140,9 @@ def main() -> None:
                 if choice is not None:
                     entry["semantic"] = choice
                 if name == "ccl-retuned":
-                    entry["note"] = (f"the ccl fits scored with the semantic settings benchmarks/tune_semantic.py chose in "
-                                     f"results/{args.retuned}.json (this entry's `semantic`); not shipped until the "
-                                     "default model is rebuilt with them")
+                    entry["note"] = (f"the ccl fits scored with the semantic settings chosen on validation in "
+                                     f"results/{args.retuned}.json (its chosen_config, this entry's `semantic`); not "
+                                     "shipped until the default model is rebuilt with them")
                 entry["seeds"] = list(args.seeds)
                 entry["command"] = command_line()
                 entry["per_seed"] = {k: [float(r[k]) for r in split_runs] for k in METRICS}  # for paired differences
