@@ -25,6 +25,14 @@ def semantic_choice(path: Path = RELEASE_CONFIG) -> dict[str, float]:
     return dict(json.loads(path.read_text()).get("semantic") or {})
 
 
+def chosen_config(result: str) -> dict[str, Any]:
+    """The settings a tuning run chose (``results/RESULT.json``'s ``chosen_config``)."""
+    record = json.loads((RESULTS / f"{result}.json").read_text())
+    if "chosen_config" not in record:
+        sys.exit(f"error: results/{result}.json has no chosen_config; name a benchmarks/tune_semantic.py result")
+    return dict(record["chosen_config"])
+
+
 def release_work(path: Path = RELEASE_CONFIG) -> Path:
     """The trained (PyTorch) folder the shipped model was exported from: the release config's ``work``."""
     return Path(json.loads(path.read_text())["work"]).expanduser()

@@ -22,6 +22,7 @@ from _common import versions, write_result  # noqa: E402
 import numpy as np  # noqa: E402
 
 import ccl_embed  # noqa: E402
+from ccl_embed.model.config import CCLConfig, DataSpec  # noqa: E402
 from ccl_embed.model.folder import read_config  # noqa: E402
 from ccl_embed.runtime.embedder import vectors_or_raise  # noqa: E402
 from ccl_embed.runtime.images import load_image  # noqa: E402
@@ -40,10 +41,9 @@ def picture_of(caption_file: Path) -> str:
     return next(p.name for p in sorted(caption_file.parent.glob(caption_file.stem + ".*")) if p.suffix != ".txt")
 
 
-def vector_layout(folder: Path) -> dict[str, slice]:
+def vector_layout(config: CCLConfig, spec: DataSpec) -> dict[str, slice]:
     """Where each part of the shipped vector lies: CCL's common space, the semantic part (texts'
     MiniLM vector, images' ConSE vector) and the photographs' offset, from the model's config."""
-    config, spec, _ = read_config(folder)
     common = config.dim + config.instance_part
     semantic = spec.text_dim if config.semantic_weight > 0 else 0
     return {"common": slice(0, common), "semantic": slice(common, common + semantic),
@@ -66,8 +66,15 @@ def main() -> None:
         calibration = {k: list(v) for k, v in index.embedder.model.manifest.calibration.items()}
         model_version = index.embedder.model.version
         folder = Path(index.embedder.model.folder)
-        layout = vector_layout(folder) if (folder / "config.json").is_file() else None
-        photo_offset = read_config(folder)[0].photo_offset if layout else 0.0
+        config, spec, _ = read_config(folder) if (folder / "config.json").is_file() else (None, None, None)
+        layout = vector_layout(config, spec) if config is not None and spec is not None else None
+        photo_offset = config.photo_offset if config is not None else 0.0
+        pictures: dict[str, np.ndarray] = {}  # each picture's vector, embedded once
+
+        def vector_of(name: str) -> np.ndarray:
+            if name not in pictures:
+                pictures[name] = vectors_or_raise(index.embedder.embed_images([load_image(CORPUS / name)]), "image")[0]
+            return pictures[name]
         for caption_file in sorted(CORPUS.glob("*.txt")):
             picture = picture_of(caption_file)
             caption = caption_file.read_text(encoding="utf-8").splitlines()[0].strip()
@@ -80,8 +87,7 @@ def main() -> None:
                 # why it ranks where it does: each part's share of the cosine with its own picture and
                 # with the top one, and how far each was routed as a photograph (offset / photo_offset)
                 text = vectors_or_raise(index.embedder.embed_texts([caption]), "text")[0]
-                own, top = (vectors_or_raise(index.embedder.embed_images([load_image(CORPUS / name)]), "image")[0]
-                            for name in (picture, rows[picture]["top_image"]))
+                own, top = vector_of(picture), vector_of(rows[picture]["top_image"])
                 rows[picture]["parts_own"], rows[picture]["parts_top"] = parts(text, own, layout), parts(text, top, layout)
                 if photo_offset > 0:
                     rows[picture]["photo_route_own"] = round(float(own[layout["offset"]][0]) / photo_offset, 3)

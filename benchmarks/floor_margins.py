@@ -17,28 +17,18 @@ run) as one more setting, so that two tunings can be compared by their validatio
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (RESULTS, baseline_floor, file_sha256, floor_margins, score_validation, semantic_choice,  # noqa: E402
+from _common import (baseline_floor, chosen_config, file_sha256, floor_margins, score_validation, semantic_choice,  # noqa: E402
                      versions, with_novelty, write_result)
 
 from ccl_embed.model.folder import load_model  # noqa: E402
 from ccl_embed.paths import cache_dir  # noqa: E402
 from ccl_embed.train.encoders import CCLEncoders  # noqa: E402
 from ccl_embed.train.pipeline import open_workbench  # noqa: E402
-
-
-def chosen_config(result: str) -> dict[str, Any]:
-    """The settings a tune_semantic.py run chose (``results/RESULT.json``'s ``chosen_config``)."""
-    record = json.loads((RESULTS / f"{result}.json").read_text())
-    if "chosen_config" not in record:
-        sys.exit(f"error: results/{result}.json has no chosen_config; name a benchmarks/tune_semantic.py result")
-    return dict(record["chosen_config"])
 
 
 def maximin(rows: dict[str, dict[str, float]]) -> str:

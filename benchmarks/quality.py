@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DOCS, RESULTS, command_line, file_sha256, semantic_choice, versions, write_result  # noqa: E402
+from _common import DOCS, RESULTS, chosen_config, command_line, file_sha256, semantic_choice, versions, write_result  # noqa: E402
 from claims import choices_lines, effect_cell, paired_difference, reference_of, write_choices, write_claims  # noqa: E402
 
 from ccl_embed.data.build import REPORT_FILE, SOURCES_FILE  # noqa: E402
@@ -100,7 +100,7 @@ def main() -> None:
     benches, photo_benches = {}, {}
     results: dict[str, dict[str, dict[str, object]]] = {s: {} for s in (*SPLITS, *PHOTO_SPLITS)}
     semantic = semantic_choice()
-    retuned = json.loads((RESULTS / f"{args.retuned}.json").read_text())["chosen_config"] if args.retuned else None
+    retuned = chosen_config(args.retuned) if args.retuned else None
     for row, method, text_feature in ROWS:
         if row not in args.rows:
             continue

@@ -26,7 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (VALIDATION_SPLITS, baseline_floor, both_metrics, file_sha256, floor_margins,  # noqa: E402
                      novelty_of, semantic_choice, versions, with_novelty, write_result)
-from tune_semantic import mixed_score  # noqa: E402
+from tune_semantic import mixed_score, within  # noqa: E402
 
 from ccl_embed.model.folder import load_model  # noqa: E402
 from ccl_embed.paths import cache_dir  # noqa: E402
@@ -41,20 +41,19 @@ def between(novelty: np.ndarray, middle: float, width: float) -> float:
     return float(((g > 0.2) & (g < 0.8)).mean())
 
 
-TOLERANCE = 0.01
 RULE = ("the best mean of every validation score (each drawing split's, photos-val's and the mixed gallery's) among "
         "the settings whose drawing splits each stay within 0.01 of the shipped setting's and which keep every "
         "drawing validation cell at or above the baselines' floor (tune_semantic.py's step-6 rule)")
 
 
-def choose(rows: dict[str, dict[str, object]], shipped: str, drawings: list[str]) -> str:
+def choose(rows: dict[str, dict[str, object]], shipped: str) -> str:
     """The setting :data:`RULE` picks; the shipped one when no other qualifies."""
     def scores(k: str) -> dict[str, float]:
         return rows[k]["scores"]  # type: ignore[return-value]
 
     def qualifies(k: str) -> bool:
         return (float(rows[k]["smallest_floor_margin"]) >= 0  # type: ignore[arg-type]
-                and all(scores(k)[s] >= scores(shipped)[s] - TOLERANCE for s in drawings))
+                and within(scores(k), scores(shipped)))  # every drawing split within tune_semantic.TOLERANCE
 
     return max((k for k in rows if k == shipped or qualifies(k)), key=lambda k: float(rows[k]["mean"]))  # type: ignore[arg-type]
 
@@ -97,7 +96,7 @@ def main() -> None:
     label_of = f"middle={shipped.get('photo_novelty')} width={shipped.get('photo_gate_width')}"
     if label_of not in rows:
         raise SystemExit(f"error: the shipped setting ({label_of}) must be in the grid; add it to --middles and --widths")
-    chosen = choose(rows, label_of, drawings)
+    chosen = choose(rows, label_of)
     middle, width = (float(part.split("=")[1]) for part in chosen.split())
     print("chosen:", chosen)
     write_result(args.name, {

@@ -65,7 +65,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -74,7 +73,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (RESULTS, VALIDATION_SPLITS, baseline_floor, both_metrics, file_sha256, novelty_of,  # noqa: E402
+from _common import (VALIDATION_SPLITS, baseline_floor, both_metrics, chosen_config, file_sha256, novelty_of,  # noqa: E402
                      reaches_floor, versions, with_novelty, write_result)
 
 from ccl_embed.model.folder import load_model  # noqa: E402
@@ -244,8 +243,7 @@ def main() -> None:
         return w, chosen
 
     if args.from_result:
-        earlier = json.loads((RESULTS / f"{args.from_result}.json").read_text())
-        chosen = dict(earlier["chosen_config"])
+        chosen = chosen_config(args.from_result)
         w = chosen["semantic_weight"]
     else:
         w, chosen = steps_one_to_three()

@@ -183,25 +183,24 @@ def test_floor_margins_name_each_cell_and_max_min_picks_the_most_robust_setting(
 def test_floor_margins_reads_another_tunings_choice_and_names_a_result_without_one(tmp_path, monkeypatch):
     import json
 
-    floor_margins = _load("floor_margins")
-    monkeypatch.setattr(floor_margins, "RESULTS", tmp_path)
+    common = _load("_common")  # what floor_margins.py, quality.py and tune_semantic.py read a tuning's choice with
+    monkeypatch.setattr(common, "RESULTS", tmp_path)
     (tmp_path / "tuned.json").write_text(json.dumps({"chosen_config": {"centering": 0.75, "photo_offset": 0.2}}))
     (tmp_path / "speed.json").write_text(json.dumps({"rates": {}}))
-    assert floor_margins.chosen_config("tuned") == {"centering": 0.75, "photo_offset": 0.2}
+    assert common.chosen_config("tuned") == {"centering": 0.75, "photo_offset": 0.2}
     with pytest.raises(SystemExit, match="results/speed.json has no chosen_config"):
-        floor_margins.chosen_config("speed")
+        common.chosen_config("speed")
 
 
 def test_the_route_sweep_keeps_the_drawings_and_the_floor_before_the_mean():
     route_sweep = _load("route_sweep")
-    drawings = ["val", "style-val"]
 
     def row(mean, val=0.50, margin=0.01):
         return {"scores": {"val": val, "style-val": 0.40}, "mean": mean, "smallest_floor_margin": margin}
 
     rows = {"shipped": row(0.45), "better": row(0.47), "drops drawings": row(0.60, val=0.48),
             "below floor": row(0.55, margin=-0.001)}
-    assert route_sweep.choose(rows, "shipped", drawings) == "better"
-    assert route_sweep.choose({k: rows[k] for k in ("shipped", "drops drawings", "below floor")}, "shipped", drawings) == "shipped"
+    assert route_sweep.choose(rows, "shipped") == "better"
+    assert route_sweep.choose({k: rows[k] for k in ("shipped", "drops drawings", "below floor")}, "shipped") == "shipped"
     g = route_sweep.between(np.array([0.0, 3.0, 10.0]), 3.0, 0.3)
     assert g == pytest.approx(1 / 3)  # only the image at the middle is in between
