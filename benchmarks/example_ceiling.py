@@ -15,7 +15,8 @@ counts how many captions would find their picture first among the 16 images unde
 
 The best of each family over its grid is an *oracle*: it is chosen on the example corpus itself,
 so it is an upper bound on what any setting of those weights could reach there, never a setting
-to ship (the corpus is not tuned on). Writes ``benchmarks/results/example_ceiling.json``.
+to ship (the corpus is not tuned on). Each row also keeps the image tower's three most likely
+ImageNet classes for the picture, what the semantic part reads. Writes ``benchmarks/results/example_ceiling.json``.
 
     python benchmarks/example_ceiling.py [--model default]
 """
@@ -36,7 +37,10 @@ import numpy as np  # noqa: E402
 
 from ccl_embed.model.folder import read_config  # noqa: E402
 from ccl_embed.runtime.embedder import Embedder, vectors_or_raise  # noqa: E402
+from ccl_embed.runtime.folder import IMAGE_BACKBONE  # noqa: E402
+from ccl_embed.runtime.session import make_session  # noqa: E402
 from ccl_embed.runtime.images import load_image  # noqa: E402
+from ccl_embed.train.imagenet import class_names  # noqa: E402
 
 GRID = [round(x, 2) for x in np.linspace(0.0, 1.0, 21)]
 OFFSETS = [0.0, 0.05, 0.1, 0.15, 0.2, 0.3]
@@ -60,6 +64,15 @@ def ranks(scores: np.ndarray) -> list[int]:
     return [int((row > o).sum()) + 1 for row, o in zip(scores, own)]
 
 
+def top_classes(embedder: Embedder, backbone: Any, picture: Path, names: tuple[str, ...], k: int = 3) -> list[list[Any]]:
+    """The image tower's ``k`` most likely ImageNet classes for a picture, with their probabilities."""
+    pixels = embedder.prepare_image(load_image(picture)).pixels[None]
+    logits = backbone.run(None, {"pixels": pixels})[1][0]
+    probs = np.exp(logits - logits.max())
+    probs /= probs.sum()
+    return [[names[i].split(",")[0], round(float(probs[i]), 2)] for i in np.argsort(-probs)[:k]]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="default")
@@ -80,6 +93,9 @@ def main() -> None:
     common = unit_part(texts, layout["common"]) @ unit_part(images, layout["common"]).T
     semantic = unit_part(texts, layout["semantic"]) @ unit_part(images, layout["semantic"]).T
     shipped = texts @ images.T
+    names = class_names()
+    backbone = make_session(embedder.model.path(IMAGE_BACKBONE), "cpu", None)
+    classes = [top_classes(embedder, backbone, CORPUS / p, names) for p in pictures]
 
     one_mix = {a: found_first((1 - a) * common + a * semantic) for a in GRID}
     by_route: dict[tuple[float, float, float], int] = {}
@@ -99,9 +115,9 @@ def main() -> None:
           f"{int((per_caption == 1).sum())} of {len(files)}")
     rows: dict[str, dict[str, Any]] = {
         p: {"caption": c, "photo_route": round(float(g), 3), "rank_shipped": r0, "rank_common": r1,
-            "rank_semantic": r2, "rank_best_routed_mix": r3, "best_rank_any_weight": int(r4)}
-        for p, c, g, r0, r1, r2, r3, r4 in zip(pictures, captions, route, ranks(shipped), ranks(common),
-                                               ranks(semantic), ranks(oracle), per_caption)}
+            "rank_semantic": r2, "rank_best_routed_mix": r3, "best_rank_any_weight": int(r4), "imagenet_top3": top}
+        for p, c, g, r0, r1, r2, r3, r4, top in zip(pictures, captions, route, ranks(shipped), ranks(common),
+                                                    ranks(semantic), ranks(oracle), per_caption, classes)}
     write_result(args.name, {
         "versions": versions("ccl-embed", "onnxruntime"), "model": args.model,
         "model_version": embedder.model.version, "captions": len(files),

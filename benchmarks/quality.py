@@ -158,8 +158,10 @@ def main() -> None:
         import time
 
         time.sleep(5)
+    relabelled = None
     if args.merge and (RESULTS / f"{args.name}.json").exists():
-        old = json.loads((RESULTS / f"{args.name}.json").read_text())["results"]
+        record = json.loads((RESULTS / f"{args.name}.json").read_text())
+        old, relabelled = record["results"], record.get("relabelled")  # renames of rows survive a merge
         order = [r[0] for r in ROWS] + ["ccl-no-semantic", "ccl-retuned"]
         for split in results:
             merged = {**old.get(split, {}), **results[split]}
@@ -184,6 +186,7 @@ def main() -> None:
         "corpus": corpus,
         "towers": {"image": "efficientnet-lite0 (ImageNet)", "text": {k[0]: b.text_tower.id for k, b in benches.items()}},
         "results": results,
+        **({"relabelled": relabelled} if relabelled else {}),
     }
     path = write_result(args.name, payload)
     doc = write_table(results, corpus, json.loads(path.read_text())["command"], args.name)
