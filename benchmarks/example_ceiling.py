@@ -53,15 +53,16 @@ def unit_part(vectors: np.ndarray, where: slice) -> np.ndarray:
     return part / np.where(norms > 0, norms, 1.0)
 
 
+def ranks(scores: np.ndarray) -> np.ndarray:
+    """Each caption's (row's) 1-based rank of its own picture (the same index) among the images
+    (columns); a tie counts against it, since a search could return either first."""
+    own = np.diag(scores)[:, None]
+    return (scores >= own).sum(axis=1)
+
+
 def found_first(scores: np.ndarray) -> int:
-    """Captions (rows) whose own picture (the same index) scores highest among the images (columns)."""
-    return int((scores.argmax(axis=1) == np.arange(len(scores))).sum())
-
-
-def ranks(scores: np.ndarray) -> list[int]:
-    """Each caption's 1-based rank of its own picture."""
-    own = scores[np.arange(len(scores)), np.arange(len(scores))]
-    return [int((row > o).sum()) + 1 for row, o in zip(scores, own)]
+    """Captions whose own picture scores above every other image."""
+    return int((ranks(scores) == 1).sum())
 
 
 def top_classes(embedder: Embedder, backbone: Any, picture: Path, names: tuple[str, ...], k: int = 3) -> list[list[Any]]:
@@ -114,8 +115,9 @@ def main() -> None:
           f"{best_route[1]} (a_drawing={a_d}, a_photo={a_p}, offset={o}), any weight per caption "
           f"{int((per_caption == 1).sum())} of {len(files)}")
     rows: dict[str, dict[str, Any]] = {
-        p: {"caption": c, "photo_route": round(float(g), 3), "rank_shipped": r0, "rank_common": r1,
-            "rank_semantic": r2, "rank_best_routed_mix": r3, "best_rank_any_weight": int(r4), "imagenet_top3": top}
+        p: {"caption": c, "photo_route": round(float(g), 3), "rank_shipped": int(r0), "rank_common": int(r1),
+            "rank_semantic": int(r2), "rank_best_routed_mix": int(r3), "best_rank_any_weight": int(r4),
+            "imagenet_top3": top}
         for p, c, g, r0, r1, r2, r3, r4, top in zip(pictures, captions, route, ranks(shipped), ranks(common),
                                                     ranks(semantic), ranks(oracle), per_caption, classes)}
     write_result(args.name, {

@@ -204,3 +204,15 @@ def test_the_route_sweep_keeps_the_drawings_and_the_floor_before_the_mean():
     assert route_sweep.choose({k: rows[k] for k in ("shipped", "drops drawings", "below floor")}, "shipped") == "shipped"
     g = route_sweep.between(np.array([0.0, 3.0, 10.0]), 3.0, 0.3)
     assert g == pytest.approx(1 / 3)  # only the image at the middle is in between
+
+
+def test_the_example_ceiling_counts_a_picture_first_only_above_every_other_image():
+    ceiling = _load("example_ceiling")
+    scores = np.array([[0.9, 0.2, 0.1],   # caption 0: its picture first
+                       [0.5, 0.4, 0.3],   # caption 1: second
+                       [0.1, 0.6, 0.6]])  # caption 2: tied with another picture, so not first
+    assert ceiling.ranks(scores).tolist() == [1, 2, 2]
+    assert ceiling.found_first(scores) == 1
+    parts = np.array([[1.0, 0.0], [0.0, 1.0]])
+    assert ceiling.unit_part(np.array([[3.0, 4.0, 7.0], [0.0, 0.0, 1.0]]), slice(0, 2)).tolist() == [[0.6, 0.8], [0.0, 0.0]]
+    assert ceiling.found_first(parts) == 2
