@@ -349,7 +349,7 @@ def test_collections_drop_forget_and_stable_roots(tmp_path, tiny_model, monkeypa
 
     unasked = runner.invoke(app, ["drop", "ccl-embed", "--store", str(store)])  # no terminal to ask on
     assert unasked.exit_code == 2 and "confirm with --yes" in unasked.stderr and (store / "ccl-embed").is_dir()
-    monkeypatch.setattr("ccl_embed.cli._can_ask", lambda: True)
+    monkeypatch.setattr("ccl_embed.cli.store._can_ask", lambda: True)
     refused = runner.invoke(app, ["drop", "ccl-embed", "--store", str(store)], input="n\n")
     assert refused.exit_code == 1 and "not dropped" in refused.stderr and (store / "ccl-embed").is_dir()
     dropped = runner.invoke(app, ["drop", "ccl-embed", "--store", str(store)], input="y\n")

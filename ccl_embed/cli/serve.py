@@ -1,0 +1,113 @@
+"""Commands that hold a store for others: serve (HTTP, the web page, routing for the CLI) and mcp (stdio)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from ccl_embed.cli.app import app
+from ccl_embed.cli.options import Collection_, Device_, Grpc_, Model_, Store_, Url_, served
+from ccl_embed.cli.output import fail, printable
+from ccl_embed.errors import CCLEmbedError
+
+if TYPE_CHECKING:
+    from ccl_embed.serve.service import Service
+    from ccl_embed.store.record import Holding
+
+
+ServeKey_ = Annotated[Optional[str], typer.Option("--api-key", envvar="CCL_EMBED_API_KEY", show_default=False, help="The key every API call must carry (needed for any --host but loopback; never printed).")]
+QdrantKey_ = Annotated[Optional[str], typer.Option("--qdrant-api-key", envvar="QDRANT_API_KEY", show_default=False, help="The Qdrant server's API key, with --url (never printed).")]
+
+
+def _service(store: Path | None, url: str | None, qdrant_api_key: str | None, grpc: bool, model: str, device: str,
+             collection: str, ingest_under: list[Path] | None = None, *,
+             hold: bool = True) -> tuple[Holding | None, Service]:
+    """The claim on an embedded store (taken before the model loads, when ``hold``), and the service."""
+    from ccl_embed.store.record import Holding
+    from ccl_embed.serve.service import Service
+    from ccl_embed.store import StoreOptions, default_store
+
+    options = StoreOptions(store=store, url=url, api_key=qdrant_api_key, prefer_grpc=grpc)
+    holding = None if options.url or not hold else Holding(Path(store) if store is not None else default_store())
+    try:
+        return holding, Service(options, model=model, device=device, collection=collection,
+                                ingest_under=ingest_under or ())
+    except BaseException:
+        if holding is not None:
+            holding.release()
+        raise
+
+
+@app.command()
+def serve(
+    store: Store_ = None,
+    url: Url_ = None,
+    qdrant_api_key: QdrantKey_ = None,
+    grpc: Grpc_ = False,
+    collection: Collection_ = "ccl-embed",
+    host: Annotated[str, typer.Option(help="The address to listen on; any but loopback needs --api-key.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="The port (0: any free one).")] = 8700,
+    model: Model_ = "default",
+    device: Device_ = "auto",
+    api_key: ServeKey_ = None,
+    cors_origin: Annotated[Optional[list[str]], typer.Option("--cors-origin", help="A browser origin allowed to call the API (repeatable; CORS is off without one).")] = None,
+    ingest_under: Annotated[Optional[list[Path]], typer.Option("--ingest-under", help="Accept ingests only of folders inside this one (repeatable; default: any folder this user can read).")] = None,
+) -> None:
+    """Hold a store and serve it: an HTTP API, a web page at /, and routing for the CLI.
+
+    While it runs, `ccl-embed search`, `ingest` and `collections` on the same store go through it,
+    so many readers search at once and while an ingest runs. Stop it with Ctrl-C.
+    """
+    from ccl_embed.serve.server import check_exposure, run
+
+    try:
+        check_exposure(host, api_key)
+        holding, service = _service(store, url, qdrant_api_key, grpc, model, device, collection, ingest_under)
+        where = url or str(service.store)
+
+        def ready(address: str) -> None:
+            typer.echo(f"serving {printable(where)} (model {service.meta.model}) at {address}; Ctrl-C stops", err=True)
+
+        try:
+            run(service, host=host, port=port, api_key=api_key, cors_origins=tuple(cors_origin or ()),
+                on_ready=ready, holding=holding)
+        except KeyboardInterrupt:  # uvicorn shuts down gracefully, then passes the signal on: a normal stop
+            pass
+    except (CCLEmbedError, ValueError, OSError) as e:
+        raise fail(str(e)) from None
+    typer.echo("stopped", err=True)
+
+
+@app.command()
+def mcp(
+    store: Store_ = None,
+    url: Url_ = None,
+    qdrant_api_key: QdrantKey_ = None,
+    grpc: Grpc_ = False,
+    collection: Collection_ = "ccl-embed",
+    model: Model_ = "default",
+    device: Device_ = "auto",
+) -> None:
+    """An MCP server over stdio with image tools: search_images, search_texts, find_similar, ingest_folder.
+
+    When `ccl-embed serve` holds the store, the tools go through it; otherwise this process holds it.
+    """
+    from ccl_embed.serve.mcp import build
+    from ccl_embed.store import StoreOptions
+
+    try:
+        options = StoreOptions(store=store, url=url, api_key=qdrant_api_key, prefer_grpc=grpc)
+        server = served(options, model, quiet=True)
+        if server is not None:
+            build(server, collection).run("stdio")
+            return
+        # No HTTP here, so no record for the CLI to route through: it waits for the collections instead.
+        _, service = _service(store, url, qdrant_api_key, grpc, model, device, collection, hold=False)
+        try:
+            build(service, collection).run("stdio")
+        finally:
+            service.close()
+    except (CCLEmbedError, ValueError, OSError) as e:
+        raise fail(str(e)) from None
