@@ -25,7 +25,9 @@ Device_ = Annotated[str, typer.Option(help="auto, cpu or cuda.")]
 
 
 def store_options(store: Path | None, url: str | None, api_key: str | None, grpc: bool, shards: int | None = None,
-           replicas: int | None = None) -> StoreOptions:
+                  replicas: int | None = None) -> StoreOptions:
+    """The store the command line's options name; a QDRANT_API_KEY left in the environment for the
+    embedded store is dropped with a warning."""
     import os
 
     from ccl_embed.store import StoreOptions
@@ -42,6 +44,7 @@ LOCK_WAIT = 30.0
 
 
 def lock_wait() -> float:
+    """``$CCL_EMBED_WAIT`` seconds, else :data:`LOCK_WAIT`."""
     import os
 
     raw = os.environ.get("CCL_EMBED_WAIT", "")
@@ -62,5 +65,6 @@ def served(options: StoreOptions, model: str | None = None, *, quiet: bool = Fal
 
 
 def refuse_if_served(options: StoreOptions, doing: str) -> None:
+    """Refuse what only the holder of the store may do (``doing``) while a server holds it."""
     if served(options, quiet=True) is not None:
         raise CCLEmbedError(f"the store is served by a ccl-embed server; stop it to {doing} (Ctrl-C or kill its pid)")
