@@ -14,6 +14,7 @@ from ccl_embed.errors import CCLEmbedError
 
 if TYPE_CHECKING:
     from ccl_embed.serve.service import Service
+    from ccl_embed.store import StoreOptions
     from ccl_embed.store.record import Holding
 
 
@@ -21,16 +22,22 @@ ServeKey_ = Annotated[Optional[str], typer.Option("--api-key", envvar="CCL_EMBED
 QdrantKey_ = Annotated[Optional[str], typer.Option("--qdrant-api-key", envvar="QDRANT_API_KEY", show_default=False, help="The Qdrant server's API key, with --url (never printed).")]
 
 
-def _service(store: Path | None, url: str | None, qdrant_api_key: str | None, grpc: bool, model: str, device: str,
-             collection: str, ingest_under: list[Path] | None = None, *,
-             hold: bool = True) -> tuple[Holding | None, Service]:
+def _options(store: Path | None, url: str | None, qdrant_api_key: str | None, grpc: bool) -> StoreOptions:
+    from ccl_embed.store import StoreOptions
+
+    return StoreOptions(store=store, url=url, api_key=qdrant_api_key, prefer_grpc=grpc)
+
+
+def _service(options: StoreOptions, model: str, device: str, collection: str, ingest_under: list[Path] | None = None,
+             *, hold: bool = True) -> tuple[Holding | None, Service]:
     """The claim on an embedded store (taken before the model loads, when ``hold``), and the service."""
     from ccl_embed.store.record import Holding
     from ccl_embed.serve.service import Service
-    from ccl_embed.store import StoreOptions, default_store
+    from ccl_embed.store import default_store
 
-    options = StoreOptions(store=store, url=url, api_key=qdrant_api_key, prefer_grpc=grpc)
-    holding = None if options.url or not hold else Holding(Path(store) if store is not None else default_store())
+    holding = None
+    if hold and not options.url:
+        holding = Holding(Path(options.store) if options.store is not None else default_store())
     try:
         return holding, Service(options, model=model, device=device, collection=collection,
                                 ingest_under=ingest_under or ())
@@ -64,7 +71,8 @@ def serve(
 
     try:
         check_exposure(host, api_key)
-        holding, service = _service(store, url, qdrant_api_key, grpc, model, device, collection, ingest_under)
+        holding, service = _service(_options(store, url, qdrant_api_key, grpc), model, device, collection,
+                                    ingest_under)
         where = url or str(service.store)
 
         def ready(address: str) -> None:
@@ -95,16 +103,15 @@ def mcp(
     When `ccl-embed serve` holds the store, the tools go through it; otherwise this process holds it.
     """
     from ccl_embed.serve.mcp import build
-    from ccl_embed.store import StoreOptions
 
     try:
-        options = StoreOptions(store=store, url=url, api_key=qdrant_api_key, prefer_grpc=grpc)
+        options = _options(store, url, qdrant_api_key, grpc)
         server = served(options, model, quiet=True)
         if server is not None:
             build(server, collection).run("stdio")
             return
         # No HTTP here, so no record for the CLI to route through: it waits for the collections instead.
-        _, service = _service(store, url, qdrant_api_key, grpc, model, device, collection, hold=False)
+        _, service = _service(options, model, device, collection, hold=False)
         try:
             build(service, collection).run("stdio")
         finally:
