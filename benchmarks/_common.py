@@ -14,15 +14,14 @@ from typing import Any, cast
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-RELEASE_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default-model.json"
 
 
-def semantic_choice(path: Path = RELEASE_CONFIG) -> dict[str, float]:
-    """The shipped model's semantic part (zero-shot weight, photograph route, text projection), from the
-    checked-in release config; {} when there is none. Chosen by tune_semantic.py, copied there by hand."""
-    if not path.exists():
-        return {}
-    return dict(json.loads(path.read_text()).get("semantic") or {})
+def semantic_choice() -> dict[str, Any]:
+    """The shipped model's readout (instance share, centring, semantic part, photograph route,
+    text projection): the recipe's ``readout`` section."""
+    from ccl_embed.train.recipe import read_recipe
+
+    return dict(read_recipe()["config"].get("readout") or {})
 
 
 def chosen_config(result: str) -> dict[str, Any]:
@@ -33,9 +32,11 @@ def chosen_config(result: str) -> dict[str, Any]:
     return dict(record["chosen_config"])
 
 
-def release_work(path: Path = RELEASE_CONFIG) -> Path:
-    """The trained (PyTorch) folder the shipped model was exported from: the release config's ``work``."""
-    return Path(json.loads(path.read_text())["work"]).expanduser()
+def release_work() -> Path:
+    """The trained (PyTorch) folder the shipped model was exported from: the recipe's ``release.work``."""
+    from ccl_embed.train.recipe import read_recipe
+
+    return Path(read_recipe()["release"]["work"]).expanduser()
 
 
 def machine() -> dict[str, object]:
@@ -185,7 +186,6 @@ def tune_ccl_variants(bench: Any, variants: dict[str, dict[str, Any]], base: dic
     Returns:
         (one row per variant: its overrides, scores and selection score; the chosen variant's name).
     """
-    from dataclasses import replace
 
     from ccl_embed.train.encoders import CCLEncoders
     from ccl_embed.train.methods import ccl_fit
@@ -198,7 +198,7 @@ def tune_ccl_variants(bench: Any, variants: dict[str, dict[str, Any]], base: dic
         encoders = cast(CCLEncoders, ccl_fit({**base, **overrides})(train, val, ctx))  # a CCL fit's encoders
         trained = encoders.model.config
         for extra in (after or {}).get(name) or [{}]:
-            encoders.model.config = replace(trained, **extra)
+            encoders.model.config = trained.replace(**extra)
             label = row_label(name, extra)
             scores, score = score_validation(bench, encoders)
             rows[label] = {"overrides": {**overrides, **extra}, **scores, "selection_score": score,
@@ -232,5 +232,7 @@ def with_novelty(model: Any, bench: Any) -> Any:
     if not bool(model.centers.fitted):
         from ccl_embed.train.encoders import to_batch
 
-        model.fit_centers(to_batch(bench.split("train"), model.spec, model.config.text_bow))
+        from ccl_embed.model import readout
+
+        readout.fit_centers(model, to_batch(bench.split("train"), model.spec, model.config.model.text_bow))
     return model

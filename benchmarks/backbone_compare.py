@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import both_metrics, file_sha256, semantic_choice, versions, write_result  # noqa: E402
 
 from ccl_embed.paths import cache_dir  # noqa: E402
-from ccl_embed.runtime.images import FLAT_STEP, FLATNESS_VERSION, IMAGE_MEAN, IMAGE_STD, flatness, preprocess  # noqa: E402
+from ccl_embed.runtime.images import IMAGE_MEAN, IMAGE_STD, preprocess  # noqa: E402
 from ccl_embed.runtime.patches import IMAGE_REGIONS  # noqa: E402
 from ccl_embed.runtime.session import make_session  # noqa: E402
 from ccl_embed.train.encoders import CCLEncoders  # noqa: E402
@@ -64,13 +64,12 @@ class OnnxEfficientNetTower:
         self.path = export_backbone(variant, self.size)
         self.session = make_session(self.path, "cpu", threads)
         self.id = (f"efficientnet-{variant}-relu6/{self.size}px/mean{IMAGE_MEAN}/std{IMAGE_STD}/grid{GRID}"
-                   f"/regions{len(IMAGE_REGIONS)}/flat{FLAT_STEP}v{FLATNESS_VERSION}")
+                   f"/regions{len(IMAGE_REGIONS)}")
 
     def encode(self, images: list[Image.Image]) -> dict[str, np.ndarray]:
         fmap, logits = self.session.run(None, {"pixels": np.stack([preprocess(im, self.size) for im in images])})
         fmap = to_grid(fmap, GRID)
-        return {"pool": fmap.mean(axis=(2, 3)), "regions": pool_regions(fmap), "logits": logits,
-                "flatness": np.array([flatness(im) for im in images], dtype=np.float32)}
+        return {"pool": fmap.mean(axis=(2, 3)), "regions": pool_regions(fmap), "logits": logits}
 
 
 def to_grid(fmap: np.ndarray, grid: int) -> np.ndarray:

@@ -82,7 +82,7 @@ def main() -> None:
     embedder = Embedder(args.model)
     folder = Path(embedder.model.folder)
     config, spec, _ = read_config(folder)
-    if not config.routes_photos:
+    if not config.readout.routes_photos:
         sys.exit(f"error: {folder} routes no photographs; this ceiling needs a model with the ImageNet bridge")
     layout = vector_layout(config, spec)
     files = sorted(CORPUS.glob("*.txt"))
@@ -90,7 +90,7 @@ def main() -> None:
     captions = [f.read_text(encoding="utf-8").splitlines()[0].strip() for f in files]
     images = vectors_or_raise(embedder.embed_images([load_image(CORPUS / p) for p in pictures]), "image")
     texts = vectors_or_raise(embedder.embed_texts(captions), "text")
-    route = images[:, layout["offset"]][:, 0] / config.photo_offset
+    route = images[:, layout["offset"]][:, 0] / config.readout.photo_offset
     common = unit_part(texts, layout["common"]) @ unit_part(images, layout["common"]).T
     semantic = unit_part(texts, layout["semantic"]) @ unit_part(images, layout["semantic"]).T
     shipped = texts @ images.T

@@ -44,10 +44,10 @@ def picture_of(caption_file: Path) -> str:
 def vector_layout(config: CCLConfig, spec: DataSpec) -> dict[str, slice]:
     """Where each part of the shipped vector lies: CCL's common space, the semantic part (texts'
     MiniLM vector, images' ConSE vector) and the photographs' offset, from the model's config."""
-    common = config.dim + config.instance_part
-    semantic = spec.text_dim if config.semantic_weight > 0 else 0
+    common = config.model.dim + config.model.instance_part
+    semantic = spec.text_dim if config.readout.semantic_weight > 0 else 0
     return {"common": slice(0, common), "semantic": slice(common, common + semantic),
-            "offset": slice(common + semantic, common + semantic + (1 if config.routes_photos else 0))}
+            "offset": slice(common + semantic, common + semantic + (1 if config.readout.routes_photos else 0))}
 
 
 def parts(text: np.ndarray, image: np.ndarray, layout: dict[str, slice]) -> dict[str, float]:
@@ -68,7 +68,7 @@ def main() -> None:
         folder = Path(index.embedder.model.folder)
         config, spec, _ = read_config(folder) if (folder / "config.json").is_file() else (None, None, None)
         layout = vector_layout(config, spec) if config is not None and spec is not None else None
-        photo_offset = config.photo_offset if config is not None else 0.0
+        photo_offset = config.readout.photo_offset if config is not None else 0.0
         pictures: dict[str, np.ndarray] = {}  # each picture's vector, embedded once
 
         def vector_of(name: str) -> np.ndarray:

@@ -52,7 +52,7 @@ def main() -> None:
     settings |= {name: chosen_config(name) for name in args.also}
     rows: dict[str, dict[str, float]] = {}
     for label, setting in settings.items():
-        model.config = replace(base, **setting)
+        model.config = base.replace(**setting)
         scores, _ = score_validation(bench, CCLEncoders(model))
         rows[label] = margins = floor_margins(scores, floor)
         worst = min(margins, key=lambda k: margins[k])

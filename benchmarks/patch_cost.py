@@ -60,7 +60,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name in ("no patches", *REGION_SCHEMES):
             regions = 0 if name == "no patches" else len(REGION_SCHEMES[name])
-            cfg = replace(config, use_patches=False) if name == "no patches" else replace(config, image_regions=name)
+            cfg = config.replace(use_patches=False) if name == "no patches" else config.replace(image_regions=name)
             model = CCL(cfg, replace(spec, image_patches=max(regions, 1))).eval()
             model.novelty.fitted.fill_(1.0)  # unfitted statistics refuse to run; their values do not change the time
             model.centers.fitted.fill_(1.0)

@@ -77,7 +77,7 @@ def main() -> None:
     novelty = {s: novelty_of(model, wb.split(s).image["pool"]) for wb, s in [(bench, d) for d in drawings] + [(photos, "photos-val")]}
     rows: dict[str, dict[str, object]] = {}
     for middle, width in itertools.product(args.middles, args.widths):
-        model.config = replace(base, **(shipped | {"photo_novelty": middle, "photo_gate_width": width}))
+        model.config = base.replace(**(shipped | {"photo_novelty": middle, "photo_gate_width": width}))
         enc = CCLEncoders(model)
         full = {s: bench.score(enc, s).to_dict() for s in drawings}
         scores = {s: both_metrics(r) for s, r in full.items()}

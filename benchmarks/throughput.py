@@ -132,7 +132,7 @@ def main() -> None:
                 fr[j, : len(fs)] = vec[k : k + len(fs)]
                 mask[j, : len(fs)] = True
                 k += len(fs)
-            bow = torch.from_numpy(hashed_bow(batch, ccl.config.text_bow)) if ccl.config.text_bow else None
+            bow = torch.from_numpy(hashed_bow(batch, ccl.config.model.text_bow)) if ccl.config.model.text_bow else None
             return ccl.encode_text(vec[:n], fr, mask, bow)
 
     contenders: dict[str, dict[str, Callable[[list], object]]] = {

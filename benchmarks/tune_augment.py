@@ -29,7 +29,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=cache_dir() / "corpus")
     parser.add_argument("--augmented", type=Path, default=cache_dir() / "corpus-aug")
-    parser.add_argument("--overrides", default="image_instance_norm=0,stage2_skip=1,input_dropout=0.3",
+    parser.add_argument("--overrides", default="stage2_skip=1,input_dropout=0.3",
                         help="CCLConfig fields for every variant, k=v,...")
     args = parser.parse_args()
     base = {k: (float(v) if "." in v else bool(int(v)) if v in ("0", "1") else v)

@@ -18,19 +18,6 @@ metrics at once: ``_common.both_metrics``, (category mean MAP + instance mean R@
    photograph weight again (the projection changes how much the semantic part can carry): the
    values with the best ``photos-val`` score, better than step 2's, under the same rule.
 
-3b. The two switches apart (``described_novelty``, with ``photo_novelty`` again): the semantic
-   weight's switch may start lower than the one that reads an image through the classifier, so
-   that a photograph like the drawings keeps CCL's common part but meets texts on the ImageNet
-   bridge. The values with the best ``photos-val`` score under the rule of the later steps
-   (:func:`admissible`); step 3's single switch is a candidate. (Added in the v6 run, before it.)
-
-3c. The classifier's confidence (``bridge_confidence``, ``bridge_confidence_width``): an image
-   like the training ones whose kind the ImageNet classifier is sure of takes the bridge too, so
-   that a drawing of a kind training never showed meets texts through the classifier. The value
-   with the best mean of every validation score (each drawing split's, ``photos-val``'s and the
-   mixed gallery's, as step 6) under the rule of the later steps (:func:`admissible`); None
-   (off) is a candidate. (Added in the v7 run, before it.)
-
 4. ``drawing_semantic_weight``: the images' own weight when they are like the training images,
    apart from the texts' (None keeps the texts' weight, as before; 0 ranks drawings by CCL
    alone while texts keep the part photographs meet them on). The value with the best mean of
@@ -43,7 +30,7 @@ metrics at once: ``_common.both_metrics``, (category mean MAP + instance mean R@
    cannot see. Each caption's group (photograph, drawing) counts equally:
    ``(R@1 + R@10) / 2`` per group, averaged. The best such score whose splits each stay within
    ``TOLERANCE`` of step 4's. ``--from-result NAME`` starts from the ``chosen_config`` of an
-   earlier run and does steps 3b to 6 alone.
+   earlier run and does steps 4 to 6 alone.
 
 6. ``centering`` (hubness reduction, ``CCLConfig.centering``): the value with the best mean of
    every validation score (each drawing split's, ``photos-val``'s and the mixed gallery's) whose
@@ -94,10 +81,6 @@ TEXT_PROJECTIONS = (0.5, 0.75)
 TEXT_TEMPERATURES = (0.05, 0.1)
 PROJECTED_PHOTO_WEIGHTS = (0.9, 0.95)
 MIXED_OFFSETS = (0.0, 0.1, 0.2, 0.3, 0.4)
-SWITCH_NOVELTY = (2.0, 2.4, 2.8, 3.0)  # the semantic weight's switch, with the second one apart
-DESCRIBED_NOVELTY = (3.5, 4.0)
-CONFIDENCES = (None, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)  # None first: off, step 3b's choice itself
-CONFIDENCE_WIDTHS = (0.05, 0.1)
 DRAWING_WEIGHTS = (None, 0.0, 0.05, 0.1)  # None first: the texts' weight, step 3's choice itself
 CENTERINGS = (0.0, 0.25, 0.5, 0.75, 1.0)  # 0.0 first: step 5's choice itself, the base of step 6
 TOLERANCE = 0.01
@@ -187,7 +170,7 @@ def main() -> None:
     parser.add_argument("--photos", type=Path, default=cache_dir() / "photos")
     parser.add_argument("--name", default="semantic_tuning", help="Write results/NAME.json.")
     parser.add_argument("--from-result", default=None,
-                        help="Start from the chosen_config of results/NAME.json and run steps 3b to 6 alone.")
+                        help="Start from the chosen_config of results/NAME.json and run steps 4 to 6 alone.")
     args = parser.parse_args()
     bench = open_workbench(args.corpus)
     photos = open_workbench(args.photos, text_tower=bench.text_tower)
@@ -198,7 +181,7 @@ def main() -> None:
     floor = baseline_floor()
 
     def score(**config: float) -> dict[str, float]:
-        model.config = replace(base, **config)
+        model.config = base.replace(**config)
         enc = CCLEncoders(model)
         full = {s: bench.score(enc, s).to_dict() for s in drawings}
         row = {s: both_metrics(r) for s, r in full.items()}
@@ -211,7 +194,7 @@ def main() -> None:
         """A setting's split scores (``splits`` when already scored), its mixed-gallery score, and
         the mean of every validation score (each drawing split's, photos-val's, the gallery's)."""
         splits = score(**setting) if splits is None else splits
-        model.config = replace(base, **setting)
+        model.config = base.replace(**setting)
         m = mixed_score(CCLEncoders(model), gallery, photo)
         mean = float(np.mean([v for k, v in splits.items() if k != "floor"] + [m["score"]]))
         print(f"{label} mixed gallery: " + " ".join(f"{k} {v:.4f}" for k, v in m.items()) + f" mean {mean:.4f}", flush=True)
@@ -249,26 +232,8 @@ def main() -> None:
         w, chosen = steps_one_to_three()
     gallery = FeatureSet.concat([bench.split("val"), photos.split("photos-val")])
     photo = np.arange(len(gallery)) >= len(bench.split("val"))
-    for made_again_here in ("drawing_semantic_weight", "described_novelty", "bridge_confidence", "bridge_confidence_width"):
-        chosen.pop(made_again_here, None)  # an earlier run's choice is made again below
+    chosen.pop("drawing_semantic_weight", None)  # an earlier run's choice is made again below
     step3 = score(**chosen)
-    switches: dict[tuple[float, float | None], dict[str, float]] = {(chosen.get("photo_novelty", base.photo_novelty), None): step3}
-    for f, dz in itertools.product(SWITCH_NOVELTY, DESCRIBED_NOVELTY) if chosen.get("photo_semantic_weight", 0.0) > 0 else ():
-        switches[(f, dz)] = score(**(chosen | {"photo_novelty": f, "described_novelty": dz}))
-    best_s = best_photos(switches, step3)
-    chosen |= {"photo_novelty": best_s[0]} | ({"described_novelty": best_s[1]} if best_s[1] is not None else {})
-    step3 = switches[best_s]
-    sure: dict[tuple[float | None, float], dict[str, object]] = {}
-    for c, cw in [(None, base.bridge_confidence_width)] + list(itertools.product(CONFIDENCES[1:], CONFIDENCE_WIDTHS)) \
-            if chosen.get("photo_semantic_weight", 0.0) > 0 else ():
-        sure[(c, cw)] = with_mixed(chosen | {"bridge_confidence": c, "bridge_confidence_width": cw},
-                                   f"bridge_confidence={c} width={cw}", step3 if c is None else None)
-    ok = admissible({k: r["splits"] for k, r in sure.items()}, step3)  # type: ignore[misc]
-    if ok:
-        best_c = max(ok, key=lambda k: sure[k]["mean"])  # type: ignore[arg-type, return-value]
-        if best_c[0] is not None:
-            chosen |= {"bridge_confidence": best_c[0], "bridge_confidence_width": best_c[1]}
-            step3 = sure[best_c]["splits"]  # type: ignore[assignment]
     drawn: dict[float | None, dict[str, float]] = {None: step3}
     for d in DRAWING_WEIGHTS[1:] if chosen.get("semantic_weight", 0.0) > 0 else ():
         drawn[d] = score(**(chosen | {"drawing_semantic_weight": d}))
@@ -278,7 +243,7 @@ def main() -> None:
     step3 = drawn[best_d]  # the base of the offset step
     mixed: dict[float, dict[str, object]] = {}
     for e in MIXED_OFFSETS if chosen.get("photo_semantic_weight", 0.0) > 0 else ():
-        model.config = replace(base, **(chosen | {"photo_offset": e}))
+        model.config = base.replace(**(chosen | {"photo_offset": e}))
         m = mixed_score(CCLEncoders(model), gallery, photo)
         mixed[e] = {"mixed": m, "splits": score(**(chosen | {"photo_offset": e}))}
         print(f"photo_offset={e} mixed gallery: " + " ".join(f"{k} {v:.4f}" for k, v in m.items()), flush=True)
@@ -292,7 +257,7 @@ def main() -> None:
     ok = admissible({b: r["splits"] for b, r in centred.items()}, step5)  # type: ignore[misc]
     if ok:
         chosen["centering"] = max(ok, key=lambda b: centred[b]["mean"])  # type: ignore[arg-type, return-value]
-    print("chosen:", chosen, "(copy it into the \"semantic\" section of configs/default-model.json to ship it)")
+    print("chosen:", chosen, "(copy it into the \"readout\" section of ccl_embed/train/recipe.json to ship it)")
     write_result(args.name, {
         "versions": versions("ccl-embed", "torch", "numpy"), "model": str(args.model),
         "corpus_pairs_sha256": file_sha256(args.corpus / "pairs.jsonl"),
@@ -305,10 +270,7 @@ def main() -> None:
                  "R@10 in both directions on each of them (kept by every later step); photo route: best photos-val "
                  f"score keeping the drawing splits within {TOLERANCE} "
                  "of that; text projection (with the photograph weight): the same rule, and better on photos-val than "
-                 "the route alone; the two switches apart (described_novelty with photo_novelty): best photos-val "
-                 f"score with every split within {TOLERANCE} of step 3's; bridge_confidence (the classifier's confidence "
-                 "switch, None a candidate): best mean of every validation score (drawing splits, photos-val, mixed "
-                 f"gallery) with every split within {TOLERANCE} of step 3b's and photos-val kept; drawing_semantic_weight: best mean of the drawing splits' and photos-val's scores "
+                 "the route alone; drawing_semantic_weight: best mean of the drawing splits' and photos-val's scores "
                  f"with every split within {TOLERANCE} of step 3's and the floor kept; photo_offset: best mixed-gallery "
                  "score (val drawings and photos-val photographs in "
                  f"one gallery, text -> image, each group counting equally) with every split within {TOLERANCE} of "
@@ -322,8 +284,6 @@ def main() -> None:
         "text_projection_scores": {f"projection={b} temperature={t} photo_weight={pw}": r
                                    for (b, t, pw), r in projections.items()},
         "mixed_gallery": {"val drawings": int((~photo).sum()), "photos-val photographs": int(photo.sum())},
-        "switch_scores": {f"photo_novelty={f} described_novelty={dz}": r for (f, dz), r in switches.items()},
-        "confidence_scores": {f"bridge_confidence={c} width={cw}": r for (c, cw), r in sure.items()},
         "drawing_weight_scores": {str(d): r for d, r in drawn.items()},
         "mixed_offset_scores": {str(e): r for e, r in mixed.items()},
         "centering_scores": {str(b): r for b, r in centred.items()},

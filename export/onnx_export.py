@@ -174,7 +174,7 @@ def head_modules(model: Any) -> tuple[Any, Any]:
     """(image head, text head) wrapping a trained CCL model for export; the image head pools the
     regions of the model's own scheme (``CCLConfig.image_regions``)."""
     torch = _torch()
-    regions_of_model = image_regions(model.config.image_regions)
+    regions_of_model = image_regions(model.config.model.image_regions)
     reads_logits = model.config.image_reads_logits
 
     class ImageHead(torch.nn.Module):  # type: ignore[name-defined]
@@ -215,7 +215,7 @@ def export_heads(model: Any, folder: Path, real: dict[str, np.ndarray] | None = 
     mask = (torch.rand(5, MAX_FRAGMENTS, generator=gen) > 0.4).float()
     mask[:, 0] = 1.0
     frags = frags * mask.unsqueeze(-1)
-    bow_dim = model.config.text_bow
+    bow_dim = model.config.model.text_bow
     bow = torch.nn.functional.normalize(torch.rand(5, max(bow_dim, 1), generator=gen), dim=-1)
     text_inputs = ["text", "fragments", "fragment_mask"] + (["bow"] if bow_dim else [])
     image_inputs = ["feature_map", "logits"]
@@ -341,7 +341,7 @@ def export_model(folder: str | Path, *, name: str | None = None, real: dict[str,
     folder = Path(folder)
     model = load_model(folder)
     prepare = preprocessing or Preprocessing()
-    patches = Patches(image_regions=image_regions(model.config.image_regions), max_fragments=MAX_FRAGMENTS)
+    patches = Patches(image_regions=image_regions(model.config.model.image_regions), max_fragments=MAX_FRAGMENTS)
     reports: list[ParityReport]
     if backbone_files is not None:
         files, reports = backbone_files, []
@@ -350,7 +350,7 @@ def export_model(folder: str | Path, *, name: str | None = None, real: dict[str,
     for fname, src in files.items():
         shutil.copyfile(src, folder / fname)
     if real is None:
-        real = real_head_inputs(files, prepare, patches.max_fragments, model.config.text_bow)
+        real = real_head_inputs(files, prepare, patches.max_fragments, model.config.model.text_bow)
     reports += export_heads(model, folder, real)
     torch, onnx = _torch(), require("onnx", "export")
     manifest = Manifest(
@@ -360,7 +360,7 @@ def export_model(folder: str | Path, *, name: str | None = None, real: dict[str,
         preprocessing=prepare,
         patches=patches,
         max_text_tokens=MAX_TEXT_TOKENS,
-        text_bow=model.config.text_bow,
+        text_bow=model.config.model.text_bow,
         parity=tuple(asdict(r) for r in reports),
         opset=OPSET,
         written_by={"ccl-embed": __version__, "torch": torch.__version__, "onnx": onnx.__version__},

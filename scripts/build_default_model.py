@@ -1,18 +1,16 @@
 """Build the default model shipped inside the package: train, export, quantize, measure, copy.
 
-    python scripts/build_default_model.py [--config configs/default-model.json] [--out ccl_embed/models/default]
+    python scripts/build_default_model.py [--recipe ccl_embed/train/recipe.json] [--out ccl_embed/models/default]
 
-A release script, outside the installed package. Every setting comes from the checked-in config
-file (``configs/default-model.json``), which records where each was chosen; no benchmark result
-is read as configuration. Needs the ``train`` and ``export`` extras and the corpora of
+A release script, outside the installed package. Every setting comes from the recipe
+(``ccl_embed/train/recipe.json``, the file ``ccl-embed train`` reads too; docs/model.md says where
+each was chosen); what the release trains on is its ``release`` section. No benchmark result is
+read as configuration. Needs the ``train`` and ``export`` extras and the corpora of
 ``ccl-embed data build`` / ``data augment`` in the cache.
 
-1. trains CCL with the config's ``training`` fields on the corpus's ``train`` split, or on every
-   pair when ``fit_on`` is ``all`` (a release refit; skipped when the work folder already holds
-   a trained model);
-2. sets the config's ``after_fit`` fields (settings applied when embedding, such as
-   ``instance_share``) and ``semantic`` fields (the zero-shot part and the ImageNet bridge) and
-   exports the model (ONNX, parity-checked against PyTorch, with its manifest). It then measures the mixed-search calibration on the ``calibrate_on`` validation splits
+1. trains the recipe on the corpus's ``train`` split, or on every pair when ``fit_on`` is ``all``
+   (a release refit; skipped when the work folder already holds a model trained with the recipe);
+2. exports the model (ONNX, parity-checked against PyTorch, with its manifest). It then measures the mixed-search calibration on the ``calibrate_on`` validation splits
    (``[source, split]`` pairs, the source ``corpus`` or ``photos``, each counting equally; default
    the corpus's ``val``) and records it in the manifest (``ccl_embed.runtime.calibration``);
 3. makes int8 variants (``ccl_embed.export.quantize``) of the config's ``int8.candidates`` and
@@ -45,42 +43,34 @@ sys.path.insert(0, str(ROOT / "benchmarks"))  # a script, not an installed modul
 from _common import versions, write_result  # noqa: E402
 
 from ccl_embed.data.corpus import read_corpus  # noqa: E402
+from ccl_embed.errors import CCLEmbedError  # noqa: E402
+from ccl_embed.model.config import CCLConfig  # noqa: E402
 from ccl_embed.evaluation import RetrievalScores, calibrate_model, evaluate_model  # noqa: E402
-from ccl_embed.model.config import EMBEDDING_FIELDS, CCLConfig  # noqa: E402
 from ccl_embed.model.folder import read_config  # noqa: E402
 from ccl_embed.runtime.folder import read_runtime  # noqa: E402
 from ccl_embed.runtime.manifest import MANIFEST_FILE, RUNTIME_FILES, Manifest, read_manifest, write_manifest  # noqa: E402
+from ccl_embed.train.recipe import RECIPE_FILE, read_recipe, recipe_config  # noqa: E402
 
-DEFAULT_CONFIG = ROOT / "configs" / "default-model.json"
 PACKAGE_MODEL = ROOT / "ccl_embed" / "models" / "default"
 
 
-def trained_differently(work: Path, training: dict[str, Any]) -> str:
-    """How the model in ``work`` was trained differently from ``training`` on today's defaults
-    (``field: saved, wanted``, the first few), or "" when it was trained the same way."""
-    saved = asdict(read_config(work)[0])
-    wanted = asdict(CCLConfig.from_dict(dict(training)))
-    diff = [f"{k}: {saved[k]!r}, wanted {wanted[k]!r}" for k in sorted(wanted)
-            if k not in EMBEDDING_FIELDS and saved[k] != wanted[k]]
+def trained_differently(work: Path, config: CCLConfig) -> str:
+    """How the model in ``work`` was configured differently from ``config`` (``field: saved, wanted``,
+    the first few; seeds included), or "" when it was configured the same way."""
+    saved, wanted = read_config(work)[0].flat(), config.flat()
+    diff = [f"{k}: {saved[k]!r}, wanted {wanted[k]!r}" for k in sorted(wanted) if saved[k] != wanted[k]]
     return "; ".join(diff[:3]) + (f"; and {len(diff) - 3} more" if len(diff) > 3 else "")
 
 
-def embedding_settings(config: dict[str, Any]) -> dict[str, Any]:
-    """Every embedding-time field (``EMBEDDING_FIELDS``): the release config's ``after_fit`` and
-    ``semantic`` values, the defaults for the rest, so that no earlier build's value lingers."""
-    defaults = {k: v for k, v in asdict(CCLConfig()).items() if k in EMBEDDING_FIELDS}
-    return {**defaults, **config.get("after_fit", {}), **config["semantic"]}
-
-
-def load_config(path: Path) -> dict[str, Any]:
-    """The release config, with its paths expanded; a one-line error for a bad file."""
+def load_release(path: Path) -> dict[str, Any]:
+    """The recipe's ``release`` section, with its paths expanded; a one-line error for a bad recipe."""
     try:
-        config = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        sys.exit(f"error: {path}: not a readable JSON config ({e})")
+        release = dict(read_recipe(path)["release"])
+    except (CCLEmbedError, KeyError) as e:
+        sys.exit(f"error: {path}: not a recipe with a release section ({e})")
     for key in ("corpus", "photos", "work"):
-        config[key] = Path(config[key]).expanduser()
-    return config
+        release[key] = Path(release[key]).expanduser()
+    return release
 
 
 def scores(model: Path, corpus: Path, split: str) -> RetrievalScores:
@@ -159,26 +149,24 @@ def rewrite(folder: Path, **changes: Any) -> Manifest:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="The release config (checked in).")
+    parser.add_argument("--recipe", type=Path, default=RECIPE_FILE, help="The recipe (checked in).")
     parser.add_argument("--out", type=Path, default=PACKAGE_MODEL, help="Where the shipped folder is written.")
     args = parser.parse_args()
-    config = load_config(args.config)
+    config = load_release(args.recipe)
     from ccl_embed.export import export_model
     from ccl_embed.export.quantize import quantize_int8
-    from ccl_embed.model.folder import CONFIG_FILE, WEIGHTS_FILE, override_config
+    from ccl_embed.model.folder import CONFIG_FILE, WEIGHTS_FILE
     from ccl_embed.train import train_model
 
     work, corpus, photos = config["work"], config["corpus"], config["photos"]
     if (work / WEIGHTS_FILE).exists():
-        stale = trained_differently(work, config["training"])
+        stale = trained_differently(work, recipe_config(path=args.recipe))
         if stale:
             sys.exit(f"error: {work} holds a model trained with other settings ({stale}); delete that folder to "
-                     "train anew, or point the config's work elsewhere")
+                     "train anew, or point the recipe's release.work elsewhere")
     else:
-        train_model(corpus, work, overrides=config["training"], fit_on=config.get("fit_on", "train"))
-    # Every setting applied when embedding comes from this config: the ones it leaves out take their defaults.
-    override_config(work, embedding_settings(config))
-    reports = export_model(work, name=config["name"])
+        train_model(corpus, work, recipe=args.recipe, fit_on=config.get("fit_on", "train"))
+    reports = export_model(work, name=str(read_recipe(args.recipe)["name"]))
     sources = {"corpus": corpus, "photos": photos}
     calibrate_on = config.get("calibrate_on", [["corpus", "val"]])
     calibration = calibrate_model(work, [read_corpus(sources[src]).split(split) for src, split in calibrate_on])
@@ -234,7 +222,7 @@ def main() -> None:
     for f in (*RUNTIME_FILES, MANIFEST_FILE):
         shutil.copyfile(stage / f, out / f)
     shutil.copyfile(work / CONFIG_FILE, out / CONFIG_FILE)  # the training record: what was trained, and how
-    shutil.copyfile(args.config.parent / config["licences_file"], out / "LICENSES.md")
+    shutil.copyfile(ROOT / config["licences_file"], out / "LICENSES.md")
     read_runtime(out)  # every hash checked
     size = sum(p.stat().st_size for p in out.iterdir()) / 2**20
     print(f"shipped {out}: {size:.1f} MB, int8: {kept}", flush=True)
@@ -250,12 +238,13 @@ def main() -> None:
                   flush=True)
     write_result("default_model", {
         "versions": versions("ccl-embed", "torch", "onnxruntime", "onnx", "numpy"),
-        "config": str(args.config.relative_to(ROOT) if args.config.is_relative_to(ROOT) else args.config),
-        "corpus": str(corpus), "fit_on": config.get("fit_on", "train"), "overrides": config["training"], "test_fp32": fp32.to_dict(), "test_shipped": final.to_dict(),
+        "recipe": str(args.recipe.relative_to(ROOT) if args.recipe.is_relative_to(ROOT) else args.recipe),
+        "corpus": str(corpus), "fit_on": config.get("fit_on", "train"), "config": recipe_config(path=args.recipe).to_dict(),
+        "test_fp32": fp32.to_dict(), "test_shipped": final.to_dict(),
         "int8_trials": trials, "int8_kept": kept, "previous_bytes_kept": unchanged, "max_int8_map_drop": bounds["max_test_map_drop"],
         "max_int8_photo_drop": bounds["max_photos_val_mean_map_drop"],
         "int8_scheme": "per-row int8 embedding tables; dynamic int8 MatMul, per-channel weights", "shipped_mb": size,
-        "semantic_choice": config["semantic"], "photos": photo_rows,
+        "photos": photo_rows,
         "parity": [r.__dict__ for r in reports],
     }, program="scripts/build_default_model.py")
 

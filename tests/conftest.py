@@ -180,9 +180,9 @@ def build_tiny_exported(root: Path, **overrides):
 
     from ccl_embed.runtime.patches import image_regions
 
-    config = CCLConfig(**{"dim": 12, "instance_dim": 4, "text_bow": 64, "hidden": 32, "code": 16, "stage1_epochs": 1,
+    config = CCLConfig.of(**{"dim": 12, "instance_dim": 4, "text_bow": 64, "hidden": 32, "code": 16, "stage1_epochs": 1,
                           "fusion_epochs": 1, "stage2_epochs": 2, "batch_size": 32, **overrides})
-    fs = synthetic_features(regions=len(image_regions(config.image_regions)) if "image_regions" in overrides else 3)
+    fs = synthetic_features(regions=len(image_regions(config.model.image_regions)) if "image_regions" in overrides else 3)
     vectors = np.random.default_rng(1).normal(size=(10, 12)).astype(np.float32)
     train_ccl(fs.split("train"), None, config, class_vectors=vectors, out=root / "model")
     reports = export_model(root / "model", name="tiny", backbone_files=tiny_backbones(root / "bb"))

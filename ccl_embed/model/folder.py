@@ -1,7 +1,7 @@
 """The trained-model folder and the checkpoint's file names: constants, save and load.
 
-A trained-model folder holds ``config.json`` (format version, the CCLConfig, the DataSpec, the library
-versions that wrote it, and metrics) and ``model.safetensors`` (every weight and buffer; never a
+A trained-model folder holds ``config.json`` (format version, the CCLConfig in its three sections,
+the DataSpec, the library versions that wrote it, and metrics) and ``model.safetensors`` (every weight and buffer; never a
 pickle). Training also keeps ``checkpoint/`` there until it finishes.
 """
 
@@ -16,7 +16,8 @@ from ccl_embed.errors import CCLEmbedError
 from ccl_embed.model.config import CCLConfig, DataSpec
 from ccl_embed.runtime.manifest import read_json_object
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: the config in sections (model, train, readout); 1 (ccl-embed before its first release) was flat."""
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 CHECKPOINT_DIR = "checkpoint"
@@ -75,7 +76,7 @@ def read_config(folder: str | Path) -> tuple[CCLConfig, DataSpec, dict[str, Any]
         raise ModelFolderError(f"{path}: format version {version!r}, this ccl-embed reads version {FORMAT_VERSION}; "
                                "retrain the model or install the ccl-embed that wrote it")
     try:
-        return CCLConfig.from_saved(record["config"]), DataSpec.from_dict(record["spec"]), record
+        return CCLConfig.from_dict(record["config"]), DataSpec.from_dict(record["spec"]), record
     except (KeyError, TypeError, ValueError) as e:
         raise ModelFolderError(f"{path}: invalid model config ({e})") from e
 
@@ -93,33 +94,8 @@ def load_model(folder: str | Path) -> Any:
         raise ModelFolderError(f"{folder}: no {WEIGHTS_FILE}; the training did not finish (resume it with --resume)")
     model = CCL(config, spec)
     state = load_file(weights)
-    # Models trained before the novelty statistics existed lack them: they load unfitted
-    # (``novelty.fitted`` 0), and ``model.novelty.fit`` fits them from the training features.
-    for key, value in model.novelty.state_dict().items():
-        state.setdefault(f"novelty.{key}", value)
-    # Likewise the centres (``centers.fitted`` 0): ``model.fit_centers`` fits them from the training pairs.
-    for key, value in model.centers.state_dict().items():
-        state.setdefault(f"centers.{key}", value)
     try:
         model.load_state_dict(state)
     except RuntimeError as e:
         raise ModelFolderError(f"{weights}: weights do not match {CONFIG_FILE} ({str(e).splitlines()[0]})") from e
     return model.eval()
-
-
-def override_config(folder: str | Path, changes: dict[str, Any]) -> CCLConfig:
-    """Change CCLConfig fields of a trained model folder (those read at inference, such as the
-    semantic part), validated, and return the new config.
-
-    Raises:
-        ModelFolderError: When the folder is not a trained model or a field or value is invalid.
-    """
-    folder = Path(folder)
-    config, _, record = read_config(folder)
-    try:
-        new = CCLConfig.from_dict({**json.loads(config.to_json()), **changes})
-    except (TypeError, ValueError) as e:
-        raise ModelFolderError(f"{folder / CONFIG_FILE}: cannot apply {changes} ({e})") from e
-    record["config"] = json.loads(new.to_json())
-    _atomic_write(folder / CONFIG_FILE, (json.dumps(record, indent=2) + "\n").encode())
-    return new

@@ -30,13 +30,12 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from ccl_embed.model import readout
 from ccl_embed.model.config import CCLConfig, DataSpec
-from ccl_embed.model.statistics import CENTER_KINDS, Centers, Novelty, Standardize
+from ccl_embed.model.statistics import Centers, Novelty, Standardize
 
 CONSE_TOP = 10
 """ConSE mixes the text vectors of the image's top-10 ImageNet classes."""
-TEXT_OFFSET_KEY = 0.5
-"""The offset coordinate of every text vector of a model that routes photographs (``k``)."""
 
 
 @dataclass
@@ -149,14 +148,16 @@ def _mlp(dims: list[int], dropout: float) -> nn.Sequential:
 
 
 class CCL(nn.Module):
-    """The whole model: input standardisation, stage 1, fusion, stage 2."""
+    """The network: input standardisation, stage 1, fusion, stage 2, and the statistics fixed from
+    the training data (standardisation, novelty, centres, class-name vectors) that the readout
+    (``ccl_embed.model.readout``) reads."""
 
     class_vectors: Tensor
 
     def __init__(self, config: CCLConfig, spec: DataSpec) -> None:
         super().__init__()
         self.config, self.spec = config, spec
-        c, s = config, spec
+        c, s = config.model, spec
         image_in = s.image_dim + (s.text_dim if c.conse_in_input else 0)
         text_in = s.text_dim + c.text_bow
         # Text-tower vectors of the image tower's class names, for the ConSE feature (set at training).
@@ -166,7 +167,7 @@ class CCL(nn.Module):
         self.norm_text = Standardize(s.text_dim)
         self.norm_text_patch = Standardize(s.text_dim)
         self.novelty = Novelty(s.image_dim, c.novelty_rank)
-        self.centers = Centers(c.dim + c.instance_part)
+        self.centers = Centers(c.common_dim)
         n_labels = len(s.labels)
         if c.use_stage1:
             self.instance = Granularity(image_in, text_in, c.hidden, c.code, c.use_corr)
@@ -183,83 +184,69 @@ class CCL(nn.Module):
             top_text = c.hidden + (raw_text if c.stage2_skip else 0)
         else:
             top_image, top_text = raw_image, raw_text
-        shared = c.instance_part if c.instance_head == "top" else 0
-        self.top_image = _mlp([top_image, c.hidden, c.dim + shared], c.dropout)
-        self.top_text = _mlp([top_text, c.hidden, c.dim + shared], c.dropout)
-        own = c.instance_part if c.instance_head != "top" else 0
-        raw_head = c.instance_head == "raw"
-        self.instance_image = nn.Linear(raw_image if raw_head else top_image, own) if own else None
-        self.instance_text = nn.Linear(raw_text if raw_head else top_text, own) if own else None
+        self.top_image = _mlp([top_image, c.hidden, c.dim], c.dropout)
+        self.top_text = _mlp([top_text, c.hidden, c.dim], c.dropout)
+        # The instance part: one linear layer on the standardised inputs (instance and mean patch).
+        own = c.instance_part
+        self.instance_image = nn.Linear(raw_image, own) if own else None
+        self.instance_text = nn.Linear(raw_text, own) if own else None
         self.prototypes = nn.Parameter(torch.randn(n_labels, c.dim) * 0.01)
         # The text side's own classes when each modality has its classifier (the paper's form).
         self.text_prototypes = None if c.shared_prototypes else nn.Parameter(torch.randn(n_labels, c.dim) * 0.01)
         # Uncertainty weights of stage 2's losses (log variances), learned when adaptive.
         self.log_vars = nn.Parameter(torch.zeros(len(self.stage2_parts)))
         # The instance InfoNCE's inverse temperature, learned in log space.
-        self.log_scale = nn.Parameter(torch.tensor(math.log(1.0 / c.instance_temperature))) if c.use_instance else None
+        self.log_scale = (nn.Parameter(torch.tensor(math.log(1.0 / config.train.instance_temperature)))
+                          if c.use_instance else None)
 
     @property
     def stage2_parts(self) -> tuple[str, ...]:
         """The losses stage 2 trains, in the order of ``log_vars``: the category constraints unless
         the corpus has no labels and the instance level stands alone."""
-        c = self.config
+        c, t = self.config.model, self.config.train
         alone = c.use_instance and not self.spec.labelled
-        parts = [] if alone else [n for n, on in (("intra", c.use_intra), ("inter", c.use_inter)) if on]
+        parts = [] if alone else [n for n, on in (("intra", t.use_intra), ("inter", t.use_inter)) if on]
         return (*parts, "instance") if c.use_instance else tuple(parts)
 
     # ---- inputs -------------------------------------------------------------------------
     def fit_normalizers(self, batch: Batch) -> None:
         """Fix the standardisation statistics from the training inputs."""
         self.norm_image.fit(self._image_in(batch.image, batch.logits))
-        self.norm_image_patch.fit(self._instance_norm(batch.image_patches))
+        self.norm_image_patch.fit(batch.image_patches)
         self.norm_text.fit(batch.text)
         self.norm_text_patch.fit(batch.text_patches[batch.text_mask])
         self.novelty.fit(batch.image)
 
-    def _instance_norm(self, x: Tensor) -> Tensor:
-        if not self.config.image_instance_norm:
-            return x
-        return (x - x.mean(-1, keepdim=True)) / x.std(-1, keepdim=True).clamp(min=1e-6)
-
-    def _conse(self, logits: Tensor) -> Tensor:
+    def conse(self, logits: Tensor) -> Tensor:
+        """The ConSE vector: the class-name vectors of the top classes, weighted by their probabilities."""
         p = torch.softmax(logits, dim=-1)
         w, idx = torch.topk(p, CONSE_TOP, dim=-1)
         w = w / w.sum(-1, keepdim=True)
         return (w.unsqueeze(-1) * self.class_vectors[idx]).sum(1)
 
-    def _text_semantic(self, text: Tensor) -> Tensor:
-        """A text's semantic part: the text vector, moved towards the class names it is near
-        (``CCLConfig.text_projection``)."""
-        t = F.normalize(text, dim=-1)
-        b = self.config.text_projection
-        if b <= 0:
-            return t
-        cosines = t @ F.normalize(self.class_vectors, dim=-1).T
-        projected = F.normalize(self._conse(cosines / self.config.text_projection_temperature), dim=-1)
-        return (1.0 - b) * t + b * projected
-
     def _image_in(self, image: Tensor, logits: Tensor) -> Tensor:
-        image = self._instance_norm(image)
-        if not self.config.conse_in_input:
+        if not self.config.model.conse_in_input:
             return image
-        return torch.cat([image, self._conse(logits)], -1)
+        return torch.cat([image, self.conse(logits)], -1)
 
     def _dropout(self, *xs: Tensor) -> tuple[Tensor, ...]:
-        p = self.config.input_dropout
+        p = self.config.train.input_dropout
         return tuple(F.dropout(x, p) for x in xs) if p and self.training else xs
 
-    def _image_inputs(self, image: Tensor, logits: Tensor, patches: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def image_inputs(self, image: Tensor, logits: Tensor, patches: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Standardised image inputs: (instance, regions, region mask)."""
         x = self.norm_image(self._image_in(image, logits))
-        p = self.norm_image_patch(self._instance_norm(patches))
+        p = self.norm_image_patch(patches)
         x, p = self._dropout(x, p)
         return x, p, torch.ones(patches.shape[:2], dtype=torch.bool, device=patches.device)
 
-    def _text_inputs(self, text: Tensor, fragments: Tensor, mask: Tensor,
-                     bow: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    def text_inputs(self, text: Tensor, fragments: Tensor, mask: Tensor,
+                    bow: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """Standardised text inputs: (instance with its bag of words, fragments, fragment mask)."""
         x, p = self.norm_text(text), self.norm_text_patch(fragments) * mask.unsqueeze(-1)
-        if self.config.text_bow:
+        if self.config.model.text_bow:
             if bow is None:
-                raise ValueError(f"this model reads a hashed bag of words of width {self.config.text_bow} "
+                raise ValueError(f"this model reads a hashed bag of words of width {self.config.model.text_bow} "
                                  "beside each text vector; pass bow (ccl_embed.runtime.bow.hashed_bow)")
             # Unit-length rows, scaled to the length of a standardised text vector (sqrt(text_dim)).
             x = torch.cat([x, bow * self.spec.text_dim**0.5], -1)
@@ -267,21 +254,21 @@ class CCL(nn.Module):
         return x, p, mask
 
     def _inputs(self, b: Batch) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
-        xi, pi, mi = self._image_inputs(b.image, b.logits, b.image_patches)
-        xt, pt, mt = self._text_inputs(b.text, b.text_patches, b.text_mask, b.bow)
+        xi, pi, mi = self.image_inputs(b.image, b.logits, b.image_patches)
+        xt, pt, mt = self.text_inputs(b.text, b.text_patches, b.text_mask, b.bow)
         return xi, pi, xt, pt, mi, mt
 
     # ---- stage 1 -------------------------------------------------------------------------
     def stage1_loss(self, b: Batch) -> Tensor:
         xi, pi, xt, pt, mi, mt = self._inputs(b)
-        w = self.config.corr_distance_weight
+        w = self.config.train.corr_distance_weight
         loss = self.instance.loss(xi, xt, None, None, w)
         if self.patch is not None:
             loss = loss + self.patch.loss(pi, pt, mi, mt, w)
         return loss
 
     def _raw(self, x: Tensor, p: Tensor, m: Tensor) -> Tensor:
-        return torch.cat([x, masked_mean(p, m)], -1) if self.config.use_patches else x
+        return torch.cat([x, masked_mean(p, m)], -1) if self.config.model.use_patches else x
 
     def _fused(self, modality: str, x: Tensor, p: Tensor, m: Tensor) -> Tensor:
         parts = list(self.instance.codes(x, modality))
@@ -302,165 +289,42 @@ class CCL(nn.Module):
                 + F.cross_entropy(self.fuse_text_classifier(rt)[known], b.label[known]))
 
     # ---- stage 2 -------------------------------------------------------------------------
-    def _parts(self, modality: str, x: Tensor, p: Tensor, m: Tensor) -> tuple[Tensor, Tensor | None]:
-        """Stage 2's unit vectors: the category part and, with ``instance_dim``, the instance part."""
+    def parts(self, modality: str, x: Tensor, p: Tensor, m: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Stage 2's unit vectors of standardised inputs: the category part and, with an instance
+        part (``ModelConfig.instance_dim``), the instance part."""
+        c = self.config.model
         raw = r = self._raw(x, p, m)
-        if self.config.use_stage1:
+        if c.use_stage1:
             f = F.relu(self._fused(modality, x, p, m))
-            r = torch.cat([f, r], -1) if self.config.stage2_skip else f
+            r = torch.cat([f, r], -1) if c.stage2_skip else f
         top = self.top_image if modality == "image" else self.top_text
-        out = top(r)
-        d = self.config.dim
-        if not self.config.instance_part:
-            return F.normalize(out, dim=-1), None
+        category = F.normalize(top(r), dim=-1)
         head = self.instance_image if modality == "image" else self.instance_text
-        if head is not None:  # a linear layer of its own
-            return F.normalize(out, dim=-1), F.normalize(head(raw if self.config.instance_head == "raw" else r), dim=-1)
-        return F.normalize(out[:, :d], dim=-1), F.normalize(out[:, d:], dim=-1)
-
-    def _join(self, category: Tensor, instance: Tensor | None, kind: str | None = None) -> Tensor:
-        """One unit vector: ``[sqrt(1 - a) category, sqrt(a) instance]`` (``a``: ``instance_share``),
-        each part first centred on the training mean of its ``kind`` (see ``CCLConfig.centering``)."""
-        category, instance = self._centered(category, instance, kind)
-        if instance is None:
-            return category
-        a = self.config.instance_share
-        return torch.cat([category * (1.0 - a) ** 0.5, instance * a**0.5], -1)
-
-    def _centered(self, category: Tensor, instance: Tensor | None, kind: str | None) -> tuple[Tensor, Tensor | None]:
-        """``normalize(part - b * mean)`` for each part (``b``: ``CCLConfig.centering``): a vector
-        close to the mean of its kind, one that every query finds similar (a hub), moves away from
-        the queries it would crowd; unchanged when ``b`` is 0 or the centres were never fitted."""
-        b = self.config.centering
-        if kind is None or b <= 0:
-            return category, instance
-        if not bool(self.centers.fitted):
-            raise ValueError("this model's centres were never fitted, so it cannot centre its vectors; fit them on the "
-                             "training pairs (model.fit_centers) or set centering=0")
-        mean = self.centers.of(kind)
-        d = self.config.dim
-        category = F.normalize(category - b * mean[:d], dim=-1)
-        if instance is not None:
-            instance = F.normalize(instance - b * mean[d:], dim=-1)
-        return category, instance
-
-    def _embed(self, modality: str, x: Tensor, p: Tensor, m: Tensor, kind: str | None = None) -> Tensor:
-        return self._join(*self._parts(modality, x, p, m), kind=kind)
-
-    @torch.no_grad()
-    def fit_centers(self, batch: Batch, chunk: int = 4096) -> None:
-        """Fix the centres (:class:`Centers`) from the training pairs, in eval mode."""
-        was_training = self.training
-        self.eval()
-        sums = torch.zeros_like(self.centers.means, dtype=torch.float64)
-        for start in range(0, len(batch), chunk):
-            b = batch.take(torch.arange(start, min(start + chunk, len(batch))))
-            xi, pi, xt, pt, mi, mt = self._inputs(b)
-            vectors = {"image": self._parts("image", xi, pi, mi), "text": self._parts("text", xt, pt, mt)}
-            if self.config.use_conse:
-                semantic = self._conse(b.logits)
-                vectors["described"] = self._parts("text", *self._described_inputs(semantic))
-            for kind, (category, instance) in vectors.items():
-                joined = category if instance is None else torch.cat([category, instance], -1)
-                sums[CENTER_KINDS.index(kind)] += joined.double().sum(0)
-        self.centers.means.copy_((sums / max(len(batch), 1)).to(self.centers.means.dtype))
-        self.centers.fitted.fill_(1.0)
-        self.train(was_training)
-
-    @property
-    def common_dim(self) -> int:
-        """Width of the learned common space: D, plus the instance part's width."""
-        return self.config.dim + self.config.instance_part
-
-    @property
-    def out_dim(self) -> int:
-        """Width of the output vectors: the common space, plus the text width when a semantic part
-        is appended, plus one offset coordinate when photographs are routed."""
-        c = self.config
-        return self.common_dim + (self.spec.text_dim if c.semantic_weight > 0 else 0) + (1 if c.routes_photos else 0)
-
-    def _with_semantic(self, z: Tensor, semantic: Tensor, w: Tensor | float) -> Tensor:
-        """``[sqrt(1 - w) z, sqrt(w) semantic/|semantic|]``: unit length when ``z`` is."""
-        return torch.cat([z * (1.0 - w) ** 0.5, F.normalize(semantic, dim=-1) * w**0.5], -1)
-
-    def photo_gates(self, image: Tensor, logits: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """Two ``[n, 1]`` switches of how much each image takes the ImageNet bridge, near 1 for images
-        unlike the training images (photographs) and near 0 for those like them: the semantic
-        weight's (``CCLConfig.photo_novelty``) and the common-space part's
-        (``CCLConfig.described_novelty``; the same tensor when that is None). With
-        ``CCLConfig.bridge_confidence`` and the classifier's ``logits``, an image the classifier is
-        sure of takes the bridge too: each switch ``g`` becomes ``1 - (1 - g)(1 - h)``."""
-        c = self.config
-        if not bool(self.novelty.fitted):
-            raise ValueError("this model's novelty statistics were never fitted, so it cannot weigh the ImageNet "
-                             "bridge per image; fit them on the training images (model.novelty.fit) or set photo_semantic_weight=0")
-        novelty = self.novelty(image).reshape(-1, 1)
-        weight = torch.sigmoid((novelty - c.photo_novelty) / c.photo_gate_width)
-        common = weight if c.described_novelty is None else torch.sigmoid((novelty - c.described_novelty) / c.photo_gate_width)
-        if c.bridge_confidence is None or logits is None:
-            return weight, common
-        unsure = 1.0 - self.confidence_gate(logits, c.bridge_confidence)
-        return 1.0 - (1.0 - weight) * unsure, 1.0 - (1.0 - common) * unsure
-
-    def confidence_gate(self, logits: Tensor, middle: float) -> Tensor:
-        """``[n, 1]``: how sure the image tower's classifier is of each image's kind, as a switch:
-        ``sigmoid((p1 - middle) / bridge_confidence_width)``, ``p1`` the top class probability."""
-        top = torch.softmax(logits, dim=-1).amax(-1, keepdim=True)
-        return torch.sigmoid((top - middle) / self.config.bridge_confidence_width)
-
-    def _described_inputs(self, semantic: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """The text tower's inputs of a ConSE vector read as a one-fragment text."""
-        rest = torch.zeros_like(semantic).unsqueeze(1).expand(-1, self.spec.text_patches - 1, -1)
-        fragments = torch.cat([semantic.unsqueeze(1), rest], 1)
-        first = torch.ones_like(semantic[:, :1], dtype=torch.bool)
-        mask = torch.cat([first, torch.zeros_like(first).expand(-1, self.spec.text_patches - 1)], 1)
-        # No words: zeros shaped from the input itself, so an exported graph keeps a dynamic batch.
-        bow = (semantic[:, :1] * 0.0).expand(-1, self.config.text_bow) if self.config.text_bow else None
-        return self._text_inputs(semantic, fragments, mask, bow)
-
-    def _described(self, semantic: Tensor) -> Tensor:
-        """The common-space vector of a ConSE vector read by the text tower as a one-fragment text."""
-        return self._embed("text", *self._described_inputs(semantic), kind="described")
+        return category, (None if head is None else F.normalize(head(raw), dim=-1))
 
     def encode_image(self, image: Tensor, logits: Tensor, patches: Tensor) -> Tensor:
-        """Unit vectors of images: pooled ``[n, image_dim]``, logits ``[n, classes]``, regions
-        ``[n, r, image_dim]``."""
-        z = self._embed("image", *self._image_inputs(image, logits, patches), kind="image")
-        c = self.config
-        if c.semantic_weight <= 0:
-            return z
-        semantic = self._conse(logits)
-        drawing = c.semantic_weight if c.drawing_semantic_weight is None else c.drawing_semantic_weight
-        if not c.routes_photos:
-            return self._with_semantic(z, semantic, drawing)
-        g, gz = self.photo_gates(image, logits)
-        z = F.normalize((1.0 - gz) * z + gz * self._described(semantic), dim=-1)
-        v = self._with_semantic(z, semantic, (1.0 - g) * drawing + g * c.photo_semantic_weight)
-        e = g * c.photo_offset
-        return torch.cat([v * (1.0 - e * e) ** 0.5, e], -1)
+        """The stored vectors of images (``ccl_embed.model.readout.encode_image``)."""
+        return readout.encode_image(self, image, logits, patches)
 
     def encode_text(self, text: Tensor, fragments: Tensor, mask: Tensor, bow: Tensor | None = None) -> Tensor:
-        """Unit vectors of texts: ``[n, text_dim]``, fragments ``[n, f, text_dim]``, mask ``[n, f]``,
-        hashed bag of words ``[n, text_bow]`` (only for a model with ``CCLConfig.text_bow``)."""
-        z = self._embed("text", *self._text_inputs(text, fragments, mask, bow), kind="text")
-        c = self.config
-        if c.semantic_weight <= 0:
-            return z
-        u = self._with_semantic(z, self._text_semantic(text), c.semantic_weight)
-        if not c.routes_photos:
-            return u
-        return torch.cat([u * (1.0 - TEXT_OFFSET_KEY**2) ** 0.5, u[:, :1] * 0.0 + TEXT_OFFSET_KEY], -1)
+        """The stored vectors of texts (``ccl_embed.model.readout.encode_text``)."""
+        return readout.encode_text(self, text, fragments, mask, bow)
 
     def embed(self, b: Batch) -> tuple[Tensor, Tensor]:
-        """Unit output vectors (with the semantic part, if configured), image side and text side."""
+        """The stored vectors of a batch's image side and text side."""
         return (self.encode_image(b.image, b.logits, b.image_patches),
                 self.encode_text(b.text, b.text_patches, b.text_mask, b.bow))
 
+    @property
+    def out_dim(self) -> int:
+        """Width of the stored vectors (``ccl_embed.model.readout.out_dim``)."""
+        return readout.out_dim(self.config, self.spec)
+
     def stage2_losses(self, b: Batch) -> dict[str, Tensor]:
         xi, pi, xt, pt, mi, mt = self._inputs(b)
-        zi, ii = self._parts("image", xi, pi, mi)
-        zt, it = self._parts("text", xt, pt, mt)
-        c = self.config
+        zi, ii = self.parts("image", xi, pi, mi)
+        zt, it = self.parts("text", xt, pt, mt)
+        c = self.config.train
         parts = self.stage2_parts
         out: dict[str, Tensor] = {}
         known = b.label >= 0
@@ -480,9 +344,7 @@ class CCL(nn.Module):
             if ii is None or it is None:  # one space: beside the category constraints
                 out["instance"] = self.instance_loss(zi, zt, b.instance)
             elif len(parts) == 1:  # alone (no labels): it trains the whole vector, both parts
-                out["instance"] = self.instance_loss(self._join(zi, ii), self._join(zt, it), b.instance)
-            elif c.instance_residual:  # its own part, learning what the category cosine misses
-                out["instance"] = self.instance_loss(self._join(zi.detach(), ii), self._join(zt.detach(), it), b.instance)
+                out["instance"] = self.instance_loss(readout.join(self, zi, ii), readout.join(self, zt, it), b.instance)
             else:  # its own part
                 out["instance"] = self.instance_loss(ii, it, b.instance)
         return out
@@ -490,7 +352,7 @@ class CCL(nn.Module):
     def instance_scale(self) -> Tensor:
         """The instance InfoNCE's learned inverse temperature, kept within [1, 100] (temperature [0.01, 1])."""
         if self.log_scale is None:
-            raise RuntimeError("the instance level needs CCLConfig.use_instance")
+            raise RuntimeError("the instance level needs ModelConfig.use_instance")
         return self.log_scale.clamp(0.0, math.log(100.0)).exp()
 
     def instance_loss(self, zi: Tensor, zt: Tensor, instance: Tensor | None) -> Tensor:
@@ -510,7 +372,7 @@ class CCL(nn.Module):
 
     def stage2_loss(self, b: Batch) -> tuple[Tensor, dict[str, float]]:
         parts = self.stage2_losses(b)
-        c = self.config
+        c = self.config.train
         # Fixed weights, or the instance multiplier on top of the adaptive balance.
         fixed = {"intra": c.intra_weight, "inter": c.inter_weight, "instance": c.instance_weight}
         total = b.image.new_zeros(())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import threading
 from collections import OrderedDict
@@ -30,7 +29,7 @@ from ccl_embed.runtime.folder import (
     read_runtime,
     resolve_model,
 )
-from ccl_embed.runtime.images import ImageError, flatness, load_image, to_rgb
+from ccl_embed.runtime.images import ImageError, load_image, to_rgb
 from ccl_embed.runtime.patches import pack_fragments, text_fragments
 from ccl_embed.runtime.session import check_device, device_of, make_session
 
@@ -41,12 +40,11 @@ fragments such as "face" or "button" recur across a corpus's texts, and each cos
 
 @dataclass(frozen=True)
 class PreparedImage:
-    """An image reduced to what the model reads of it: the backbone input (``float32 [3, s, s]``)
-    and, for model folders whose image head reads it, its flatness. Holding these instead of
-    decoded images bounds a batch's memory whatever the images' sizes (:meth:`Embedder.prepare_image`)."""
+    """An image reduced to what the model reads of it: the backbone input (``float32 [3, s, s]``).
+    Holding these instead of decoded images bounds a batch's memory whatever the images' sizes
+    (:meth:`Embedder.prepare_image`)."""
 
     pixels: np.ndarray
-    flatness: float | None = None
 
 
 ImageInput = Union[str, "os.PathLike[str]", Image.Image, PreparedImage]
@@ -156,13 +154,7 @@ class Embedder:
         if isinstance(item, PreparedImage):
             return item
         img = self._decode(item)
-        return PreparedImage(self._preprocess(img), flatness(img) if self._reads_flatness else None)
-
-    @functools.cached_property
-    def _reads_flatness(self) -> bool:
-        """Whether the image head takes each image's flatness: folders exported by ccl-embed 0.1
-        with its pixel-flatness photograph route do; newer heads weigh images by their novelty inside."""
-        return "flatness" in {i.name for i in self._session(IMAGE_HEAD).get_inputs()}
+        return PreparedImage(self._preprocess(img))
 
     def embed_images(self, images: Iterable[ImageInput], batch_size: int = 32) -> Iterator[Embedded]:
         """Embed images (paths, PIL images or prepared images), in order, one result per input.
@@ -174,17 +166,11 @@ class Embedder:
             CCLEmbedError: When ``batch_size`` is not a positive whole number.
         """
         check_batch_size(batch_size)
-        routes = self._reads_flatness
         for batch in batched(images, batch_size):
-            pixels, flat, ok, failed = [], [], [], {}
+            pixels, ok, failed = [], [], {}
             for i, item in batch:
                 try:
-                    prepared = self.prepare_image(item)
-                    if routes and prepared.flatness is None:
-                        raise CCLEmbedError("this image was prepared for a model that reads no flatness; "
-                                            "prepare it with this model's Embedder.prepare_image")
-                    pixels.append(prepared.pixels)
-                    flat.append(prepared.flatness)
+                    pixels.append(self.prepare_image(item).pixels)
                     ok.append(i)
                 except (ImageError, CCLEmbedError, OSError) as e:
                     failed[i] = str(e)
@@ -192,10 +178,7 @@ class Embedder:
             if pixels:
                 fmap, logits = self._session(IMAGE_BACKBONE).run(None, {"pixels": np.stack(pixels)})
                 self._check_grid(fmap)
-                feeds = {"feature_map": fmap, "logits": logits}
-                if routes:
-                    feeds["flatness"] = np.asarray(flat, dtype=np.float32)
-                out = self._run(IMAGE_HEAD, feeds)
+                out = self._run(IMAGE_HEAD, {"feature_map": fmap, "logits": logits})
                 vectors = dict(zip(ok, out))
             for i, _ in batch:
                 yield Embedded(i, vectors.get(i), failed.get(i))

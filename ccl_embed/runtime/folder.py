@@ -7,7 +7,7 @@ An exported model folder holds:
 | ``manifest.json`` | the :class:`~ccl_embed.runtime.manifest.Manifest`: width, distance, preprocessing, patch schemes, int8 parts, metrics, licences, versions and the SHA-256 of every file below |
 | ``image_backbone.onnx`` | pixels ``[b, 3, S, S]`` (S = ``preprocessing.image_size``) -> ``feature_map [b, C, g, g]``, ``logits [b, 1000]`` |
 | ``text_backbone.onnx`` | ``input_ids``, ``attention_mask`` ``[b, t]`` -> ``vector [b, 384]`` (mean-pooled, unit) |
-| ``image_head.onnx`` | ``feature_map``, ``logits`` (and ``flatness [b]`` in folders of ccl-embed 0.1 that route photographs by it) -> ``embedding [b, D]`` (instance + regions, CCL, fused) |
+| ``image_head.onnx`` | ``feature_map``, ``logits`` -> ``embedding [b, D]`` (instance + regions, CCL, fused) |
 | ``text_head.onnx`` | ``text [b, 384]``, ``fragments [b, f, 384]``, ``fragment_mask [b, f]`` -> ``embedding [b, D]`` |
 | ``tokenizer.json`` | the text backbone's tokenizer |
 

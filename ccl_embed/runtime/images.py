@@ -237,31 +237,3 @@ def preprocess(img: Image.Image, size: int = IMAGE_SIZE, mean: float = IMAGE_MEA
     img = square_pad(img).resize((size, size), Image.Resampling.BICUBIC)
     arr = np.asarray(img, dtype=np.float32) / 255.0
     return ((arr - mean) / std).transpose(2, 0, 1).copy()
-
-
-FLAT_STEP = 1
-"""Neighbouring pixels whose every channel differs by at most this (of 255) count as equal."""
-FLATNESS_VERSION = 2
-"""Bumped whenever :func:`flatness` changes, so cached features are recomputed."""
-
-
-def flatness(img: Image.Image, size: int = IMAGE_SIZE) -> float:
-    """The share of horizontally neighbouring pixel pairs that are nearly equal, on the image
-    sampled (nearest pixel, aspect kept, no padding) down to ``size`` pixels on its longer side;
-    smaller images are read as they are (enlarging would repeat pixels and fake flat areas).
-
-    Drawings, icons and clip-art are flat (on the corpora here, 99% above 0.69); photographs are
-    textured (mostly below 0.4: sensor noise and fine detail). Nearest-pixel sampling keeps that
-    texture, where smoothing would hide it. The model uses it to route photographs (``CCLConfig.photo_semantic_weight``);
-    training and the runtime both compute it here, from the same decoded RGB image.
-    """
-    scale = min(1.0, size / max(img.size))
-    w, h = max(2, round(img.width * scale)), max(1, round(img.height * scale))
-    if img.mode != "RGB":
-        img = img.convert("RGB")
-    arr = np.asarray(img.resize((w, h), Image.Resampling.NEAREST) if (w, h) != img.size else img)
-    step = arr[:, 1:].astype(np.int16)
-    step -= arr[:, :-1]
-    step += FLAT_STEP  # |a - b| <= FLAT_STEP  <=>  0 <= a - b + FLAT_STEP <= 2 FLAT_STEP (negatives wrap high)
-    near = step.view(np.uint16) <= 2 * FLAT_STEP
-    return float(np.logical_and.reduce(near, axis=-1).mean())

@@ -4,9 +4,6 @@ Export builds a :class:`Manifest` and writes it as ``manifest.json``; the runtim
 and takes its preprocessing, patch schemes and text limits from it, never from constants, so a
 model exported with another input size runs as it was trained. ``to_json`` / ``from_json``
 round-trip exactly; :meth:`Manifest.validate` checks the folder's files against their hashes.
-
-Folders of format 1 (ccl-embed 0.1, before the manifest) kept the same facts in the ``runtime``
-section of ``config.json``; they still load (:func:`read_manifest`).
 """
 
 from __future__ import annotations
@@ -27,8 +24,6 @@ from ccl_embed.runtime.patches import Patches
 
 FORMAT_VERSION = 2
 MANIFEST_FILE = "manifest.json"
-LEGACY_CONFIG_FILE = "config.json"
-"""Where format 1 kept the runtime's record (its ``runtime`` section)."""
 
 IMAGE_BACKBONE = "image_backbone.onnx"
 TEXT_BACKBONE = "text_backbone.onnx"
@@ -203,46 +198,6 @@ class Manifest:
             raise ModelError(f"{source}: expected a JSON object")
         return cls.from_dict(record, source)
 
-    @classmethod
-    def from_legacy(cls, record: Mapping[str, Any], source: str) -> Manifest:
-        """The manifest of a format-1 folder, from its ``config.json`` (the ``runtime`` section).
-
-        Raises:
-            ModelError: When the folder was trained but never exported, or its record is not format 1.
-        """
-        runtime = record.get("runtime")
-        if not isinstance(runtime, dict):
-            raise ModelError(f"{source}: the model was trained but never exported; run `ccl-embed export` on its folder")
-        if runtime.get("format_version") != 1:
-            raise ModelError(f"{source}: runtime format {runtime.get('format_version')!r}, this ccl-embed reads "
-                             f"{FORMAT_VERSION} (and 1 from config.json); {REEXPORT}")
-        pre = runtime.get("preprocessing") or {}
-        patches = runtime.get("patches") or {}
-        metrics = {k: v for k, v in (("test", runtime.get("test_metrics")), ("test_fp32", runtime.get("test_metrics_fp32"))) if v}
-        try:
-            return cls(
-                name=str(runtime.get("name") or Path(source).parent.name),
-                dim=int(runtime["dim"]),
-                files=dict(runtime.get("files") or {}),
-                distance=str(runtime.get("distance", "cosine")),
-                preprocessing=Preprocessing(image_size=int(pre.get("image_size", 224)), mean=float(pre.get("mean", 0.5)),
-                                            std=float(pre.get("std", 0.5))),
-                patches=Patches(image_regions=tuple(tuple(r) for r in patches.get("image_regions", Patches().image_regions)),
-                                max_fragments=int(patches.get("max_fragments", Patches().max_fragments))),
-                max_text_tokens=int(runtime.get("max_text_tokens", 256)),
-                text_bow=int(runtime.get("text_bow", 0)),
-                quantized_int8=tuple(runtime.get("quantized_int8") or ()),
-                metrics=metrics,
-                parity=tuple(runtime.get("parity") or ()),
-                opset=int(runtime.get("opset", 17)),
-                written_by=dict(record.get("written_by") or {}),
-                format_version=FORMAT_VERSION,
-            )
-        except ModelError as e:
-            raise ModelError(f"{source}: {e}") from e
-        except (KeyError, TypeError, ValueError) as e:
-            raise ModelError(f"{source}: invalid runtime record ({e}); {REEXPORT}") from e
-
     # ---- the folder -----------------------------------------------------------------------------
     def validate(self, folder: str | Path, *, check_hashes: bool = True) -> None:
         """Check that the folder holds every runtime file, unaltered.
@@ -282,7 +237,7 @@ def write_manifest(folder: str | Path, manifest: Manifest) -> Path:
 
 
 def read_manifest(folder: str | Path) -> Manifest:
-    """The manifest of a model folder: ``manifest.json``, else a format-1 ``config.json``.
+    """The manifest of a model folder (``manifest.json``).
 
     Raises:
         ModelError: When the folder has neither, or its record is unusable (the message says how to fix it).
@@ -291,12 +246,12 @@ def read_manifest(folder: str | Path) -> Manifest:
     path = folder / MANIFEST_FILE
     if path.is_file():
         return Manifest.from_dict(read_json_object(path, ModelError), str(path))
-    legacy = folder / LEGACY_CONFIG_FILE
-    if legacy.is_file():
-        return Manifest.from_legacy(read_json_object(legacy, ModelError), str(legacy))
-    raise ModelError(f"{folder}: no {MANIFEST_FILE}; pass a model folder written by `ccl-embed export`, or 'default'")
+    if (folder / "config.json").is_file():
+        raise ModelError(f"{folder}: a trained model that was never exported; run `ccl-embed export {folder}`")
+    raise ModelError(f"{folder}: no {MANIFEST_FILE}; pass a model folder written by `ccl-embed train` or "
+                     "`ccl-embed export`, or 'default'")
 
 
 def is_model_folder(folder: Path) -> bool:
-    """Whether a folder looks like an exported model (a manifest, or a format-1 config)."""
-    return (folder / MANIFEST_FILE).is_file() or (folder / LEGACY_CONFIG_FILE).is_file()
+    """Whether a folder looks like an exported model (it has a manifest)."""
+    return (folder / MANIFEST_FILE).is_file()

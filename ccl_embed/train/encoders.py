@@ -66,7 +66,7 @@ class CCLEncoders:
     def _embed(self, fs: FeatureSet, texts: bool) -> np.ndarray:
         """One side only: the other side is neither encoded nor, for images, hashed into words."""
         self.model.eval()
-        batch = to_batch(fs, self.model.spec, self.model.config.text_bow if texts else 0)
+        batch = to_batch(fs, self.model.spec, self.model.config.model.text_bow if texts else 0)
         out = []
         with torch.inference_mode():
             for i in range(0, len(batch), self.chunk):

@@ -22,6 +22,7 @@ from torch import nn
 from ccl_embed.errors import CCLEmbedError
 from ccl_embed.model.config import CCLConfig, DataSpec
 from ccl_embed.model.folder import save_model
+from ccl_embed.model import readout
 from ccl_embed.model.network import CCL, Batch
 from ccl_embed.train.checkpoint import load_checkpoint, restore_optimizer, save_checkpoint
 from ccl_embed.train.encoders import CCLEncoders, make_spec, to_batch
@@ -69,7 +70,7 @@ def _epoch_seed(seed: int, phase: str, epoch: int) -> int:
 
 
 def _optimizer(params: list[nn.Parameter], config: CCLConfig) -> torch.optim.Optimizer:
-    return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.AdamW(params, lr=config.train.lr, weight_decay=config.train.weight_decay)
 
 
 def _batches(n: int, size: int, gen: torch.Generator) -> Iterator[torch.Tensor]:
@@ -99,7 +100,7 @@ def train_ccl(
         val: Validation features for the periodic MAP (None: no validation).
         config: Hyperparameters.
         class_vectors: ``[classes, text_dim]`` text vectors of the image tower's class names
-            (needed when ``config.use_conse``).
+            (needed when ``config.model.use_conse``).
         out: The model folder; checkpoints go to ``out/checkpoint`` and the model to ``out``.
         resume: Continue from the checkpoint in ``out``.
         checkpoint_every: Save a checkpoint every this many epochs (and at each phase's end).
@@ -113,8 +114,8 @@ def train_ccl(
         CCLEmbedError: On resume without a checkpoint, or when the config needs missing inputs.
         ValueError: When the training set has fewer than 2 categories.
     """
-    if config.use_conse and class_vectors is None:
-        raise CCLEmbedError("config.use_conse is True but no class_vectors were given; pass them or set use_conse=False")
+    if config.model.use_conse and class_vectors is None:
+        raise CCLEmbedError("config.model.use_conse is True but no class_vectors were given; pass them or set use_conse=False")
     folder = Path(out) if out is not None else None
     history: list[dict[str, Any]] = []
     start_phase, start_epoch = 0, 0
@@ -123,7 +124,7 @@ def train_ccl(
         if folder is None:
             raise CCLEmbedError("resume=True needs the model folder (out) holding the checkpoint")
         state, weights, opt_flat = load_checkpoint(folder)
-        saved = CCLConfig.from_saved(state["config"])
+        saved = CCLConfig.from_dict(state["config"])
         if saved != config:
             raise CCLEmbedError(f"{folder}: the checkpoint was trained with another config; resume with the same options "
                                 "or start anew without --resume")
@@ -132,18 +133,18 @@ def train_ccl(
         start_phase, start_epoch = PHASES.index(state["phase"]), state["epoch"]
     else:
         spec = make_spec(train, config, class_vectors, *towers)
-    torch.manual_seed(config.seed)
+    torch.manual_seed(config.train.seed)
     model = CCL(config, spec)
-    data = to_batch(train, spec, config.text_bow)
+    data = to_batch(train, spec, config.model.text_bow)
     if resume:
         model.load_state_dict(weights)
     else:
-        if config.use_conse and class_vectors is not None:
+        if config.model.use_conse and class_vectors is not None:
             model.class_vectors.copy_(torch.from_numpy(np.asarray(class_vectors, dtype=np.float32)))
         model.fit_normalizers(data)
 
-    phases = [p for p in PHASES if p == "stage2" or config.use_stage1]
-    epochs = {"stage1": config.stage1_epochs, "fusion": config.fusion_epochs, "stage2": config.stage2_epochs}
+    phases = [p for p in PHASES if p == "stage2" or config.model.use_stage1]
+    epochs = {"stage1": config.train.stage1_epochs, "fusion": config.train.fusion_epochs, "stage2": config.train.stage2_epochs}
     plan = [(p, e) for p in phases for e in range(epochs[p]) if (PHASES.index(p), e) >= (start_phase, start_epoch)]
     steps: Iterable[tuple[str, int]] = plan
     bar = None
@@ -165,14 +166,14 @@ def train_ccl(
             current = phase
         if opt is None:  # unreachable: the first item always opens a phase
             raise RuntimeError("no optimizer for phase " + phase)
-        seed = _epoch_seed(config.seed, phase, epoch)
+        seed = _epoch_seed(config.train.seed, phase, epoch)
         torch.manual_seed(seed)
         gen = torch.Generator().manual_seed(seed)
         model.train()
         t0 = time.perf_counter()
         losses: list[float] = []
         parts_sum: dict[str, float] = {}
-        for idx in _batches(len(data), config.batch_size, gen):
+        for idx in _batches(len(data), config.train.batch_size, gen):
             loss, parts = _phase_loss(model, phase, data.take(idx))
             opt.zero_grad()
             loss.backward()
@@ -184,7 +185,8 @@ def train_ccl(
                                  "pairs_per_s": len(data) / max(time.perf_counter() - t0, 1e-9)}
         entry.update({k: v / max(len(losses), 1) for k, v in parts_sum.items()})
         last_of_phase = epoch + 1 == epochs[phase]
-        if val is not None and phase == "stage2" and (last_of_phase or (config.val_every and (epoch + 1) % config.val_every == 0)):
+        if val is not None and phase == "stage2" and (last_of_phase or (config.train.val_every and (epoch + 1) % config.train.val_every == 0)):
+            readout.fit_centers(model, data)  # the readout centres on the training means of today's weights
             entry["val_map"] = evaluate_method(CCLEncoders(model), val).mean_map
         history.append(entry)
         if bar is not None and hasattr(bar, "set_postfix"):
@@ -199,7 +201,7 @@ def train_ccl(
             if nxt[0] != phase:
                 opt_flat = {}
     model.eval()
-    model.fit_centers(data)
+    readout.fit_centers(model, data)
     if folder is not None:
         metrics = {"val": evaluate_method(CCLEncoders(model), val).to_dict()} if val is not None and len(val) else {}
         save_model(model, folder, metrics=metrics | {"history": history[-3:]})

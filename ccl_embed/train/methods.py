@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from ccl_embed.model.config import CCLConfig
@@ -66,10 +65,8 @@ def ccl_fit(overrides: dict[str, Any], base: CCLConfig | None = None) -> Fit:
         from ccl_embed.train.encoders import CCLEncoders
         from ccl_embed.train.loop import train_ccl
 
-        config = replace(base or CCLConfig(), seed=ctx.seed, **overrides)
-        vectors = ctx.class_vectors() if (config.use_conse and ctx.class_vectors) else None
-        if config.use_conse and vectors is None:
-            config = replace(config, use_conse=False)
+        config = (base or CCLConfig()).replace(seed=ctx.seed, **overrides)
+        vectors = ctx.require_class_vectors() if config.model.use_conse else None
         return CCLEncoders(train_ccl(train, val, config, class_vectors=vectors).model)
 
     return fit

@@ -116,19 +116,22 @@ def train_model(
     out: str | Path,
     *,
     overrides: dict[str, object] | None = None,
+    recipe: str | Path | None = None,
     resume: bool = False,
     text_feature: str = "minilm",
     fit_on: str = "train",
     progress: Progress | None = None,
 ) -> TrainedModel:
-    """Train CCL on a corpus's ``train`` split (validating on ``val``) and write the model folder.
+    """Train the recipe on a corpus's ``train`` split (validating on ``val``) and write the model folder.
 
     A corpus without splits is split by concept (seed 0: 70% train, 15% val, 15% test).
 
     Args:
         corpus: The corpus folder.
         out: The model folder to write.
-        overrides: CCLConfig fields.
+        overrides: Settings on top of the recipe (``ccl_embed/train/recipe.json``): config
+            sections, or fields by their own names.
+        recipe: Another recipe file (default: the shipped model's).
         resume: Continue from the checkpoint in ``out``.
         text_feature: ``minilm`` or ``bow``.
         fit_on: ``train`` (the protocol: held-out splits stay unseen) or ``all`` (a release refit on
@@ -141,17 +144,14 @@ def train_model(
         ValueError: For invalid CCLConfig values (the message names the field).
     """
     require_training()
-    from ccl_embed.model.config import CCLConfig
     from ccl_embed.train.encoders import CCLEncoders
     from ccl_embed.train.loop import train_ccl
+    from ccl_embed.train.recipe import recipe_config
 
-    config = CCLConfig.from_dict(dict(overrides or {}))
-    bench = open_workbench(corpus, text_feature=text_feature, seed=config.seed, progress=progress,
-                           image_tower=EfficientNetTower(regions=config.image_regions))
-    ctx = bench.context()
-    vectors = ctx.class_vectors() if config.use_conse and ctx.class_vectors else None
-    if config.use_conse and vectors is None:
-        config = replace(config, use_conse=False)
+    config = recipe_config(overrides, recipe)
+    bench = open_workbench(corpus, text_feature=text_feature, seed=config.train.seed, progress=progress,
+                           image_tower=EfficientNetTower(regions=config.model.image_regions))
+    vectors = bench.context().require_class_vectors() if config.model.use_conse else None
     if fit_on not in FIT_ON:
         raise CCLEmbedError(f"fit_on={fit_on!r}: choose one of {', '.join(FIT_ON)}")
     if fit_on == "all":

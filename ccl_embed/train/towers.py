@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 from PIL import Image
 
-from ccl_embed.runtime.images import FLAT_STEP, FLATNESS_VERSION, IMAGE_MEAN, IMAGE_SIZE, IMAGE_STD, flatness, preprocess
+from ccl_embed.runtime.images import IMAGE_MEAN, IMAGE_SIZE, IMAGE_STD, preprocess
 from ccl_embed.runtime.bow import hashed_bow
 from ccl_embed.runtime.patches import IMAGE_REGIONS, image_regions
 from ccl_embed.errors import require
@@ -59,7 +59,7 @@ class EfficientNetTower:
         self.regions = image_regions(regions)
         # the default scheme keeps the id it always had, so features cached before schemes existed stay valid
         scheme = f"regions{len(IMAGE_REGIONS)}" if regions == "quadrants" else f"regions-{regions}"
-        self.id = f"efficientnet-lite0-relu6/{IMAGE_SIZE}px/mean{IMAGE_MEAN}/std{IMAGE_STD}/{scheme}/flat{FLAT_STEP}v{FLATNESS_VERSION}"
+        self.id = f"efficientnet-lite0-relu6/{IMAGE_SIZE}px/mean{IMAGE_MEAN}/std{IMAGE_STD}/{scheme}"
         self._torch = require("torch", "train")
         if backend == "torch":
             if threads:
@@ -85,9 +85,7 @@ class EfficientNetTower:
 
     def encode(self, images: Sequence[Image.Image]) -> dict[str, np.ndarray]:
         fmap, logits = self._run(np.stack([preprocess(im) for im in images]))
-        flat = np.array([flatness(im) for im in images], dtype=np.float32)
-        return {"pool": fmap.mean(axis=(2, 3)), "regions": pool_regions(fmap, self.regions), "logits": logits,
-                "flatness": flat}
+        return {"pool": fmap.mean(axis=(2, 3)), "regions": pool_regions(fmap, self.regions), "logits": logits}
 
 
 class MiniLMTower:

@@ -77,7 +77,9 @@ def test_help_lists_commands():
 def _config(tmp_path, **fields):
     path = tmp_path / "config.json"
     base = {"dim": 8, "hidden": 16, "code": 8, "stage1_epochs": 1, "fusion_epochs": 1, "stage2_epochs": 2,
-            "use_conse": False, "batch_size": 16}
+            "use_conse": False, "batch_size": 16,  # no class names: no semantic part in the readout either
+            "readout": {"semantic_weight": 0.0, "photo_semantic_weight": 0.0, "text_projection": 0.0,
+                        "drawing_semantic_weight": None}}
     path.write_text(json.dumps(base | fields))
     return path
 
@@ -100,7 +102,7 @@ def test_train_resume_without_checkpoint_and_bad_config(tiny_corpus, tmp_path, c
     assert result.exit_code == 2 and "no checkpoint to resume from" in result.stderr
     result = runner.invoke(app, ["train", str(tiny_corpus), "--out", str(tmp_path / "m"),
                                  "--config", str(_config(tmp_path, dim=0)), "--text-feature", "bow"])
-    assert result.exit_code == 2 and "CCLConfig.dim=0: must be a positive integer" in result.stderr
+    assert result.exit_code == 2 and "ModelConfig.dim=0: must be a positive integer" in result.stderr
     (tmp_path / "bad.json").write_text("{oops")
     result = runner.invoke(app, ["train", str(tiny_corpus), "--out", str(tmp_path / "m"), "--config", str(tmp_path / "bad.json")])
     assert result.exit_code == 2 and "bad.json: not valid JSON" in result.stderr

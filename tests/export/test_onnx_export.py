@@ -7,7 +7,7 @@ from ccl_embed.train.loop import train_ccl
 from ccl_embed.runtime.folder import RUNTIME_FILES, ModelError, read_runtime
 from tests.conftest import build_tiny_exported, synthetic_features
 
-TINY = CCLConfig(dim=12, instance_dim=4, text_bow=64, hidden=32, code=16, stage1_epochs=1, fusion_epochs=1, stage2_epochs=2, batch_size=32)
+TINY = CCLConfig.of(dim=12, instance_dim=4, text_bow=64, hidden=32, code=16, stage1_epochs=1, fusion_epochs=1, stage2_epochs=2, batch_size=32)
 
 
 @pytest.fixture(scope="module")
@@ -78,10 +78,8 @@ def test_the_imagenet_bridge_is_inside_the_image_head_and_weighs_each_image_by_i
 
     fs = synthetic_features()
     vectors = np.random.default_rng(1).normal(size=(10, 12)).astype(np.float32)
-    config = replace(TINY, semantic_weight=0.3, photo_semantic_weight=0.8, photo_offset=0.4, text_projection=0.5,
+    config = TINY.replace(semantic_weight=0.3, photo_semantic_weight=0.8, photo_offset=0.4, text_projection=0.5,
                      photo_novelty=6.0, centering=0.5,  # the centres are buffers of both heads too
-                     described_novelty=7.0,  # the second switch, inside the image head
-                     bridge_confidence=0.6,  # the classifier's confidence, a switch inside the image head too
                      drawing_semantic_weight=0.05)  # drawings' own weight, inside the image head
     train_ccl(fs.split("train"), None, config, class_vectors=vectors, out=tmp_path / "m")
     reports = export_model(tmp_path / "m", name="routed", backbone_files=tiny_backbones(tmp_path / "bb"))
@@ -112,7 +110,7 @@ def test_a_model_trained_with_the_instance_level_exports_and_matches(tmp_path):
 
     fs = synthetic_features()
     vectors = np.random.default_rng(1).normal(size=(10, 12)).astype(np.float32)
-    train_ccl(fs.split("train"), None, replace(TINY, use_instance=True), class_vectors=vectors, out=tmp_path / "m")
+    train_ccl(fs.split("train"), None, TINY.replace(use_instance=True), class_vectors=vectors, out=tmp_path / "m")
     assert load_model(tmp_path / "m").log_scale is not None  # the learned temperature round-trips
     reports = export_model(tmp_path / "m", name="inst", backbone_files=tiny_backbones(tmp_path / "bb"))
     assert all(r.min_cosine >= 0.9999 for r in reports)
@@ -135,7 +133,7 @@ def test_a_model_reading_a_bag_of_words_exports_and_the_runtime_feeds_it(tmp_pat
 
     fs = synthetic_features()
     vectors = np.random.default_rng(1).normal(size=(10, 12)).astype(np.float32)
-    train_ccl(fs.split("train"), None, replace(TINY, use_instance=True, text_bow=64), class_vectors=vectors,
+    train_ccl(fs.split("train"), None, TINY.replace(use_instance=True, text_bow=64), class_vectors=vectors,
               out=tmp_path / "m")
     reports = export_model(tmp_path / "m", name="bow", backbone_files=tiny_backbones(tmp_path / "bb"))
     assert all(r.min_cosine >= 0.9999 for r in reports)

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from ccl_embed.model.config import CCLConfig, DataSpec
+from ccl_embed.model import readout
 from ccl_embed.model.network import CCL
 
 SPEC = DataSpec(image_dim=6, text_dim=4, classes=3, image_patches=2, text_patches=2, labels=("a", "b"))
@@ -15,7 +16,7 @@ def _model(labelled: bool = True, **config) -> CCL:
     from dataclasses import replace
 
     options = {"use_instance": True, "instance_dim": 0, "text_bow": 0, **config}  # one space unless a test asks
-    return CCL(CCLConfig(dim=2, hidden=4, code=2, **options), replace(SPEC, labelled=labelled))
+    return CCL(CCLConfig.of(dim=2, hidden=4, code=2, **options), replace(SPEC, labelled=labelled))
 
 
 def test_identical_texts_are_positives_of_each_other():
@@ -46,7 +47,7 @@ def test_stage2_parts_follow_the_config_and_the_labels():
     assert _model().stage2_parts == ("intra", "inter", "instance")
     assert _model(labelled=False).stage2_parts == ("instance",)  # label-free: the instance level alone
     assert len(_model(labelled=False).log_vars) == 1
-    paper = CCL(CCLConfig(dim=2, hidden=4, code=2, use_instance=False, text_bow=0), SPEC)
+    paper = CCL(CCLConfig.of(dim=2, hidden=4, code=2, use_instance=False, text_bow=0), SPEC)
     assert paper.stage2_parts == ("intra", "inter") and paper.log_scale is None  # the paper's category-only form
 
 
@@ -90,39 +91,23 @@ def _tiny_batch(n: int = 4):
                  label=torch.tensor([0, 1, 0, 1][:n]))
 
 
-def test_an_instance_part_is_trained_by_the_instance_level_alone():
-    b = _tiny_batch()
-    model = _model(instance_dim=3, instance_head="top", use_conse=False, input_dropout=0.0, dropout=0.0)
-    last = model.top_image[-1]
-    for part, trained, untouched in (("instance", slice(2, 5), slice(0, 2)), ("intra", slice(0, 2), slice(2, 5)),
-                                     ("inter", slice(0, 2), slice(2, 5))):
-        model.zero_grad()
-        model.stage2_losses(b)[part].backward()
-        grad = last.weight.grad
-        assert grad is not None and grad[trained].abs().sum() > 0, part
-        assert grad[untouched].abs().sum() == 0, part
-
-
 def test_the_instance_share_sets_each_part_of_the_cosine():
-    from dataclasses import replace
-
     b = _tiny_batch()
-    model = _model(instance_dim=3, instance_head="top", use_conse=False).eval()
+    model = _model(instance_dim=3, use_conse=False).eval()
     with torch.no_grad():
-        (ci, ii), (ct, it) = (model._parts("image", *model._image_inputs(b.image, b.logits, b.image_patches)),
-                              model._parts("text", *model._text_inputs(b.text, b.text_patches, b.text_mask)))
+        (ci, ii), (ct, it) = (model.parts("image", *model.image_inputs(b.image, b.logits, b.image_patches)),
+                              model.parts("text", *model.text_inputs(b.text, b.text_patches, b.text_mask)))
         assert model.out_dim == 5
         for a in (0.0, 0.3, 1.0):
-            model.config = replace(model.config, instance_share=a)
+            model.config = model.config.replace(instance_share=a)
             zi, zt = model.embed(b)
             torch.testing.assert_close(zi @ zt.T, (1 - a) * ci @ ct.T + a * ii @ it.T, atol=1e-6, rtol=0)
             torch.testing.assert_close(zi.norm(dim=1), torch.ones(4))
 
 
-@pytest.mark.parametrize("head", ["linear", "raw"])
-def test_an_instance_head_of_its_own_trains_on_the_instance_level_alone(head):
+def test_the_instance_part_trains_on_the_instance_level_alone():
     b = _tiny_batch()
-    model = _model(instance_dim=3, instance_head=head, use_conse=False, input_dropout=0.0, dropout=0.0)
+    model = _model(instance_dim=3, use_conse=False, input_dropout=0.0, dropout=0.0)
     assert model.top_image[-1].out_features == 2 and model.instance_image is not None
     assert model.out_dim == 5
     model.stage2_losses(b)["instance"].backward()
@@ -134,31 +119,11 @@ def test_an_instance_head_of_its_own_trains_on_the_instance_level_alone(head):
 
 def test_without_labels_the_instance_level_trains_both_parts():
     b = _tiny_batch()
-    model = _model(labelled=False, instance_dim=3, instance_head="top", use_conse=False, input_dropout=0.0, dropout=0.0)
+    model = _model(labelled=False, instance_dim=3, use_conse=False, input_dropout=0.0, dropout=0.0)
     assert model.stage2_parts == ("instance",)
     model.stage2_losses(b)["instance"].backward()
-    grad = model.top_image[-1].weight.grad
-    assert grad is not None and grad[:2].abs().sum() > 0 and grad[2:].abs().sum() > 0  # no untrained part
-
-
-def test_a_residual_instance_part_scores_the_joined_vector_and_leaves_the_category_part_alone():
-    b = _tiny_batch()
-    kwargs = {"instance_dim": 3, "instance_head": "raw", "use_conse": False, "input_dropout": 0.0, "dropout": 0.0}
-    plain = _model(**kwargs)
-    residual = _model(**kwargs, instance_residual=True)
-    residual.load_state_dict(plain.state_dict())
-    with torch.no_grad():
-        xi, pi, xt, pt, mi, mt = residual._inputs(b)
-        zi, ii = residual._parts("image", xi, pi, mi)
-        zt, it = residual._parts("text", xt, pt, mt)
-        joined = residual.instance_loss(residual._join(zi, ii), residual._join(zt, it), b.instance)
-        alone = plain.instance_loss(ii, it, b.instance)
-        assert float(residual.stage2_losses(b)["instance"]) == pytest.approx(float(joined), abs=1e-6)
-        assert float(plain.stage2_losses(b)["instance"]) == pytest.approx(float(alone), abs=1e-6)
-        assert abs(float(joined) - float(alone)) > 1e-4  # the category cosine takes part
-    residual.stage2_losses(b)["instance"].backward()
-    assert residual.instance_image.weight.grad.abs().sum() > 0
-    assert all(p.grad is None or p.grad.abs().sum() == 0 for p in residual.top_image.parameters())
+    for layer in (model.top_image[-1], model.instance_image):  # no untrained part
+        assert layer.weight.grad is not None and layer.weight.grad.abs().sum() > 0
 
 
 def test_without_the_correspondence_autoencoder_stage1_is_intra_reconstruction_alone():
@@ -198,13 +163,13 @@ def test_centring_moves_vectors_away_from_the_mean_of_their_kind():
 
     with torch.no_grad():
         plain_text = model.encode_text(b.text, b.text_patches, b.text_mask)
-        model.config = replace(model.config, centering=0.5)
+        model.config = model.config.replace(centering=0.5)
         with pytest.raises(ValueError, match="fit_centers"):  # never fitted: says how to fit them
             model.encode_text(b.text, b.text_patches, b.text_mask)
-        model.fit_centers(b)
+        readout.fit_centers(model, b)
         assert bool(model.centers.fitted)
         centred = model.encode_text(b.text, b.text_patches, b.text_mask)
-        model.config = replace(model.config, centering=0.0)
+        model.config = model.config.replace(centering=0.0)
         torch.testing.assert_close(model.encode_text(b.text, b.text_patches, b.text_mask), plain_text)  # 0: unchanged
     assert torch.allclose(centred.norm(dim=-1), torch.ones(4))  # still unit vectors
     # each part's mean over the training texts shrinks: they no longer share one direction
@@ -222,7 +187,7 @@ def test_the_conse_vector_can_stay_out_of_the_input_and_still_carry_the_semantic
     spec = replace(SPEC, classes=12)
     options = {"dim": 2, "hidden": 4, "code": 2, "instance_dim": 0, "text_bow": 0, "input_dropout": 0.0, "dropout": 0.0,
                "semantic_weight": 0.2}
-    full, apart = CCL(CCLConfig(**options, conse_input=True), spec), CCL(CCLConfig(**options), spec)
+    full, apart = CCL(CCLConfig.of(**options, conse_input=True), spec), CCL(CCLConfig.of(**options), spec)
     assert full.norm_image.mean.shape[-1] == 6 + 4 and apart.norm_image.mean.shape[-1] == 6  # the pooled vector alone
     assert apart.class_vectors.shape == (12, 4)  # kept for the semantic part
     apart.class_vectors.normal_()
@@ -230,6 +195,6 @@ def test_the_conse_vector_can_stay_out_of_the_input_and_still_carry_the_semantic
     with torch.no_grad():
         v = apart.encode_image(b.image, b.logits, b.image_patches)
         other = apart.encode_image(b.image, b.logits.flip(0), b.image_patches)
-    assert v.shape == (4, apart.out_dim) and apart.out_dim == apart.common_dim + 4
-    common = apart.common_dim  # the logits reach the semantic part only, never the common-space part
+    common = apart.config.model.common_dim
+    assert v.shape == (4, apart.out_dim) and apart.out_dim == common + 4  # the logits reach the semantic part only, never the common-space part
     assert torch.allclose(v[:, :common], other[:, :common]) and not torch.allclose(v[:, common:], other[:, common:])

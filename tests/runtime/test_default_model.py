@@ -24,8 +24,8 @@ def test_default_model_is_shipped_intact_and_small():
     if "streamline" in licences.lower():  # trained on CC-BY artwork: credited
         assert "CC-BY-4.0" in licences
     # The common space (category part, instance part), the semantic part (MiniLM width), the photo offset.
-    instance = trained.get("instance_dim", 0) if trained.get("use_instance") else 0
-    assert model.dim == trained["dim"] + instance + 384 + 1
+    instance = trained["model"]["instance_dim"] if trained["model"]["use_instance"] else 0
+    assert model.dim == trained["model"]["dim"] + instance + 384 + 1
 
 
 def test_default_model_embeds_images_and_texts():
@@ -47,7 +47,8 @@ def test_default_model_routes_textured_pictures_as_photographs():
     drawing, photo = (r.vector for r in emb.embed_images([draw("red", "circle", 160), texture]))
     assert abs(float(drawing[-1])) < 1e-3  # a drawing carries no offset
     # A photograph is past the soft switch's middle: it carries more than half the route's offset.
-    assert 0.5 * record["photo_offset"] < float(photo[-1]) <= record["photo_offset"] + 1e-3
+    offset = record["readout"]["photo_offset"]
+    assert 0.5 * offset < float(photo[-1]) <= offset + 1e-3
     text = next(emb.embed_texts(["a red circle"])).vector
     assert abs(float(text[-1]) - 0.5) < 1e-3  # every text carries the offset key
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ccl_embed.runtime.images import ImageError, flatness, load_image, preprocess, render_svg, square_pad
+from ccl_embed.runtime.images import ImageError, load_image, preprocess, render_svg, square_pad
 
 SVG = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 20 10"><rect width="20" height="10" fill="#ff0000"/></svg>'
 
@@ -92,16 +92,3 @@ def test_preprocess_pads_without_cropping():
     assert x[:, 4, 4].tolist() == [-1.0, -1.0, -1.0]  # black content
 
 
-def test_flatness_tells_drawings_from_textured_pictures():
-    from tests.conftest import draw
-
-    drawing = draw("red", "circle", size=300)
-    rng = np.random.default_rng(0)
-    texture = Image.fromarray(rng.integers(0, 256, (180, 240, 3), dtype=np.uint8))
-    ramp = Image.fromarray(np.tile(np.linspace(0, 120, 240).astype(np.uint8), (180, 1)))  # a gentle gradient
-    assert flatness(drawing) > 0.9
-    assert flatness(texture) < 0.05
-    assert flatness(Image.new("RGB", (5, 400), "white")) == 1.0  # tiny and tall images are scaled, not refused
-    assert flatness(ramp) == 1.0  # steps of 1/255 are within FLAT_STEP: gradients in drawings stay flat
-    assert flatness(texture) == flatness(texture.copy())  # a pure function of the pixels
-    assert flatness(texture.resize((40, 30))) < 0.05  # small pictures are not enlarged into flat blocks

@@ -16,7 +16,6 @@ from ccl_embed.runtime.folder import read_runtime
 from ccl_embed.runtime.images import Preprocessing
 from ccl_embed.runtime.manifest import (
     FORMAT_VERSION,
-    LEGACY_CONFIG_FILE,
     MANIFEST_FILE,
     RUNTIME_FILES,
     Manifest,
@@ -79,46 +78,14 @@ def test_newer_writer_and_unknown_fields_warn():
     assert back == newer
 
 
-def _as_format_1(folder: Path) -> None:
-    """Rewrite an exported folder the way ccl-embed 0.1 wrote it: the runtime record inside config.json."""
-    m = read_manifest(folder)
-    record = json.loads((folder / LEGACY_CONFIG_FILE).read_text())
-    record["runtime"] = {
-        "format_version": 1, "name": m.name, "dim": m.dim, "distance": m.distance, "opset": m.opset,
-        "preprocessing": {"image_size": m.preprocessing.image_size, "mean": m.preprocessing.mean,
-                          "std": m.preprocessing.std, "resize": "pad to square on white, bicubic"},
-        "patches": {"image_regions": [list(r) for r in m.patches.image_regions], "max_fragments": m.patches.max_fragments},
-        "max_text_tokens": m.max_text_tokens, "text_bow": m.text_bow, "parity": list(m.parity), "files": dict(m.files),
-        "quantized_int8": [], "test_metrics": {"i2t_map": 0.25, "t2i_map": 0.5},
-    }
-    (folder / LEGACY_CONFIG_FILE).write_text(json.dumps(record))
-    (folder / MANIFEST_FILE).unlink()
-
-
-def test_a_format_1_folder_loads_and_embeds_the_same(tiny_model, tmp_path):
+def test_a_folder_without_a_manifest_says_how_to_export_it(tiny_model, tmp_path):
     old = tmp_path / "old"
     shutil.copytree(tiny_model, old)
-    _as_format_1(old)
-    model = read_runtime(old)
-    assert model.manifest.metrics["test"]["i2t_map"] == 0.25
-    assert model.version == read_runtime(tiny_model).version  # the same files: collections stay valid
-    img, txt = [draw("red", "circle")], ["a red circle"]
-    for new, legacy in ((Embedder(tiny_model, device="cpu"), Embedder(old, device="cpu")),):
-        np.testing.assert_array_equal(vectors_or_raise(new.embed_images(img), "i"), vectors_or_raise(legacy.embed_images(img), "i"))
-        np.testing.assert_array_equal(vectors_or_raise(new.embed_texts(txt), "t"), vectors_or_raise(legacy.embed_texts(txt), "t"))
-
-
-def test_a_folder_of_an_unknown_old_format_says_how_to_reexport(tiny_model, tmp_path):
-    old = tmp_path / "old"
-    shutil.copytree(tiny_model, old)
-    _as_format_1(old)
-    record = json.loads((old / LEGACY_CONFIG_FILE).read_text())
-    record["runtime"]["format_version"] = 0
-    (old / LEGACY_CONFIG_FILE).write_text(json.dumps(record))
-    with pytest.raises(ModelError, match="runtime format 0.*re-export the model with `ccl-embed export"):
+    (old / MANIFEST_FILE).unlink()
+    with pytest.raises(ModelError, match="never exported; run `ccl-embed export"):
         read_runtime(old)
-    (old / LEGACY_CONFIG_FILE).unlink()
-    with pytest.raises(ModelError, match="no manifest.json; pass a model folder written by `ccl-embed export`"):
+    (old / "config.json").unlink()
+    with pytest.raises(ModelError, match="no manifest.json; pass a model folder written by `ccl-embed train`"):
         read_runtime(old)
 
 
@@ -144,7 +111,7 @@ def test_a_model_exported_with_another_input_size_embeds_correctly(tmp_path):
     from ccl_embed.train.towers import pool_regions
     from tests.conftest import synthetic_features, tiny_backbones
 
-    config = CCLConfig(dim=12, instance_dim=4, text_bow=64, hidden=32, code=16, stage1_epochs=1, fusion_epochs=1, stage2_epochs=2, batch_size=32)
+    config = CCLConfig.of(dim=12, instance_dim=4, text_bow=64, hidden=32, code=16, stage1_epochs=1, fusion_epochs=1, stage2_epochs=2, batch_size=32)
     fs = synthetic_features()
     train_ccl(fs.split("train"), None, config, class_vectors=np.ones((10, 12), np.float32), out=tmp_path / "m")
     prep = Preprocessing(image_size=112, mean=0.45, std=0.25)

@@ -109,4 +109,4 @@ def test_train_model_reads_the_features_of_its_region_scheme(tmp_path, monkeypat
     for scheme, count in (("quadrants", 5), ("grid", 9), ("quadrants+grid", 14)):
         pipeline.train_model(corpus, tmp_path / scheme, overrides={**small, "image_regions": scheme}, text_feature="bow")
         config, spec, _ = read_config(tmp_path / scheme)
-        assert (config.image_regions, spec.image_patches) == (scheme, count)
+        assert (config.model.image_regions, spec.image_patches) == (scheme, count)

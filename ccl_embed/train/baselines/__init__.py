@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ccl_embed.errors import CCLEmbedError
+
 from ccl_embed.train.evaluate import Encoders
 from ccl_embed.train.features import FeatureSet
 
@@ -30,6 +32,17 @@ class FitContext:
 
     class_vectors: Callable[[], np.ndarray] | None = None
     seed: int = 0
+
+    def require_class_vectors(self) -> np.ndarray:
+        """The class-name vectors, for a model that reads them (``ModelConfig.use_conse``).
+
+        Raises:
+            CCLEmbedError: When none can be made; the message names the fix.
+        """
+        if self.class_vectors is None:
+            raise CCLEmbedError("this model reads the ImageNet class-name vectors (use_conse) but none were given; "
+                                "pass FitContext(class_vectors=...) or train with use_conse=False")
+        return self.class_vectors()
 
 
 Fit = Callable[[FeatureSet, FeatureSet | None, FitContext], Encoders]
