@@ -78,29 +78,48 @@ def data_augment(
 
 @app.command()
 def train(
-    corpus: Annotated[Path, typer.Argument(help="A corpus folder with pairs.jsonl (split by concept if it has no splits).")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="The model folder to write.")],
-    config: Annotated[Optional[Path], typer.Option(help="A JSON file of CCLConfig fields to override.")] = None,
+    folder: Annotated[Path, typer.Argument(help="Any folder ingest reads: images with a same-name .txt caption, or a pairs.jsonl (labels and splits optional; split by concept without them).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The model folder to write; it serves directly (--model DIR).")],
+    base: Annotated[Optional[str], typer.Option("--from", help="Fine-tune this model: 'default' or a model folder. Left out: train the recipe from scratch.")] = None,
+    fit_on: Annotated[str, typer.Option(help="train: the test concepts stay unseen (scored at the end); all: train on every pair.")] = "train",
+    config: Annotated[Optional[Path], typer.Option(help="A JSON file of settings on top of the recipe's or the base's (sections or fields by name).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of initialisation, batch order and dropout.")] = 0,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the checkpoint in --out.")] = False,
-    text_feature: Annotated[str, typer.Option(help="Text tower: minilm or bow (bag of words).")] = "minilm",
+    text_feature: Annotated[str, typer.Option(help="Text tower: minilm, or bow (a bag of words, for research; the folder is then not exported).")] = "minilm",
 ) -> None:
-    """Train CCL on a corpus and write a model folder (checkpoints in MODEL_DIR/checkpoint)."""
+    """Train on your own folder, or fine-tune a model on it, and write a model folder that serves directly."""
     try:
         overrides = json.loads(config.read_text()) if config else {}
         if not isinstance(overrides, dict):
-            raise ValueError(f"{config}: expected a JSON object of CCLConfig fields")
-        from ccl_embed.train import train_model
+            raise ValueError(f"{config}: expected a JSON object of settings")
+        if text_feature != "minilm":
+            if base is not None:
+                raise CCLEmbedError("--from fine-tunes through the base's own towers; leave out --text-feature")
+            from ccl_embed.train import train_model
 
-        result = train_model(corpus, out, overrides=overrides | {"seed": seed}, resume=resume,
-                             text_feature=text_feature, progress=progress_bar)
+            trained = train_model(folder, out, overrides=overrides | {"seed": seed}, resume=resume,
+                                  text_feature=text_feature, fit_on=fit_on, progress=progress_bar)
+            typer.echo(f"wrote {out}")
+            if trained.val is not None:
+                typer.echo(f"  validation MAP image->text {trained.val.i2t_map:.4f}  text->image {trained.val.t2i_map:.4f}")
+            return
+        from ccl_embed.train import fine_tune
+
+        result = fine_tune(folder, out, base=base, seed=seed, fit_on=fit_on, resume=resume, overrides=overrides,
+                           progress=progress_bar)
     except json.JSONDecodeError as e:
         raise fail(f"{config}: not valid JSON ({e.msg} at line {e.lineno})") from None
     except (CCLEmbedError, ValueError, OSError) as e:
         raise fail(str(e)) from None
-    typer.echo(f"wrote {out}")
-    if result.val is not None:
-        typer.echo(f"  validation MAP image->text {result.val.i2t_map:.4f}  text->image {result.val.t2i_map:.4f}")
+    typer.echo(f"wrote {printable(out)} in {result.seconds:.0f} s ({'fine-tuned from ' + base if base else 'from scratch'}); "
+               "pairs: " + ", ".join(f"{k} {v}" for k, v in sorted(result.pairs.items())))
+    if result.skipped:
+        typer.echo(f"  skipped {len(result.skipped)}: " + "; ".join(printable(str(p)) for p in result.skipped[:3])
+                   + (" ..." if len(result.skipped) > 3 else ""))
+    t = result.test
+    typer.echo(f"  test ({t.n_images} images): MAP {t.mean_map:.4f}  R@1 {(t.r1_i2t + t.r1_t2i) / 2:.3f}  "
+               f"R@10 {(t.r10_i2t + t.r10_t2i) / 2:.3f} (mean of both directions)")
+    typer.echo(f"  use it: ccl-embed ingest DIR --model {printable(out)}")
 
 
 @app.command()
@@ -186,12 +205,12 @@ def calibrate(
 
 @app.command()
 def evaluate(
-    corpus: Annotated[Path, typer.Argument(help="A corpus folder with pairs.jsonl and train/val/test splits.")],
+    corpus: Annotated[Path, typer.Argument(help="Any folder ingest reads (split by concept as train splits it), or a corpus with splits.")],
     method: Annotated[str, typer.Option(help="What to score: ccl, an ablation (ccl-no-patches...), cca, infonce or conse; fitted on the train split.")] = "ccl",
     split: Annotated[str, typer.Option(help="The split to score: test, val, or a held-out style (style-val, style, style-val-3d, style-3d).")] = "test",
     text_feature: Annotated[str, typer.Option(help="Text tower: minilm or bow (bag of words).")] = "minilm",
     seed: Annotated[int, typer.Option(help="Seed of training.")] = 0,
-    model: Annotated[Optional[Path], typer.Option(help="Score this trained model folder instead of fitting a method.")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Score this model instead of fitting a method: 'default' or a model folder (exported ones run through the runtime).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the scores as one JSON object.")] = False,
 ) -> None:
     """Score a method on a corpus split: MAP both ways (category relevance), R@1/5/10 and median rank."""

@@ -92,6 +92,7 @@ def train_ccl(
     checkpoint_every: int = 5,
     progress: Progress | None = None,
     towers: tuple[str, str] = ("", ""),
+    start: CCL | None = None,
 ) -> TrainResult:
     """Train CCL on the training features.
 
@@ -106,6 +107,9 @@ def train_ccl(
         checkpoint_every: Save a checkpoint every this many epochs (and at each phase's end).
         progress: Wraps the epoch iterator (``(iterable, total, desc)``), e.g. tqdm.
         towers: The (image, text) tower ids the features came from, recorded in the model.
+        start: A trained network to fine-tune: every weight and statistic of the same shape
+            starts from it (the category prototypes and classifiers of another vocabulary start
+            anew), and its input standardisation, novelty and class-name vectors are kept.
 
     Returns:
         The trained model (eval mode) and its history.
@@ -138,6 +142,11 @@ def train_ccl(
     data = to_batch(train, spec, config.model.text_bow)
     if resume:
         model.load_state_dict(weights)
+    elif start is not None:
+        own = model.state_dict()
+        same_classes = start.spec.labels == spec.labels
+        model.load_state_dict({k: v for k, v in start.state_dict().items() if k in own and own[k].shape == v.shape
+                               and (same_classes or not ("prototypes" in k or "classifier" in k))}, strict=False)
     else:
         if config.model.use_conse and class_vectors is not None:
             model.class_vectors.copy_(torch.from_numpy(np.asarray(class_vectors, dtype=np.float32)))

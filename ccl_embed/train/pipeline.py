@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ccl_embed.data.corpus import read_corpus
+from ccl_embed.data.corpus import Corpus, read_corpus
 from ccl_embed.data.splits import FIXED_SPLITS, SplitConfig, assign_splits
 from ccl_embed.errors import CCLEmbedError, require
 from ccl_embed.evaluation import RetrievalScores
@@ -165,7 +165,7 @@ def train_model(
 
 
 def open_workbench(
-    corpus: str | Path,
+    corpus: str | Path | Corpus,
     *,
     text_feature: str = "minilm",
     image_tower: ImageTower | None = None,
@@ -193,12 +193,20 @@ def open_workbench(
             raise CCLEmbedError(f"unknown text feature {text_feature!r}; choose from: {', '.join(TEXT_FEATURES)}")
         text_tower = TEXT_FEATURES[text_feature]()
     cache_path = Path(cache) if cache else cache_dir() / "features.sqlite"
-    data = read_corpus(corpus)
+    data = corpus if isinstance(corpus, Corpus) else read_corpus(corpus)
     if all(p.split is None for p in data.pairs):
         data = replace(data, pairs=tuple(assign_splits(data.pairs, SplitConfig())))
     image_tower = image_tower or EfficientNetTower()
     features = extract_features(data, image_tower, text_tower, cache=cache_path, progress=progress)
     return Workbench(features, text_tower, cache_path, seed, image_tower.id)
+
+
+def _exported(model: str | Path) -> bool:
+    """Whether a model is one the runtime runs: a shipped name, or a folder with a manifest."""
+    from ccl_embed.runtime.folder import installed_models
+    from ccl_embed.runtime.manifest import is_model_folder
+
+    return (isinstance(model, str) and model in installed_models()) or is_model_folder(Path(model))
 
 
 @dataclass(frozen=True)
@@ -234,7 +242,8 @@ def evaluate(
         split: The split to score.
         text_feature: ``minilm`` or ``bow``.
         seed: Seed of fitting.
-        model: A folder written by ``ccl-embed train`` to score instead of fitting.
+        model: A model to score instead of fitting: ``default``, an exported folder (scored end to
+            end through the runtime), or a trained folder that was never exported.
         progress: Progress wrapper for long loops.
 
     Raises:
@@ -242,7 +251,15 @@ def evaluate(
         MissingDependencyError: When the ``train`` extra is missing.
     """
     require_training()
-    bench = open_workbench(corpus, text_feature=text_feature, seed=seed, progress=progress)
+    from ccl_embed.train.finetune import read_training_folder
+
+    data = read_training_folder(corpus)
+    if model is not None and _exported(model):  # through the runtime, as it serves
+        from ccl_embed.evaluation import evaluate_model
+
+        part = data.split(split)
+        return Evaluation(str(model), split, "runtime", evaluate_model(model, part), 0.0)
+    bench = open_workbench(data, text_feature=text_feature, seed=seed, progress=progress)
     bench.split(split)  # fail before fitting when the split does not exist
     if model is not None:
         from ccl_embed.model.folder import load_model

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ccl_embed.errors import CCLEmbedError
-from ccl_embed.model.config import CCLConfig
+from ccl_embed.model.config import SECTIONS, CCLConfig
 
 RECIPE_FILE = Path(__file__).with_name("recipe.json")
 
@@ -42,11 +42,15 @@ def recipe_config(changes: dict[str, Any] | None = None, path: str | Path | None
         CCLEmbedError: For an unreadable recipe.
         ValueError: For an unknown field or an invalid value (the message names it).
     """
-    config = CCLConfig.from_dict(read_recipe(path)["config"])
+    return CCLConfig.from_dict(read_recipe(path)["config"]).replace(**flat_changes(changes or {}))
+
+
+def flat_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    """Changes given as sections (``{"train": {"seed": 1}}``) or fields by name, as fields by name."""
     flat: dict[str, Any] = {}
-    for key, value in (changes or {}).items():
-        if isinstance(value, dict) and key in ("model", "train", "readout"):
+    for key, value in changes.items():
+        if isinstance(value, dict) and key in SECTIONS:
             flat.update(value)
         else:
             flat[key] = value
-    return config.replace(**flat)
+    return flat

@@ -14,6 +14,7 @@ whenever its output would, so cached features are never mixed up across towers.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -119,3 +120,47 @@ class BowTower:
 
     def encode(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         return {"vec": hashed_bow(texts, self.dim)}
+
+
+class FolderTowers:
+    """The frozen towers of an exported model folder: its own backbone graphs and tokenizer, run
+    the runtime's way, so a fine-tune trains on exactly the features the runtime feeds its heads
+    (offline, whatever the folder's backbones are)."""
+
+    def __init__(self, folder: str | Path, regions: Sequence[tuple[int, int, int, int]]) -> None:
+        from ccl_embed.runtime.embedder import Embedder
+        from ccl_embed.runtime.manifest import IMAGE_BACKBONE, TEXT_BACKBONE
+
+        self._embedder = Embedder(folder, device="cpu")
+        files = self._embedder.model.manifest.files
+        self.regions = tuple(regions)
+        self.image_id = f"onnx:{files[IMAGE_BACKBONE][:16]}/regions{len(self.regions)}:{hash(self.regions) & 0xFFFF:x}"
+        self.text_id = f"onnx:{files[TEXT_BACKBONE][:16]}"
+
+    def image(self) -> ImageTower:
+        return _FolderImageTower(self)
+
+    def text(self) -> TextTower:
+        return _FolderTextTower(self)
+
+
+class _FolderImageTower:
+    def __init__(self, towers: FolderTowers) -> None:
+        self.towers, self.id = towers, towers.image_id
+
+    def encode(self, images: Sequence[Image.Image]) -> dict[str, np.ndarray]:
+        from ccl_embed.runtime.manifest import IMAGE_BACKBONE
+
+        emb = self.towers._embedder
+        pixels = np.stack([emb.prepare_image(im).pixels for im in images])
+        fmap, logits = emb._session(IMAGE_BACKBONE).run(None, {"pixels": pixels})
+        return {"pool": fmap.mean(axis=(2, 3)), "regions": pool_regions(fmap, self.towers.regions), "logits": logits}
+
+
+class _FolderTextTower:
+    def __init__(self, towers: FolderTowers) -> None:
+        self.towers, self.id = towers, towers.text_id
+        self.dim = int(towers._embedder._text_vectors(["a"]).shape[1])
+
+    def encode(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        return {"vec": self.towers._embedder._text_vectors(list(texts))}

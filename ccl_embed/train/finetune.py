@@ -1,0 +1,195 @@
+"""Train on your own data: any folder ``ingest`` reads, to a model folder that serves directly.
+
+:func:`fine_tune` starts from a model's trained CCL layers, its recipe and its readout (``default``,
+an exported folder, or a folder this function wrote) and trains stage 2 on the folder's ``train``
+split; without a base it trains the recipe from scratch. Either way the folder it writes is
+exported (ONNX heads beside the base's backbones), calibrated for mixed search on the folder's
+``val`` split, scored on its ``test`` split through the runtime, and keeps its PyTorch weights and
+checkpoint, so ``--resume`` continues it and ``--from`` fine-tunes it again.
+
+A folder is split by concept, deterministically and the same way in ``train`` and ``evaluate``
+(``ccl_embed.data.splits``), unless its ``pairs.jsonl`` gives each line a ``split``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from ccl_embed.data.corpus import MAX_TEXT_CHARS, PAIRS_FILE, Corpus, Pair, Problem, read_corpus
+from ccl_embed.data.splits import SplitConfig, assign_splits
+from ccl_embed.errors import CCLEmbedError, CorpusError
+from ccl_embed.evaluation import RetrievalScores
+from ccl_embed.train.features import Progress
+
+MIN_PAIRS = 20
+"""The fewest pairs a folder without splits needs: train, val and test each get some concepts."""
+FIT_ON = ("train", "all")
+
+
+def read_training_folder(folder: str | Path) -> Corpus:
+    """The image-text pairs of any folder ``ingest`` reads: its ``pairs.jsonl`` (labels and splits
+    optional), or images with a same-stem ``.txt`` caption, in any subfolder. Pairs without a
+    split are split by concept.
+
+    Raises:
+        CorpusError: When the folder holds no pair, or too few to split (the message names the minimum).
+    """
+    from ccl_embed.ingest.walk import find_items
+
+    root = Path(folder)
+    if (root / PAIRS_FILE).is_file():
+        corpus = read_corpus(root)
+    else:
+        found = find_items(root)
+        by_path = {item.path: item for item in found.items}
+        pairs: list[Pair] = []
+        problems = [Problem(s.path, 0, s.reason) for s in found.skipped]
+        for item in found.items:
+            if item.modality != "image":
+                continue
+            captions = [by_path[p] for p in item.partners if p in by_path]
+            if not captions:
+                problems.append(Problem(item.path, 0, "no caption: add a .txt of the same name, or a pairs.jsonl line"))
+            for caption in captions:
+                try:
+                    text = caption.text if caption.file is None else caption.file.read_text(encoding="utf-8")
+                except (OSError, UnicodeDecodeError) as e:
+                    problems.append(Problem(caption.path, 0, f"caption cannot be read ({e})"))
+                    continue
+                text = (text or "").strip()[:MAX_TEXT_CHARS]
+                if text:
+                    pairs.append(Pair(image=item.path, text=text, label=caption.label or item.label))
+                else:
+                    problems.append(Problem(caption.path, 0, "empty caption"))
+        if not pairs:
+            raise CorpusError(f"{root}: no image with a caption; a training folder holds images with a .txt of the same "
+                              f"name, or a {PAIRS_FILE}")
+        corpus = Corpus(root=root, pairs=tuple(pairs), skipped=tuple(problems))
+    if all(p.split is None for p in corpus.pairs):
+        if len(corpus.pairs) < MIN_PAIRS:
+            raise CorpusError(f"{root}: {len(corpus.pairs)} pairs are too few to split by concept into train, val and "
+                              f"test; a folder needs at least {MIN_PAIRS} (or a 'split' on each {PAIRS_FILE} line)")
+        corpus = replace(corpus, pairs=tuple(assign_splits(corpus.pairs, SplitConfig())))
+    splits = corpus.splits
+    missing = [s for s in ("train", "val", "test") if not splits.get(s)]
+    if missing:
+        raise CorpusError(f"{root}: no pair fell in the {', '.join(missing)} split ({len(corpus.pairs)} pairs); add pairs "
+                          f"(at least {MIN_PAIRS}, of different concepts) or give each {PAIRS_FILE} line a 'split'")
+    return corpus
+
+
+@dataclass(frozen=True)
+class FineTuned:
+    """What :func:`fine_tune` returns: the model folder, its scores on the folder's test split
+    (through the runtime) and on validation, and the problems skipped on the way."""
+
+    folder: Path
+    test: RetrievalScores
+    val: RetrievalScores | None
+    pairs: dict[str, int]
+    skipped: tuple[Problem, ...]
+    seconds: float
+
+
+def _base_network(base: str | Path) -> tuple[Any, Path]:
+    """The trained network of a model (its PyTorch weights, or read back from its graphs) and its folder."""
+    from ccl_embed.export.readback import read_back
+    from ccl_embed.model.folder import WEIGHTS_FILE, load_model
+    from ccl_embed.runtime.folder import resolve_model
+
+    folder = resolve_model(base)
+    return (load_model(folder) if (folder / WEIGHTS_FILE).is_file() else read_back(folder)), folder
+
+
+def fine_tune(
+    folder: str | Path,
+    out: str | Path,
+    *,
+    base: str | Path | None = "default",
+    seed: int = 0,
+    fit_on: str = "train",
+    resume: bool = False,
+    overrides: dict[str, object] | None = None,
+    progress: Progress | None = None,
+) -> FineTuned:
+    """Train a model on a folder and write a folder that serves directly.
+
+    Args:
+        folder: Any folder ``ingest`` reads (see :func:`read_training_folder`).
+        out: The model folder to write (exported, calibrated, with its weights and checkpoint).
+        base: ``default``, an exported or trained model folder to fine-tune (its CCL layers, recipe
+            and readout), or None to train the recipe from scratch.
+        seed: Seed of initialisation, batch order and dropout.
+        fit_on: ``train`` (test concepts stay unseen) or ``all`` (every pair; the test scores then
+            mean nothing).
+        resume: Continue an interrupted run from the checkpoint in ``out``.
+        overrides: Settings on top of the base's (or the recipe's): sections or fields by name.
+        progress: Wraps long loops (``(iterable, total, desc)``), e.g. tqdm.
+
+    Raises:
+        CorpusError: For a folder with no pairs or too few to split.
+        CCLEmbedError: For a bad option or base.
+    """
+    import time
+
+    from ccl_embed.train.pipeline import require_training
+
+    require_training()
+    from ccl_embed.evaluation import calibrate_model, evaluate_model
+    from ccl_embed.export import export_model
+    from ccl_embed.runtime.manifest import IMAGE_BACKBONE, TEXT_BACKBONE, TOKENIZER, read_manifest, write_manifest
+    from ccl_embed.train.encoders import CCLEncoders
+    from ccl_embed.train.evaluate import evaluate_method
+    from ccl_embed.train.loop import train_ccl
+    from ccl_embed.train.pipeline import open_workbench
+    from ccl_embed.train.recipe import flat_changes, recipe_config
+    from ccl_embed.runtime.patches import image_regions
+    from ccl_embed.train.towers import EfficientNetTower, FolderTowers
+
+    if fit_on not in FIT_ON:
+        raise CCLEmbedError(f"fit_on={fit_on!r}: choose one of {', '.join(FIT_ON)}")
+    started = time.perf_counter()
+    corpus = read_training_folder(folder)
+    out = Path(out)
+    start, base_folder = _base_network(base) if base is not None else (None, None)
+    changes = dict(overrides or {})
+    if start is not None:  # stage 1 and fusion stay the base's; stage 2 learns the folder
+        config = start.config.replace(stage1_epochs=0, fusion_epochs=0, seed=seed, **flat_changes(changes))
+    else:
+        config = recipe_config({**flat_changes(changes), "seed": seed})
+    if base_folder is not None:  # the base's own backbones: the features its runtime feeds its heads
+        towers = FolderTowers(base_folder, image_regions(config.model.image_regions))
+        bench = open_workbench(corpus, seed=seed, progress=progress, image_tower=towers.image(), text_tower=towers.text())
+    else:
+        bench = open_workbench(corpus, seed=seed, progress=progress,
+                               image_tower=EfficientNetTower(regions=config.model.image_regions))
+    features = bench.features
+    if fit_on == "all":
+        train, val = features, features.select([])
+    else:
+        train, val = bench.split("train"), features.split("val")
+    if start is not None:
+        vectors = start.class_vectors.numpy() if config.model.use_conse else None
+    else:
+        vectors = bench.context().require_class_vectors() if config.model.use_conse else None
+    result = train_ccl(train, val if len(val) else None, config, class_vectors=vectors, out=out, resume=resume,
+                       progress=progress, towers=(bench.image_tower_id, bench.text_tower.id), start=start)
+    backbone_files = None
+    preprocessing = None
+    if base_folder is not None:
+        backbone_files = {name: base_folder / name for name in (IMAGE_BACKBONE, TEXT_BACKBONE, TOKENIZER)}
+        preprocessing = read_manifest(base_folder).preprocessing
+    export_model(out, name=out.name, backbone_files=backbone_files, preprocessing=preprocessing)
+    splits = {name: replace(corpus, pairs=tuple(p for p in features.pairs if p.split == name)) for name in ("val", "test")}
+    if splits["val"].pairs:
+        calibration = calibrate_model(out, [splits["val"]])
+        write_manifest(out, replace(read_manifest(out), calibration=calibration))
+    test = evaluate_model(out, splits["test"])
+    val_scores = evaluate_method(CCLEncoders(result.model), val) if len(val) else None
+    manifest = read_manifest(out)
+    key = "test" if fit_on == "train" else "test_seen_in_training"
+    write_manifest(out, replace(manifest, metrics={key: test.to_dict()}))
+    return FineTuned(out, test, val_scores, corpus.splits, tuple(corpus.skipped) + tuple(features.problems),
+                     time.perf_counter() - started)

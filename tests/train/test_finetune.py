@@ -1,0 +1,69 @@
+"""Train on your own data: a folder of images with same-name captions, fine-tuned twice, served."""
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ccl_embed.cli import app
+from ccl_embed.errors import CorpusError
+from ccl_embed.train import read_training_folder
+from tests.conftest import COLOURS, SHAPES, draw
+
+runner = CliRunner()
+
+
+def _captioned_folder(root: Path) -> Path:
+    """24 drawings, each with a caption of the same name, in two subfolders; one broken image."""
+    for i, colour in enumerate(COLOURS):
+        for shape in SHAPES:
+            sub = root / ("warm" if i % 2 else "cool")
+            sub.mkdir(parents=True, exist_ok=True)
+            draw(colour, shape, 64).save(sub / f"{colour}-{shape}.png")
+            (sub / f"{colour}-{shape}.txt").write_text(f"a {colour} {shape}\n")
+    (root / "broken.png").write_bytes(b"not an image")
+    (root / "broken.txt").write_text("a broken picture")
+    (root / "lonely.png").write_bytes((root / "cool" / "red-square.png").read_bytes())  # no caption
+    return root
+
+
+def test_a_folder_of_captioned_images_is_split_by_concept_the_same_way_each_time(tmp_path):
+    folder = _captioned_folder(tmp_path / "f")
+    corpus = read_training_folder(folder)
+    assert len(corpus.pairs) == 25 and {"train", "val", "test"} <= set(corpus.splits)
+    assert any("lonely.png" in str(p) and "no caption" in p.reason for p in corpus.skipped)
+    assert [p.split for p in read_training_folder(folder).pairs] == [p.split for p in corpus.pairs]
+    few = tmp_path / "few"
+    few.mkdir()
+    draw("red", "square").save(few / "a.png")
+    (few / "a.txt").write_text("a red square")
+    with pytest.raises(CorpusError, match="1 pairs are too few to split by concept.*at least 20"):
+        read_training_folder(few)
+
+
+def test_fine_tune_twice_then_ingest_and_find(tmp_path, tiny_model, monkeypatch):
+    monkeypatch.setenv("CCL_EMBED_CACHE", str(tmp_path / "cache"))
+    folder = _captioned_folder(tmp_path / "f")
+    first, second = tmp_path / "first", tmp_path / "second"
+    result = runner.invoke(app, ["train", str(folder), "--out", str(first), "--from", str(tiny_model)])
+    assert result.exit_code == 0, result.output
+    assert "fine-tuned from" in result.stdout and "skipped" in result.stdout and "broken.png" in result.stdout
+    manifest = json.loads((first / "manifest.json").read_text())
+    assert manifest["metrics"]["test"]["n_images"] > 0 and manifest["calibration"]
+    result = runner.invoke(app, ["train", str(folder), "--out", str(second), "--from", str(first), "--seed", "1"])
+    assert result.exit_code == 0, result.output
+    trained = json.loads((second / "config.json").read_text())["config"]
+    assert trained["train"]["stage1_epochs"] == 0 and trained["train"]["seed"] == 1  # stage 2 learns the folder
+    scored = runner.invoke(app, ["evaluate", str(folder), "--model", str(second), "--json"])
+    assert scored.exit_code == 0, scored.output
+    assert json.loads(scored.stdout.strip().splitlines()[-1])["method"] == str(second)
+
+    import ccl_embed
+
+    with ccl_embed.open(collection="mine", store=tmp_path / "store", model=second) as index:
+        summary = index.ingest(folder / "cool")
+        assert summary.added > 0
+        query = folder / "cool" / "blue-ring.png"
+        hits = index.search(query, limit=3, modality="image")
+        assert hits and hits[0].path.endswith("blue-ring.png") and hits[0].score > 0.999
