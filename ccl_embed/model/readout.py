@@ -19,7 +19,7 @@ never trained. A stored vector is, part by part (:func:`vector_layout`):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -28,8 +28,10 @@ from torch.nn import functional as F
 from ccl_embed.model.config import CCLConfig, DataSpec
 from ccl_embed.model.statistics import CENTER_KINDS
 
-if TYPE_CHECKING:
-    from ccl_embed.model.network import CCL, Batch
+CCL = Any
+"""The network (``ccl_embed.model.network.CCL``); the readout reads it without importing it, so
+imports point one way: the network composes the readout."""
+Batch = Any
 
 TEXT_OFFSET_KEY = 0.5
 """The offset coordinate of every text vector of a model that routes photographs (``k``)."""
@@ -130,7 +132,8 @@ def described_inputs(net: CCL, semantic: Tensor) -> tuple[Tensor, Tensor, Tensor
 
 def encode_image(net: CCL, image: Tensor, logits: Tensor, patches: Tensor) -> Tensor:
     """Stored vectors of images: pooled ``[n, image_dim]``, logits ``[n, classes]``, regions ``[n, r, image_dim]``."""
-    z = join(net, *net.parts("image", *net.image_inputs(image, logits, patches)), kind="image")
+    category, instance = net.parts("image", *net.image_inputs(image, logits, patches))
+    z = join(net, category, instance, kind="image")
     r = net.config.readout
     if r.semantic_weight <= 0:
         return z
@@ -139,7 +142,8 @@ def encode_image(net: CCL, image: Tensor, logits: Tensor, patches: Tensor) -> Te
     if not r.routes_photos:
         return _with_semantic(z, semantic, drawing)
     g = photo_gate(net, image)
-    described = join(net, *net.parts("text", *described_inputs(net, semantic)), kind="described")
+    category, instance = net.parts("text", *described_inputs(net, semantic))
+    described = join(net, category, instance, kind="described")
     z = F.normalize((1.0 - g) * z + g * described, dim=-1)
     v = _with_semantic(z, semantic, (1.0 - g) * drawing + g * r.photo_semantic_weight)
     e = g * r.photo_offset
@@ -149,7 +153,8 @@ def encode_image(net: CCL, image: Tensor, logits: Tensor, patches: Tensor) -> Te
 def encode_text(net: CCL, text: Tensor, fragments: Tensor, mask: Tensor, bow: Tensor | None = None) -> Tensor:
     """Stored vectors of texts: ``[n, text_dim]``, fragments ``[n, f, text_dim]``, mask ``[n, f]``,
     hashed bag of words ``[n, text_bow]`` (for a model with ``ModelConfig.text_bow``)."""
-    z = join(net, *net.parts("text", *net.text_inputs(text, fragments, mask, bow)), kind="text")
+    category, instance = net.parts("text", *net.text_inputs(text, fragments, mask, bow))
+    z = join(net, category, instance, kind="text")
     r = net.config.readout
     if r.semantic_weight <= 0:
         return z

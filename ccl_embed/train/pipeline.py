@@ -251,7 +251,7 @@ def evaluate(
         MissingDependencyError: When the ``train`` extra is missing.
     """
     require_training()
-    from ccl_embed.train.finetune import read_training_folder
+    from ccl_embed.train.folder_data import read_training_folder
 
     data = read_training_folder(corpus)
     if model is not None and _exported(model):  # through the runtime, as it serves
