@@ -164,7 +164,7 @@ def validation_line(name: str, scores: dict[str, dict[str, float]], score: float
 
 
 SEMANTIC_PREFIXES = ("semantic", "photo_", "text_projection")
-"""Fields of the semantic part (``configs/default-model.json``'s ``semantic``): named together in row labels."""
+"""Fields of the semantic part (the recipe's ``readout``): named together in row labels."""
 
 
 def row_label(name: str, extra: dict[str, Any]) -> str:

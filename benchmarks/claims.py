@@ -164,10 +164,10 @@ CHOICES = (  # (what is chosen, the setting ccl ships, ((row, its other setting)
       ("ccl-conse-input", "appended to the image input"))),
     ("the skip into stage 2", "stage 2 also reads the standardised inputs", (("ccl-no-skip", "none, as in the paper"),)),
     ("input dropout", "0.3", (("ccl-no-input-dropout", "none, as in the paper"),)),
-    ("the semantic part's settings", "results/semantic_tuning_v5.json's choice (drawing weight 0.05, centring 0.25)",
+    ("the semantic part's settings", "results/semantic_tuning.json's choice (drawing weight 0.05, centring 0.25)",
      (("ccl-conse-input-previous-semantic", "with the ConSE input: the settings shipped before it (no centring, "
        "the texts' weight), against v5's on the same fits"),
-      ("ccl-v6-semantic", "results/semantic_tuning_v6.json's choice for this model (no projection, centring 0.75), "
+      ("ccl-v6-semantic", "results/semantic_tuning_v6.json at 98c85a0's choice for this model (no projection, centring 0.75), "
        "against v5's on the same fits"))),
     ("the whole layout", "ours, with the additions above",
      (("ccl-paper", "the paper's, as closely as these layers allow"),

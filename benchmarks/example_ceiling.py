@@ -46,6 +46,9 @@ GRID = [round(x, 2) for x in np.linspace(0.0, 1.0, 21)]
 OFFSETS = [0.0, 0.05, 0.1, 0.15, 0.2, 0.3]
 
 
+RESULT = "example_ceiling"
+"""The one result file this script writes: ``results/example_ceiling.json``."""
+
 def unit_part(vectors: np.ndarray, where: slice) -> np.ndarray:
     """Rows cut to one part and made unit length (a zero part stays zero)."""
     part = vectors[:, where]
@@ -77,7 +80,6 @@ def top_classes(embedder: Embedder, backbone: Any, picture: Path, names: tuple[s
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="default")
-    parser.add_argument("--name", default="example_ceiling", help="Write results/NAME.json.")
     args = parser.parse_args()
     embedder = Embedder(args.model)
     folder = Path(embedder.model.folder)
@@ -120,7 +122,7 @@ def main() -> None:
             "imagenet_top3": top}
         for p, c, g, r0, r1, r2, r3, r4, top in zip(pictures, captions, route, ranks(shipped), ranks(common),
                                                     ranks(semantic), ranks(oracle), per_caption, classes)}
-    write_result(args.name, {
+    write_result(RESULT, {
         "versions": versions("ccl-embed", "onnxruntime"), "model": args.model,
         "model_version": embedder.model.version, "captions": len(files),
         "what": "found first among the images, each scoring rule; the best of a grid is chosen on this corpus "

@@ -30,6 +30,9 @@ from ccl_embed.runtime.images import load_image  # noqa: E402
 CORPUS = Path(__file__).resolve().parent.parent / "examples" / "corpus"
 
 
+RESULT = "example_corpus"
+"""The one result file this script writes: ``results/example_corpus.json``."""
+
 def rank_of(hits: list[ccl_embed.Hit], picture: str) -> int | None:
     """1-based rank of ``picture`` among the image hits, None when it is not returned."""
     images = [h for h in hits if h.modality == "image"]
@@ -58,7 +61,6 @@ def parts(text: np.ndarray, image: np.ndarray, layout: dict[str, slice]) -> dict
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="default")
-    parser.add_argument("--name", default="example_corpus", help="Write results/NAME.json.")
     args = parser.parse_args()
     rows: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as store, ccl_embed.open("examples", store=store, model=args.model) as index:
@@ -97,7 +99,7 @@ def main() -> None:
     mixed3 = sum(bool(r["in_mixed_top3"]) for r in rows.values())
     print(f"{first} of {len(rows)} captions find their picture first among the images; "
           f"{mixed3} of {len(rows)} bring it into the top 3 of a mixed search")
-    write_result(args.name, {
+    write_result(RESULT, {
         "versions": versions("ccl-embed", "onnxruntime", "qdrant-edge-py"), "model": args.model,
         "model_version": model_version, "calibration": calibration,
         "found_first_among_images": first, "in_mixed_top3": mixed3, "captions": len(rows), "rows": rows,

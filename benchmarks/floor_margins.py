@@ -8,7 +8,7 @@ the smallest one per setting, and the setting whose smallest margin is largest (
 setting that meets the target on validation most robustly. Writes
 ``benchmarks/results/NAME.json`` (default ``floor_margins``).
 
-    python benchmarks/floor_margins.py [--model DIR] [--corpus DIR] [--centerings 0 0.1 ...] [--also RESULT ...] [--name NAME]
+    python benchmarks/floor_margins.py [--model DIR] [--corpus DIR] [--centerings 0 0.1 ...] [--also RESULT ...]
 
 ``--also RESULT`` scores the ``chosen_config`` of ``results/RESULT.json`` (a tune_semantic.py
 run) as one more setting, so that two tunings can be compared by their validation margins.
@@ -31,6 +31,9 @@ from ccl_embed.train.encoders import CCLEncoders  # noqa: E402
 from ccl_embed.train.pipeline import open_workbench  # noqa: E402
 
 
+RESULT = "floor_margins"
+"""The one result file this script writes: ``results/floor_margins.json``."""
+
 def maximin(rows: dict[str, dict[str, float]]) -> str:
     """The setting whose smallest margin over the floor is largest (``rows``: setting -> cell margins)."""
     return max(rows, key=lambda k: min(rows[k].values()))
@@ -43,7 +46,6 @@ def main() -> None:
     parser.add_argument("--centerings", type=float, nargs="+", default=[0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.5])
     parser.add_argument("--also", nargs="*", default=[], metavar="RESULT",
                         help="Also score the chosen_config of results/RESULT.json (tune_semantic.py).")
-    parser.add_argument("--name", default="floor_margins", help="Write results/NAME.json.")
     args = parser.parse_args()
     bench = open_workbench(args.corpus)
     model = with_novelty(load_model(args.model), bench)
@@ -59,7 +61,7 @@ def main() -> None:
         print(f"{label}: smallest margin {margins[worst]:+.4f} ({worst})", flush=True)
     chosen = maximin(rows)
     print("max-min:", chosen)
-    write_result(args.name, {
+    write_result(RESULT, {
         "versions": versions("ccl-embed", "torch", "numpy"), "model": str(args.model),
         "corpus_pairs_sha256": file_sha256(args.corpus / "pairs.jsonl"),
         "semantic": shipped, "also": {name: settings[name] for name in args.also}, "floor": floor,

@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DOCS, RESULTS, chosen_config, command_line, file_sha256, semantic_choice, versions, write_result  # noqa: E402
-from claims import choices_lines, effect_cell, paired_difference, reference_of, write_choices, write_claims  # noqa: E402
+from claims import effect_cell, paired_difference, reference_of, write_choices, write_claims  # noqa: E402
 
 from ccl_embed.data.build import REPORT_FILE, SOURCES_FILE  # noqa: E402
 from ccl_embed.paths import cache_dir  # noqa: E402
@@ -55,12 +55,15 @@ LEGACY_SHIPPED_ROW = "ccl+semantic"
 METRICS = ("i2t_map", "t2i_map", "mean_map", "r1_i2t", "r10_i2t", "r1_t2i", "r10_t2i", "medr_i2t", "medr_t2i")
 
 
+RESULT = "quality"
+"""The one result file this script writes: ``results/quality.json``."""
+
 def row_variants(row: str, method: str, semantic: dict[str, float],
                  retuned: dict[str, float] | None = None) -> list[tuple[str, dict[str, float] | None]]:
     """The rows one fit gives: (row name, semantic part applied when embedding, or None).
 
     Every CCL row is scored as the default model ships, with the zero-shot semantic part of the
-    release config appended (``configs/default-model.json``), so that ``ccl`` is the shipped
+    readout appended (the recipe, ``ccl_embed/train/recipe.json``), so that ``ccl`` is the shipped
     configuration and an ablation row differs from it in its one component; the ``ccl`` fit is
     scored without that part too, as ``ccl-no-semantic``, and, given ``retuned`` (settings
     tune_semantic.py chose that are not shipped yet), with them, as ``ccl-retuned``. Rows in
@@ -86,15 +89,13 @@ def main() -> None:
     parser.add_argument("--retuned", default=None, metavar="NAME",
                         help="Also score the ccl fits with the chosen_config of results/NAME.json (tune_semantic.py), "
                              "as the row ccl-retuned.")
-    parser.add_argument("--name", default="quality",
-                        help="Write results/NAME.json; only the default name also rewrites docs/results.md.")
     parser.add_argument("--tables-only", action="store_true",
-                        help="Rewrite the tables (docs/results.md, or docs/results-NAME.md) from results/NAME.json without measuring.")
+                        help="Rewrite the tables (docs/results.md) from results/quality.json without measuring.")
     args = parser.parse_args()
     ccl_overrides = json.loads(args.ccl_overrides)
     if args.tables_only:
-        record = json.loads((RESULTS / f"{args.name}.json").read_text())
-        write_table(record["results"], record["corpus"], record["command"], args.name)
+        record = json.loads((RESULTS / f"{RESULT}.json").read_text())
+        write_table(record["results"], record["corpus"], record["command"])
         return
 
     benches, photo_benches = {}, {}
@@ -159,8 +160,8 @@ def main() -> None:
 
         time.sleep(5)
     relabelled = None
-    if args.merge and (RESULTS / f"{args.name}.json").exists():
-        record = json.loads((RESULTS / f"{args.name}.json").read_text())
+    if args.merge and (RESULTS / f"{RESULT}.json").exists():
+        record = json.loads((RESULTS / f"{RESULT}.json").read_text())
         old, relabelled = record["results"], record.get("relabelled")  # renames of rows survive a merge
         order = [r[0] for r in ROWS] + ["ccl-no-semantic", "ccl-retuned"]
         for split in results:
@@ -188,8 +189,8 @@ def main() -> None:
         "results": results,
         **({"relabelled": relabelled} if relabelled else {}),
     }
-    path = write_result(args.name, payload)
-    doc = write_table(results, corpus, json.loads(path.read_text())["command"], args.name)
+    path = write_result(RESULT, payload)
+    doc = write_table(results, corpus, json.loads(path.read_text())["command"])
     print(f"wrote {path} and {doc}")
 
 
@@ -207,16 +208,16 @@ TABLE_METRICS = (("i2t_map", "MAP I->T"), ("t2i_map", "MAP T->I"), ("r10_i2t", "
 
 
 def write_table(results: dict[str, dict[str, dict[str, object]]], corpus: dict[str, object],
-                command: str = "python benchmarks/quality.py", name: str = "quality") -> Path:
-    """Write the measured tables of docs/results.md, or docs/results-NAME.md for a run of another
-    name (the prose around them lives in docs/analysis.md). Returns the file written."""
+                command: str = "python benchmarks/quality.py") -> Path:
+    """Write the measured tables of docs/results.md (the prose around them lives in docs/analysis.md).
+    Returns the file written."""
     home = str(Path.home())
     built = str(corpus.get("path") or "~/.cache/ccl-embed/corpus-aug").replace(home, "~", 1)
     base = built[: -len("-aug")] if built.endswith("-aug") else built
     lines = [
-        "# Results" + ("" if name == "quality" else f" ({name})"),
+        "# Results",
         "",
-        f"<!-- Written by benchmarks/quality.py from benchmarks/results/{name}.json; do not edit by hand. -->",
+        "<!-- Written by benchmarks/quality.py from benchmarks/results/quality.json; do not edit by hand. -->",
         "",
         "Cross-modal retrieval scored the paper's way: MAP over the whole ranking with category",
         "relevance, image->text (I->T) and text->image (T->I); R@1 and R@10 with instance relevance (the",
@@ -259,16 +260,11 @@ def write_table(results: dict[str, dict[str, dict[str, object]]], corpus: dict[s
                          f"{r['r1_i2t']:.3f} | {r['r1_t2i']:.3f} | {r['r10_i2t']:.3f}{mark(r, 'r10_i2t')} | "
                          f"{r['r10_t2i']:.3f}{mark(r, 'r10_t2i')} | {r['fit_seconds']:.1f} |")
         lines.append("")
-    lines += component_table(results)
-    if name == "quality":
-        lines += shipped_table()
-    else:  # another run's choices, which docs/analysis.md holds for quality.json's
-        lines += ["", "## Choices on the validation splits", ""] + choices_lines(results)
-    doc = DOCS / ("results.md" if name == "quality" else f"results-{name}.md")
+    lines += component_table(results) + shipped_table()
+    doc = DOCS / "results.md"
     doc.write_text("\n".join(lines))
-    if name == "quality":
-        write_claims(DOCS / "analysis.md", results, HELD_OUT)
-        write_choices(DOCS / "analysis.md", results)
+    write_claims(DOCS / "analysis.md", results, HELD_OUT)
+    write_choices(DOCS / "analysis.md", results)
     return doc
 
 

@@ -35,6 +35,9 @@ from ccl_embed.train.features import FeatureSet  # noqa: E402
 from ccl_embed.train.pipeline import open_workbench  # noqa: E402
 
 
+RESULT = "route_sweep"
+"""The one result file this script writes: ``results/route_sweep.json``."""
+
 def between(novelty: np.ndarray, middle: float, width: float) -> float:
     """The share of images whose switch value g lies strictly between 0.2 and 0.8."""
     g = 1.0 / (1.0 + np.exp(-(novelty - middle) / width))
@@ -65,7 +68,6 @@ def main() -> None:
     parser.add_argument("--photos", type=Path, default=cache_dir() / "photos-v2")
     parser.add_argument("--middles", type=float, nargs="+", default=[2.8, 3.0, 3.2, 3.4])
     parser.add_argument("--widths", type=float, nargs="+", default=[0.1, 0.2, 0.3])
-    parser.add_argument("--name", default="route_sweep", help="Write results/NAME.json.")
     args = parser.parse_args()
     bench = open_workbench(args.corpus)
     photos = open_workbench(args.photos, text_tower=bench.text_tower)
@@ -99,7 +101,7 @@ def main() -> None:
     chosen = choose(rows, label_of)
     middle, width = (float(part.split("=")[1]) for part in chosen.split())
     print("chosen:", chosen)
-    write_result(args.name, {
+    write_result(RESULT, {
         "versions": versions("ccl-embed", "torch", "numpy"), "model": str(args.model),
         "corpus_pairs_sha256": file_sha256(args.corpus / "pairs.jsonl"),
         "photos_pairs_sha256": file_sha256(args.photos / "pairs.jsonl"),

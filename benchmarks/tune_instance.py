@@ -57,23 +57,23 @@ SHARES = {name: [{"instance_share": a} for a in (0.2, 0.35, 0.5, 0.65)] for name
 """Variants with an instance part are scored at several shares of it, from one fit (the share is not trained)."""
 
 
-def write_table(names: list[str]) -> Path:
-    """docs/instance-tuning.md: every variant of the given results/NAME.json files, one table,
+RESULT = "instance_tuning"
+"""The one result file this script writes: ``results/instance_tuning.json``."""
+
+def write_table() -> Path:
+    """docs/instance-tuning.md: every variant of results/instance_tuning.json, one table,
     best score first (written from the results, never typed). Rows measured on another corpus
     than results/quality.json's cannot be held against its baselines: they say so."""
     floor = baseline_floor()
     current = json.loads((RESULTS / "quality.json").read_text())["corpus"]["pairs_sha256"]
-    rows = []
-    for name in names:
-        record = json.loads((RESULTS / f"{name}.json").read_text())
-        same = record.get("corpus_pairs_sha256") == current
-        for variant, r in record["variants"].items():
-            rows.append((reaches_floor(r, floor) if same else None, r["selection_score"], variant, r, name))
+    record = json.loads((RESULTS / f"{RESULT}.json").read_text())
+    same = record.get("corpus_pairs_sha256") == current
+    rows = [(reaches_floor(r, floor) if same else None, r["selection_score"], variant, r)
+            for variant, r in record["variants"].items()]
     rows.sort(key=lambda t: (t[0] is None, not t[0], -t[1]))  # the rule: those reaching the baselines first, then by score
     splits = ("val", "style_val", "style_val_3d")
     lines = ["# Choosing the instance level (validation splits only)", "",
-             "<!-- Written by `python benchmarks/tune_instance.py --table "
-             + " ".join(names) + "`; do not edit by hand. -->", "",
+             "<!-- Written by `python benchmarks/tune_instance.py --table`; do not edit by hand. -->", "",
              f"Rule: {SELECTION_RULE}. The baselines are the non-CCL rows of results/quality.json "
              "(3 seeds each); a row reaches them when its MAP and R@10, both directions, are at least "
              f"theirs on every validation split. Seed 0, the shipped schedule, the corpus of results/quality.json "
@@ -81,13 +81,13 @@ def write_table(names: list[str]) -> Path:
              "`+semantic`: scored with the shipped semantic part appended, as the default model ships. "
              "MAP is the category mean MAP of both directions; R@10 is I->T / T->I.", "",
              "| variant | " + " | ".join(f"{s} MAP | {s} R@10" for s in splits)
-             + " | reaches the baselines | score | results file |",
-             "|---|" + "---|---|" * len(splits) + "---|---|---|"]
-    for reaches, score, variant, r, name in rows:
+             + " | reaches the baselines | score |",
+             "|---|" + "---|---|" * len(splits) + "---|---|"]
+    for reaches, score, variant, r in rows:
         cells = " | ".join(f"{r[s]['mean_map']:.3f} | {r[s]['r10_i2t']:.3f} / {r[s]['r10_t2i']:.3f}" if s in r else "n/a | n/a"
                            for s in splits)
         verdict = "other corpus" if reaches is None else "yes" if reaches else "no"
-        lines.append(f"| {variant.replace(' | ', ', ')} | {cells} | {verdict} | {score:.4f} | {name}.json |")
+        lines.append(f"| {variant.replace(' | ', ', ')} | {cells} | {verdict} | {score:.4f} |")
     doc = DOCS / "instance-tuning.md"
     doc.write_text("\n".join(lines) + "\n")
     return doc
@@ -99,17 +99,16 @@ def main() -> None:
     parser.add_argument("--overrides", default='{"stage1_epochs": 7, "fusion_epochs": 7, "stage2_epochs": 14}',
                         help="CCLConfig fields (JSON) under every variant: the shipped schedule by default")
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS), help="Variant names to run (default: all).")
-    parser.add_argument("--name", default="instance_tuning", help="Write results/NAME.json.")
     parser.add_argument("--shares", nargs="+", type=float,
                         help="Score variants with an instance part at these shares (default 0.2 0.35 0.5 0.65).")
     parser.add_argument("--semantic", action="store_true",
-                        help="Score every row with the shipped semantic part (configs/default-model.json) appended, "
+                        help="Score every row with the shipped readout (the recipe's) appended, "
                              "as the default model ships.")
-    parser.add_argument("--table", nargs="+", metavar="NAME",
-                        help="Only write docs/instance-tuning.md from these results/NAME.json files.")
+    parser.add_argument("--table", action="store_true",
+                        help="Only write docs/instance-tuning.md from results/instance_tuning.json.")
     args = parser.parse_args()
     if args.table:
-        print(f"wrote {write_table(args.table)}")
+        print(f"wrote {write_table()}")
         return
     base = json.loads(args.overrides)
     bench = open_workbench(args.corpus)
@@ -119,7 +118,7 @@ def main() -> None:
         semantic = semantic_choice()
         shares = {name: [extra | semantic for extra in shares.get(name, [{}])] for name in args.variants}
     rows, best = tune_ccl_variants(bench, {n: VARIANTS[n] for n in args.variants}, {**base, "val_every": 0}, shares)
-    write_result(args.name, {
+    write_result(RESULT, {
         "versions": versions("ccl-embed", "torch", "numpy"),
         "corpus_pairs_sha256": file_sha256(args.corpus / "pairs.jsonl"),
         "base_overrides": base, "semantic": semantic_choice() if args.semantic else None,

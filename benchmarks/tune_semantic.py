@@ -45,7 +45,7 @@ such setting, 0.25, and chose 0.75 by score.)
 novelty of their images is recorded (percentiles per split), to show how the switch separates
 photographs from drawings. Writes ``benchmarks/results/NAME.json`` (default ``semantic_tuning``).
 
-    python benchmarks/tune_semantic.py [--model DIR] [--corpus DIR] [--photos DIR] [--name NAME]
+    python benchmarks/tune_semantic.py [--model DIR] [--corpus DIR] [--photos DIR]
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ from ccl_embed.train.pipeline import open_workbench  # noqa: E402
 
 WEIGHTS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6)
 # The photograph route's grid is centred on the choice of the previous corpus
-# (results/semantic_tuning_novelty.json: middle 2.8, width 0.3, weight 0.9, projection 0.5 at
+# (results/semantic_tuning_novelty.json at 98c85a0: middle 2.8, width 0.3, weight 0.9, projection 0.5 at
 # temperature 0.05): each scoring encodes every validation split, about 15 s on two cores.
 PHOTO_NOVELTY = (2.4, 2.6, 2.8, 3.0)
 PHOTO_GATE_WIDTHS = (0.3,)
@@ -90,6 +90,9 @@ NOT_DRAWINGS = ("photos-val", "floor")
 """Keys of a scored row that are not a drawing split's score: the photographs', and whether the
 row reaches the baselines' floor on every drawing validation split (1.0) or not (0.0)."""
 
+
+RESULT = "semantic_tuning"
+"""The one result file this script writes: ``results/semantic_tuning.json``."""
 
 def within(row: dict[str, float], base: dict[str, float], tolerance: float = TOLERANCE) -> bool:
     """Whether ``row`` keeps every drawing split's score within ``tolerance`` of ``base``, and the
@@ -168,7 +171,6 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=cache_dir() / "models" / "default-train")
     parser.add_argument("--corpus", type=Path, default=cache_dir() / "corpus")
     parser.add_argument("--photos", type=Path, default=cache_dir() / "photos")
-    parser.add_argument("--name", default="semantic_tuning", help="Write results/NAME.json.")
     parser.add_argument("--from-result", default=None,
                         help="Start from the chosen_config of results/NAME.json and run steps 4 to 6 alone.")
     args = parser.parse_args()
@@ -258,7 +260,7 @@ def main() -> None:
     if ok:
         chosen["centering"] = max(ok, key=lambda b: centred[b]["mean"])  # type: ignore[arg-type, return-value]
     print("chosen:", chosen, "(copy it into the \"readout\" section of ccl_embed/train/recipe.json to ship it)")
-    write_result(args.name, {
+    write_result(RESULT, {
         "versions": versions("ccl-embed", "torch", "numpy"), "model": str(args.model),
         "corpus_pairs_sha256": file_sha256(args.corpus / "pairs.jsonl"),
         "photos_pairs_sha256": file_sha256(args.photos / "pairs.jsonl"),
