@@ -1,18 +1,18 @@
-"""Shared by the benchmark scripts: machine and version records, writing results."""
+"""Shared by the benchmark scripts: the selection rule, the baselines' floor, reading results.
+Writing a result (machine, versions, command) is ``scripts/_record.py``'s, shared with the release build."""
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
-import os
-import platform
 import sys
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, cast
 
-RESULTS = Path(__file__).resolve().parent / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))  # scripts, not installed modules
+
+from _record import RESULTS, command_line, machine, versions, write_result  # noqa: E402,F401  (re-exported)
+
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
@@ -39,64 +39,8 @@ def release_work() -> Path:
     return Path(read_recipe()["release"]["work"]).expanduser()
 
 
-def machine() -> dict[str, object]:
-    """The machine a benchmark ran on."""
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = None
-    try:
-        mem = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
-    except (ValueError, OSError, AttributeError):
-        pass
-    return {
-        "platform": platform.platform(),
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory_gib": mem,
-        "python": sys.version.split()[0],
-    }
-
-
-def versions(*names: str) -> dict[str, str | None]:
-    """Installed versions of some distributions (None where missing)."""
-    out: dict[str, str | None] = {}
-    for n in names:
-        try:
-            out[n] = version(n)
-        except PackageNotFoundError:
-            out[n] = None
-    return out
-
-
 def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def command_line(program: str | None = None) -> str:
-    """The command that started this run (``program``: how the program is started, default
-    ``benchmarks/<script>``)."""
-    program = program or f"benchmarks/{Path(sys.argv[0]).name}"
-    return "python " + " ".join([program, *sys.argv[1:]])
-
-
-def write_result(name: str, payload: dict[str, object], program: str | None = None) -> Path:
-    """Write ``results/<name>.json`` with a timestamp, the machine and the command line."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    record = {
-        "written_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": command_line(program),
-        "machine": machine(),
-        **payload,
-    }
-    path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps(record, indent=2) + "\n")
-    return path
 
 
 VALIDATION_SPLITS = ("val", "style-val", "style-val-3d")

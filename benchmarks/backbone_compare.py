@@ -45,7 +45,7 @@ from ccl_embed.runtime.patches import IMAGE_REGIONS  # noqa: E402
 from ccl_embed.runtime.session import make_session  # noqa: E402
 from ccl_embed.train.encoders import CCLEncoders  # noqa: E402
 from ccl_embed.train.pipeline import open_workbench  # noqa: E402
-from ccl_embed.train.towers import EfficientNetTower, pool_regions  # noqa: E402
+from ccl_embed.train.towers import EfficientNetTower, image_features  # noqa: E402
 
 GAIN = 0.02
 """A clear gain: at least this much on the (MAP + R@10) / 2 score."""
@@ -69,7 +69,7 @@ class OnnxEfficientNetTower:
     def encode(self, images: list[Image.Image]) -> dict[str, np.ndarray]:
         fmap, logits = self.session.run(None, {"pixels": np.stack([preprocess(im, self.size) for im in images])})
         fmap = to_grid(fmap, GRID)
-        return {"pool": fmap.mean(axis=(2, 3)), "regions": pool_regions(fmap), "logits": logits}
+        return image_features(fmap, logits)
 
 
 def to_grid(fmap: np.ndarray, grid: int) -> np.ndarray:

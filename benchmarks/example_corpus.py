@@ -45,12 +45,15 @@ def picture_of(caption_file: Path) -> str:
 
 
 def vector_layout(config: CCLConfig, spec: DataSpec) -> dict[str, slice]:
-    """Where each part of the shipped vector lies: CCL's common space, the semantic part (texts'
-    MiniLM vector, images' ConSE vector) and the photographs' offset, from the model's config."""
-    common = config.model.dim + config.model.instance_part
-    semantic = spec.text_dim if config.readout.semantic_weight > 0 else 0
-    return {"common": slice(0, common), "semantic": slice(common, common + semantic),
-            "offset": slice(common + semantic, common + semantic + (1 if config.readout.routes_photos else 0))}
+    """Where each part of the shipped vector lies (``ccl_embed.model.readout.vector_layout``), with
+    CCL's category and instance parts as one common space; a part the model lacks is empty."""
+    from ccl_embed.model.readout import vector_layout as layout_of
+
+    where = layout_of(config, spec)
+    common = where.get("instance", where["category"])[1]
+    semantic = where.get("semantic", (common, common))
+    return {"common": slice(0, common), "semantic": slice(*semantic),
+            "offset": slice(*where.get("offset", (semantic[1], semantic[1])))}
 
 
 def parts(text: np.ndarray, image: np.ndarray, layout: dict[str, slice]) -> dict[str, float]:

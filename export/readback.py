@@ -32,14 +32,12 @@ class ReadBackError(CCLEmbedError, ValueError):
     """A head graph could not be read back into the network; the message names the part."""
 
 
-def _initializers(path: Path) -> tuple[dict[str, np.ndarray], list[str]]:
-    """Every initializer of a graph, int8 triplets dequantized (per output channel), and the
-    names in the order the graph's nodes first use them."""
+def _initializers(path: Path) -> dict[str, np.ndarray]:
+    """Every initializer of a graph, int8 triplets dequantized (per output channel)."""
     onnx = require("onnx", "export")
     from onnx import numpy_helper
 
-    graph = onnx.load(str(path)).graph
-    raw = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    raw = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer}
     out: dict[str, np.ndarray] = {}
     for name, value in raw.items():
         if name.endswith("_quantized"):
@@ -48,13 +46,7 @@ def _initializers(path: Path) -> tuple[dict[str, np.ndarray], list[str]]:
             out[base] = ((value.astype(np.float32) - zero.astype(np.float32)) * scale.astype(np.float32)).astype(np.float32)
         elif not name.endswith(("_scale", "_zero_point")):
             out[name] = value.astype(np.float32) if value.dtype.kind == "f" else value
-    order: list[str] = []
-    for node in graph.node:
-        for i in node.input:
-            base = i[: -len("_quantized")] if i.endswith("_quantized") else i
-            if base in out and base not in order:
-                order.append(base)
-    return out, order + [n for n in out if n not in order]
+    return out
 
 
 def read_back(folder: str | Path) -> Any:
@@ -79,11 +71,10 @@ def read_back(folder: str | Path) -> Any:
     found: dict[str, np.ndarray] = {}
     centres: list[np.ndarray] = []
     for graph in (IMAGE_HEAD, TEXT_HEAD):
-        values, order = _initializers(folder / graph)
+        values = _initializers(folder / graph)
         unnamed: list[str] = []
         folded: list[tuple[int, np.ndarray]] = []
-        for name in order:
-            value = values[name]
+        for name, value in values.items():
             key, transposed = name, False
             if key.startswith(PREFIX):
                 key = key[len(PREFIX):]

@@ -38,9 +38,8 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "benchmarks"))  # a script, not an installed module: it may reach the benchmarks' helpers
-
-from _common import versions, write_result  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # a script: its helper lies beside it, not installed
+from _record import versions, write_result  # noqa: E402
 
 from ccl_embed.data.corpus import read_corpus  # noqa: E402
 from ccl_embed.errors import CCLEmbedError  # noqa: E402
@@ -49,7 +48,7 @@ from ccl_embed.evaluation import RetrievalScores, calibrate_model, evaluate_mode
 from ccl_embed.model.folder import read_config  # noqa: E402
 from ccl_embed.runtime.folder import read_runtime  # noqa: E402
 from ccl_embed.runtime.manifest import MANIFEST_FILE, RUNTIME_FILES, Manifest, read_manifest, write_manifest  # noqa: E402
-from ccl_embed.train.recipe import RECIPE_FILE, read_recipe, recipe_config  # noqa: E402
+from ccl_embed.train.recipe import RECIPE_FILE, read_recipe  # noqa: E402
 
 PACKAGE_MODEL = ROOT / "ccl_embed" / "models" / "default"
 
@@ -62,15 +61,17 @@ def trained_differently(work: Path, config: CCLConfig) -> str:
     return "; ".join(diff[:3]) + (f"; and {len(diff) - 3} more" if len(diff) > 3 else "")
 
 
-def load_release(path: Path) -> dict[str, Any]:
-    """The recipe's ``release`` section, with its paths expanded; a one-line error for a bad recipe."""
+def load_release(path: Path) -> tuple[dict[str, Any], CCLConfig, str]:
+    """The recipe's ``release`` section (paths expanded), its config and its name; a one-line
+    error for a bad recipe."""
     try:
-        release = dict(read_recipe(path)["release"])
-    except (CCLEmbedError, KeyError) as e:
-        sys.exit(f"error: {path}: not a recipe with a release section ({e})")
+        recipe = read_recipe(path)
+        release, config, name = dict(recipe["release"]), CCLConfig.from_dict(recipe["config"]), str(recipe["name"])
+    except (CCLEmbedError, KeyError, ValueError) as e:
+        sys.exit(f"error: {path}: not a recipe with a config, a release section and a name ({e})")
     for key in ("corpus", "photos", "work"):
         release[key] = Path(release[key]).expanduser()
-    return release
+    return release, config, name
 
 
 def scores(model: Path, corpus: Path, split: str) -> RetrievalScores:
@@ -152,7 +153,7 @@ def main() -> None:
     parser.add_argument("--recipe", type=Path, default=RECIPE_FILE, help="The recipe (checked in).")
     parser.add_argument("--out", type=Path, default=PACKAGE_MODEL, help="Where the shipped folder is written.")
     args = parser.parse_args()
-    config = load_release(args.recipe)
+    config, recipe, name = load_release(args.recipe)
     from ccl_embed.export import export_model
     from ccl_embed.export.quantize import quantize_int8
     from ccl_embed.model.folder import CONFIG_FILE, WEIGHTS_FILE
@@ -160,13 +161,13 @@ def main() -> None:
 
     work, corpus, photos = config["work"], config["corpus"], config["photos"]
     if (work / WEIGHTS_FILE).exists():
-        stale = trained_differently(work, recipe_config(path=args.recipe))
+        stale = trained_differently(work, recipe)
         if stale:
             sys.exit(f"error: {work} holds a model trained with other settings ({stale}); delete that folder to "
                      "train anew, or point the recipe's release.work elsewhere")
     else:
         train_model(corpus, work, recipe=args.recipe, fit_on=config.get("fit_on", "train"))
-    reports = export_model(work, name=str(read_recipe(args.recipe)["name"]))
+    reports = export_model(work, name=name)
     sources = {"corpus": corpus, "photos": photos}
     calibrate_on = config.get("calibrate_on", [["corpus", "val"]])
     calibration = calibrate_model(work, [read_corpus(sources[src]).split(split) for src, split in calibrate_on])
@@ -239,7 +240,7 @@ def main() -> None:
     write_result("default_model", {
         "versions": versions("ccl-embed", "torch", "onnxruntime", "onnx", "numpy"),
         "recipe": str(args.recipe.relative_to(ROOT) if args.recipe.is_relative_to(ROOT) else args.recipe),
-        "corpus": str(corpus), "fit_on": config.get("fit_on", "train"), "config": recipe_config(path=args.recipe).to_dict(),
+        "corpus": str(corpus), "fit_on": config.get("fit_on", "train"), "config": recipe.to_dict(),
         "test_fp32": fp32.to_dict(), "test_shipped": final.to_dict(),
         "int8_trials": trials, "int8_kept": kept, "previous_bytes_kept": unchanged, "max_int8_map_drop": bounds["max_test_map_drop"],
         "max_int8_photo_drop": bounds["max_photos_val_mean_map_drop"],

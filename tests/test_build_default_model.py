@@ -35,6 +35,6 @@ def test_a_work_folder_trained_with_other_settings_is_named_not_reused(tmp_path)
 
 
 def test_the_release_section_names_what_the_build_needs():
-    release = _script().load_release(Path(__file__).resolve().parent.parent / "ccl_embed" / "train" / "recipe.json")
+    release, _, _ = _script().load_release(Path(__file__).resolve().parent.parent / "ccl_embed" / "train" / "recipe.json")
     assert {"corpus", "photos", "work", "fit_on", "int8", "licences", "licences_file", "max_shipped_mb"} <= set(release)
     assert isinstance(release["work"], Path) and "~" not in str(release["work"])

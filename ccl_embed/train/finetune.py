@@ -18,13 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from ccl_embed.data.corpus import Problem
-from ccl_embed.errors import CCLEmbedError
 from ccl_embed.evaluation import RetrievalScores
 from ccl_embed.train.features import Progress
 from ccl_embed.train.folder_data import read_training_folder
-
-FIT_ON = ("train", "all")
-
 
 @dataclass(frozen=True)
 class FineTuned:
@@ -80,62 +76,36 @@ def fine_tune(
     """
     import time
 
-    from ccl_embed.train.pipeline import require_training
-
-    require_training()
     from ccl_embed.evaluation import calibrate_model, evaluate_model
     from ccl_embed.export import export_model
     from ccl_embed.runtime.manifest import IMAGE_BACKBONE, TEXT_BACKBONE, TOKENIZER, read_manifest, write_manifest
-    from ccl_embed.train.encoders import CCLEncoders
-    from ccl_embed.train.evaluate import evaluate_method
-    from ccl_embed.train.loop import train_ccl
-    from ccl_embed.train.pipeline import open_workbench
-    from ccl_embed.train.recipe import flat_changes, recipe_config
-    from ccl_embed.runtime.patches import image_regions
-    from ccl_embed.train.towers import EfficientNetTower, FolderTowers
+    from ccl_embed.train.pipeline import require_training, train_model
+    from ccl_embed.train.recipe import flat_changes
+    from ccl_embed.train.towers import FolderTowers
 
-    if fit_on not in FIT_ON:
-        raise CCLEmbedError(f"fit_on={fit_on!r}: choose one of {', '.join(FIT_ON)}")
+    require_training()
     started = time.perf_counter()
     corpus = read_training_folder(folder)
     out = Path(out)
-    start, base_folder = _base_network(base) if base is not None else (None, None)
-    changes = dict(overrides or {})
-    if start is not None:  # stage 1 and fusion stay the base's; stage 2 learns the folder
-        config = start.config.replace(stage1_epochs=0, fusion_epochs=0, seed=seed, **flat_changes(changes))
+    changes = {**flat_changes(overrides or {}), "seed": seed}
+    backbone_files, preprocessing = None, None
+    if base is None:
+        trained = train_model(corpus, out, overrides=changes, resume=resume, fit_on=fit_on, progress=progress)
     else:
-        config = recipe_config({**flat_changes(changes), "seed": seed})
-    if base_folder is not None:  # the base's own backbones: the features its runtime feeds its heads
-        towers = FolderTowers(base_folder, image_regions(config.model.image_regions))
-        bench = open_workbench(corpus, seed=seed, progress=progress, image_tower=towers.image(), text_tower=towers.text())
-    else:
-        bench = open_workbench(corpus, seed=seed, progress=progress,
-                               image_tower=EfficientNetTower(regions=config.model.image_regions))
-    features = bench.features
-    if fit_on == "all":
-        train, val = features, features.select([])
-    else:
-        train, val = bench.split("train"), features.split("val")
-    if start is not None:
-        vectors = start.class_vectors.numpy() if config.model.use_conse else None
-    else:
-        vectors = bench.context().require_class_vectors() if config.model.use_conse else None
-    result = train_ccl(train, val if len(val) else None, config, class_vectors=vectors, out=out, resume=resume,
-                       progress=progress, towers=(bench.image_tower_id, bench.text_tower.id), start=start)
-    backbone_files = None
-    preprocessing = None
-    if base_folder is not None:
+        start, base_folder = _base_network(base)
+        # the base's own backbones: the features its runtime feeds its heads, and the graphs it keeps
+        towers = FolderTowers(base_folder, start.config.model.image_regions)
+        trained = train_model(corpus, out, overrides=changes, start=start, towers=(towers.image(), towers.text()),
+                              resume=resume, fit_on=fit_on, progress=progress)
         backbone_files = {name: base_folder / name for name in (IMAGE_BACKBONE, TEXT_BACKBONE, TOKENIZER)}
         preprocessing = read_manifest(base_folder).preprocessing
     export_model(out, name=out.name, backbone_files=backbone_files, preprocessing=preprocessing)
-    splits = {name: replace(corpus, pairs=tuple(p for p in features.pairs if p.split == name)) for name in ("val", "test")}
-    if splits["val"].pairs:
-        calibration = calibrate_model(out, [splits["val"]])
-        write_manifest(out, replace(read_manifest(out), calibration=calibration))
-    test = evaluate_model(out, splits["test"])
-    val_scores = evaluate_method(CCLEncoders(result.model), val) if len(val) else None
+    features = trained.features
+    val, test = (replace(corpus, pairs=tuple(p for p in features.pairs if p.split == name)) for name in ("val", "test"))
+    scores = evaluate_model(out, test)
     manifest = read_manifest(out)
     key = "test" if fit_on == "train" else "test_seen_in_training"
-    write_manifest(out, replace(manifest, metrics={key: test.to_dict()}))
-    return FineTuned(out, test, val_scores, corpus.splits, tuple(corpus.skipped) + tuple(features.problems),
+    write_manifest(out, replace(manifest, metrics={key: scores.to_dict()},
+                                calibration=calibrate_model(out, [val]) if val.pairs else manifest.calibration))
+    return FineTuned(out, scores, trained.val, corpus.splits, tuple(corpus.skipped) + tuple(features.problems),
                      time.perf_counter() - started)

@@ -24,45 +24,45 @@ def read_training_folder(folder: str | Path) -> Corpus:
     Raises:
         CorpusError: When the folder holds no pair, or too few to split (the message names the minimum).
     """
-    from ccl_embed.ingest.walk import find_items
-
     root = Path(folder)
-    if (root / PAIRS_FILE).is_file():
-        corpus = read_corpus(root)
-    else:
-        found = find_items(root)
-        by_path = {item.path: item for item in found.items}
-        pairs: list[Pair] = []
-        problems = [Problem(s.path, 0, s.reason) for s in found.skipped]
-        for item in found.items:
-            if item.modality != "image":
-                continue
-            captions = [by_path[p] for p in item.partners if p in by_path]
-            if not captions:
-                problems.append(Problem(item.path, 0, "no caption: add a .txt of the same name, or a pairs.jsonl line"))
-            for caption in captions:
-                try:
-                    text = caption.text if caption.file is None else caption.file.read_text(encoding="utf-8")
-                except (OSError, UnicodeDecodeError) as e:
-                    problems.append(Problem(caption.path, 0, f"caption cannot be read ({e})"))
-                    continue
-                text = (text or "").strip()[:MAX_TEXT_CHARS]
-                if text:
-                    pairs.append(Pair(image=item.path, text=text, label=caption.label or item.label))
-                else:
-                    problems.append(Problem(caption.path, 0, "empty caption"))
-        if not pairs:
-            raise CorpusError(f"{root}: no image with a caption; a training folder holds images with a .txt of the same "
-                              f"name, or a {PAIRS_FILE}")
-        corpus = Corpus(root=root, pairs=tuple(pairs), skipped=tuple(problems))
+    corpus = read_corpus(root) if (root / PAIRS_FILE).is_file() else _captioned(root)
     if all(p.split is None for p in corpus.pairs):
         if len(corpus.pairs) < MIN_PAIRS:
             raise CorpusError(f"{root}: {len(corpus.pairs)} pairs are too few to split by concept into train, val and "
                               f"test; a folder needs at least {MIN_PAIRS} (or a 'split' on each {PAIRS_FILE} line)")
         corpus = replace(corpus, pairs=tuple(assign_splits(corpus.pairs, SplitConfig())))
-    splits = corpus.splits
-    missing = [s for s in ("train", "val", "test") if not splits.get(s)]
-    if missing:
-        raise CorpusError(f"{root}: no pair fell in the {', '.join(missing)} split ({len(corpus.pairs)} pairs); add pairs "
-                          f"(at least {MIN_PAIRS}, of different concepts) or give each {PAIRS_FILE} line a 'split'")
+        missing = [s for s in ("train", "val", "test") if not corpus.splits.get(s)]
+        if missing:
+            raise CorpusError(f"{root}: no pair fell in the {', '.join(missing)} split ({len(corpus.pairs)} pairs); add "
+                              f"pairs of different concepts, or give each {PAIRS_FILE} line a 'split'")
     return corpus
+
+
+def _captioned(root: Path) -> Corpus:
+    """The pairs ``ingest`` finds in a folder without a top-level ``pairs.jsonl``: each image with
+    its captions (a same-name ``.txt``, or lines of a nested ``pairs.jsonl``)."""
+    from ccl_embed.ingest.walk import find_items
+
+    found = find_items(root)
+    by_path = {item.path: item for item in found.items}
+    pairs: list[Pair] = []
+    problems = [Problem(s.path, 0, s.reason) for s in found.skipped]
+    for item in (i for i in found.items if i.modality == "image"):
+        captions = [by_path[p] for p in item.partners if p in by_path]
+        if not captions:
+            problems.append(Problem(item.path, 0, "no caption: add a .txt of the same name, or a pairs.jsonl line"))
+        for caption in captions:
+            try:
+                text = caption.text if caption.file is None else caption.file.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as e:
+                problems.append(Problem(caption.path, 0, f"caption cannot be read ({e})"))
+                continue
+            text = (text or "").strip()[:MAX_TEXT_CHARS]
+            if not text:
+                problems.append(Problem(caption.path, 0, "empty caption"))
+                continue
+            pairs.append(Pair(image=item.path, text=text, label=caption.label or item.label))
+    if not pairs:
+        raise CorpusError(f"{root}: no image with a caption; a training folder holds images with a .txt of the same "
+                          f"name, or a {PAIRS_FILE}")
+    return Corpus(root=root, pairs=tuple(pairs), skipped=tuple(problems))

@@ -195,7 +195,8 @@ def train_ccl(
         entry.update({k: v / max(len(losses), 1) for k, v in parts_sum.items()})
         last_of_phase = epoch + 1 == epochs[phase]
         if val is not None and phase == "stage2" and (last_of_phase or (config.train.val_every and (epoch + 1) % config.train.val_every == 0)):
-            readout.fit_centers(model, data)  # the readout centres on the training means of today's weights
+            if config.readout.centering > 0:  # the readout centres on the training means of today's weights
+                readout.fit_centers(model, data)
             entry["val_map"] = evaluate_method(CCLEncoders(model), val).mean_map
         history.append(entry)
         if bar is not None and hasattr(bar, "set_postfix"):

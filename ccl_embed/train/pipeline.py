@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -105,35 +106,45 @@ class Workbench:
 
 @dataclass
 class TrainedModel:
-    """What :func:`train_model` returns."""
+    """What :func:`train_model` returns: the folder, the validation scores, the trained network
+    and the features it was trained and validated on (pairs that could not be read are left out)."""
 
     folder: Path
     val: RetrievalScores | None
+    model: Any
+    features: FeatureSet
 
 
 def train_model(
-    corpus: str | Path,
+    corpus: str | Path | Corpus,
     out: str | Path,
     *,
     overrides: dict[str, object] | None = None,
     recipe: str | Path | None = None,
+    start: Any = None,
+    towers: tuple[ImageTower, TextTower] | None = None,
     resume: bool = False,
     text_feature: str = "minilm",
     fit_on: str = "train",
     progress: Progress | None = None,
 ) -> TrainedModel:
-    """Train the recipe on a corpus's ``train`` split (validating on ``val``) and write the model folder.
+    """Train the recipe, or fine-tune a trained network, on a corpus's ``train`` split (validating
+    on ``val``) and write the model folder.
 
     A corpus without splits is split by concept (seed 0: 70% train, 15% val, 15% test).
 
     Args:
-        corpus: The corpus folder.
+        corpus: The corpus folder, or a corpus already read.
         out: The model folder to write.
-        overrides: Settings on top of the recipe (``ccl_embed/train/recipe.json``): config
-            sections, or fields by their own names.
+        overrides: Settings on top of the recipe (``ccl_embed/train/recipe.json``), or of ``start``'s
+            config: config sections, or fields by their own names.
         recipe: Another recipe file (default: the shipped model's).
+        start: A trained CCL network to fine-tune: its config (stage 1 and fusion kept, stage 2
+            trained), weights and statistics (see ``train_ccl``).
+        towers: The (image, text) towers to extract features with (default: the recipe's
+            EfficientNet-Lite0 and the ``text_feature`` tower).
         resume: Continue from the checkpoint in ``out``.
-        text_feature: ``minilm`` or ``bow``.
+        text_feature: ``minilm`` or ``bow`` (ignored with ``towers``).
         fit_on: ``train`` (the protocol: held-out splits stay unseen) or ``all`` (a release refit on
             every pair of every split and style, once the choices are made; no validation then,
             and the held-out scores of such a model mean nothing).
@@ -146,22 +157,32 @@ def train_model(
     require_training()
     from ccl_embed.train.encoders import CCLEncoders
     from ccl_embed.train.loop import train_ccl
-    from ccl_embed.train.recipe import recipe_config
+    from ccl_embed.train.recipe import flat_changes, recipe_config
 
-    config = recipe_config(overrides, recipe)
-    bench = open_workbench(corpus, text_feature=text_feature, seed=config.train.seed, progress=progress,
-                           image_tower=EfficientNetTower(regions=config.model.image_regions))
-    vectors = bench.context().require_class_vectors() if config.model.use_conse else None
     if fit_on not in FIT_ON:
         raise CCLEmbedError(f"fit_on={fit_on!r}: choose one of {', '.join(FIT_ON)}")
+    if start is not None:  # stage 1 and fusion stay the base's; stage 2 learns the corpus
+        config = start.config.replace(stage1_epochs=0, fusion_epochs=0, **flat_changes(overrides or {}))
+    else:
+        config = recipe_config(overrides, recipe)
+    image_tower, text_tower = towers or (EfficientNetTower(regions=config.model.image_regions), None)
+    bench = open_workbench(corpus, text_feature=text_feature, seed=config.train.seed, progress=progress,
+                           image_tower=image_tower, text_tower=text_tower)
+    if not config.model.use_conse:
+        vectors = None
+    elif start is not None:
+        vectors = start.class_vectors.numpy()
+    else:
+        vectors = bench.context().require_class_vectors()
     if fit_on == "all":
         train = bench.features.select([i for i, p in enumerate(bench.features.pairs) if p.split not in FIXED_SPLITS])
         val = train.select([])
     else:
         train, val = bench.split("train"), bench.features.split("val")
-    result = train_ccl(train, val if len(val) else None, config, class_vectors=vectors, out=out,
-                       resume=resume, progress=progress, towers=(bench.image_tower_id, bench.text_tower.id))
-    return TrainedModel(Path(out), evaluate_method(CCLEncoders(result.model), val) if len(val) else None)
+    result = train_ccl(train, val if len(val) else None, config, class_vectors=vectors, out=out, resume=resume,
+                       progress=progress, towers=(bench.image_tower_id, bench.text_tower.id), start=start)
+    return TrainedModel(Path(out), evaluate_method(CCLEncoders(result.model), val) if len(val) else None,
+                        result.model, bench.features)
 
 
 def open_workbench(

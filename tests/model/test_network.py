@@ -159,7 +159,6 @@ def test_each_modality_can_have_its_own_category_classifier():
 def test_centring_moves_vectors_away_from_the_mean_of_their_kind():
     b = _tiny_batch()
     model = _model(instance_dim=3, use_conse=False, input_dropout=0.0, dropout=0.0).eval()
-    from dataclasses import replace
 
     with torch.no_grad():
         plain_text = model.encode_text(b.text, b.text_patches, b.text_mask)

@@ -142,7 +142,6 @@ def test_load_errors_name_the_problem(tmp_path):
 
 
 def test_semantic_part_mixes_cosines_and_needs_conse(features):
-    from dataclasses import replace
 
     model = train_ccl(features.split("train"), None, TINY, class_vectors=CLASS_VECTORS).model
     test = features.split("test")
@@ -158,7 +157,6 @@ def test_semantic_part_mixes_cosines_and_needs_conse(features):
 
 
 def test_drawings_can_drop_the_semantic_part_that_texts_keep(features):
-    from dataclasses import replace
 
     model = train_ccl(features.split("train"), None, TINY, class_vectors=CLASS_VECTORS).model
     test = features.split("test")
@@ -182,7 +180,6 @@ def test_drawings_can_drop_the_semantic_part_that_texts_keep(features):
 
 
 def test_images_unlike_the_training_ones_take_the_imagenet_bridge(features):
-    from dataclasses import replace
 
     import torch
 
@@ -224,7 +221,6 @@ def test_images_unlike_the_training_ones_take_the_imagenet_bridge(features):
 
 
 def test_text_projection_moves_texts_towards_their_nearest_class_names(features):
-    from dataclasses import replace
 
     model = train_ccl(features.split("train"), None, TINY, class_vectors=CLASS_VECTORS).model
     test = features.split("test")
@@ -250,7 +246,6 @@ def test_text_projection_moves_texts_towards_their_nearest_class_names(features)
 
 def test_the_instance_level_finds_the_item_not_only_its_category():
     """Same data, same seed: the instance InfoNCE raises recall of each pair's own text and image."""
-    from dataclasses import replace
 
     fs = synthetic_features(n_concepts=300)
     config = TINY.replace(stage1_epochs=2, fusion_epochs=2, stage2_epochs=10)
@@ -264,7 +259,6 @@ def test_the_instance_level_finds_the_item_not_only_its_category():
 
 
 def test_a_label_free_corpus_trains_with_the_instance_level_alone():
-    from dataclasses import replace
 
     fs = synthetic_features(labelled=False)
     result = train_ccl(fs.split("train"), None, TINY.replace(use_instance=True), class_vectors=CLASS_VECTORS)

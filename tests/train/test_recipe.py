@@ -32,12 +32,12 @@ def test_a_broken_recipe_is_named(tmp_path):
 
 def test_train_with_no_flags_trains_the_recipe(tmp_path, monkeypatch):
     from ccl_embed.export import onnx_export
-    from ccl_embed.train import pipeline, towers
+    from ccl_embed.train import pipeline
     from ccl_embed.train.towers import BowTower
     from tests.conftest import TinyImageTower, make_corpus, tiny_backbones
 
     monkeypatch.setenv("CCL_EMBED_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(towers, "EfficientNetTower", TinyImageTower)
+    monkeypatch.setattr(pipeline, "EfficientNetTower", TinyImageTower)
     monkeypatch.setitem(pipeline.TEXT_FEATURES, "minilm", lambda: BowTower(64))
     # the export's backbones: tiny graphs of the same widths as the tiny towers
     files = tiny_backbones(tmp_path / "bb", image_dim=16, classes=1000, text_dim=64)
