@@ -142,6 +142,24 @@ def distinct_text_rows(pairs: Sequence[Pair]) -> list[int]:
     return sorted(seen.values())
 
 
+def map_missing(pairs: Sequence[Pair]) -> str | None:
+    """Why MAP says nothing about these pairs, or None when it does: MAP ranks by category, and
+    pairs without a label are each their own category, so with no label at all it only repeats
+    what the recalls say."""
+    if any(p.label is not None for p in pairs):
+        return None
+    return "no MAP: no pair has a label, and MAP ranks by category; give pairs.jsonl lines a 'label' to measure it"
+
+
+def scores_record(scores: RetrievalScores, missing_map: str | None) -> dict[str, object]:
+    """The scores as a plain dict, with MAP blanked (None) and its reason under ``map_missing``
+    when the pairs carry no label (see :func:`map_missing`)."""
+    record: dict[str, object] = dict(scores.to_dict())
+    if missing_map:
+        record.update(i2t_map=None, t2i_map=None, mean_map=None, map_missing=missing_map)
+    return record
+
+
 def category(pair: Pair) -> str:
     """A pair's category for MAP: its label, else its instance key."""
     return pair.label if pair.label is not None else pair.key
@@ -241,6 +259,8 @@ def calibrate_model(model: str | os.PathLike[str], corpus: Corpus | Sequence[Cor
             for m in vectors:
                 mask = related & ~itself if q == m else related
                 # Within one modality and no two items of a concept: a match is the item itself.
-                stats = related_stats(vectors[q], vectors[m], mask) if mask.sum() >= 2 else (1.0, MIN_STD)
-                measured.setdefault(f"{q}:{m}", []).append(stats)
+                mean, std = related_stats(vectors[q], vectors[m], mask) if mask.sum() >= 2 else (1.0, MIN_STD)
+                # A spread below the floor (related texts all one text: cosine 1.0, std 0) is kept
+                # at the floor the runtime scores with anyway.
+                measured.setdefault(f"{q}:{m}", []).append((mean, max(std, MIN_STD)))
     return check_calibration({key: pooled(stats) for key, stats in measured.items()})

@@ -58,3 +58,35 @@ def test_shape_mismatch_is_a_clear_error():
         evaluate_embeddings(np.zeros((2, 3)), np.zeros((2, 4)), ["a", "b"], ["a", "b"], ["a", "b"], ["a", "b"])
     with pytest.raises(ValueError, match="image_labels has 1 entries for 2 vectors"):
         evaluate_embeddings(np.zeros((2, 3)), np.zeros((2, 3)), ["a"], ["a", "b"], ["a", "b"], ["a", "b"])
+
+
+def test_map_is_reported_only_where_pairs_carry_labels():
+    from ccl_embed.data.corpus import Pair
+    from ccl_embed.evaluation import map_missing, scores_record
+
+    unlabelled = [Pair(image=f"{i}.png", text=f"text {i}") for i in range(3)]
+    labelled = [*unlabelled[:2], Pair(image="2.png", text="text 2", label="animals")]
+    scores = evaluate_embeddings(np.eye(3), np.eye(3), ["a", "b", "c"], ["a", "b", "c"], ["a", "b", "c"], ["a", "b", "c"])
+    assert map_missing(labelled) is None and scores_record(scores, None)["mean_map"] == 1.0
+    reason = map_missing(unlabelled)
+    record = scores_record(scores, reason)
+    assert reason and "label" in reason
+    assert record["mean_map"] is None and record["i2t_map"] is None and record["map_missing"] == reason
+    assert record["r1_i2t"] == 1.0  # the recalls stay
+
+
+def test_calibration_of_a_split_whose_related_texts_are_one_text(tmp_path, tiny_model):
+    """Two icons of one concept with the same caption: text-to-text cosine 1.0 with no spread. The
+    calibration keeps the runtime's floor instead of failing at the end of a fine-tune."""
+    from ccl_embed.data.corpus import Corpus, Pair
+    from ccl_embed.evaluation import calibrate_model
+    from ccl_embed.runtime.calibration import MIN_STD
+    from tests.conftest import draw
+
+    pairs = []
+    for i, (colour, shape) in enumerate([("red", "square"), ("red", "ring"), ("blue", "bar"), ("green", "dot")]):
+        draw(colour, shape).save(tmp_path / f"{i}.png")
+        pairs.append(Pair(image=f"{i}.png", text=f"a {colour} thing", concept=colour, split="val"))
+    calibration = calibrate_model(tiny_model, Corpus(root=tmp_path, pairs=tuple(pairs)))
+    assert calibration["text:text"] == pytest.approx((1.0, MIN_STD), abs=1e-5)
+    assert all(std >= MIN_STD for _, std in calibration.values())

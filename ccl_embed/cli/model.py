@@ -117,8 +117,10 @@ def train(
         typer.echo(f"  skipped {len(result.skipped)}: " + "; ".join(printable(str(p)) for p in result.skipped[:3])
                    + (" ..." if len(result.skipped) > 3 else ""))
     t = result.test
-    typer.echo(f"  test ({t.n_images} images): MAP {t.mean_map:.4f}  R@1 {(t.r1_i2t + t.r1_t2i) / 2:.3f}  "
-               f"R@10 {(t.r10_i2t + t.r10_t2i) / 2:.3f} (mean of both directions)")
+    typer.echo(f"  test ({t.n_images} images): " + (f"MAP {t.mean_map:.4f}  " if not result.map_missing else "")
+               + f"R@1 {(t.r1_i2t + t.r1_t2i) / 2:.3f}  R@10 {(t.r10_i2t + t.r10_t2i) / 2:.3f} (mean of both directions)")
+    if result.map_missing:
+        typer.echo(f"  {result.map_missing}")
     typer.echo(f"  use it: ccl-embed ingest DIR --model {printable(out)}")
 
 
@@ -140,8 +142,11 @@ def info(
     typer.echo(f"  embedding: {m.dim}-d, {m.distance}; int8 parts: {list(m.quantized_int8) or 'none'}")
     for key, label in (("test", "test"), ("test_seen_in_training", "test (seen in training: a release refit)")):
         test = m.metrics.get(key)
-        if test:
+        if test and test.get("i2t_map") is not None:
             typer.echo(f"  {label} MAP image->text {test['i2t_map']:.4f}, text->image {test['t2i_map']:.4f}")
+        elif test:
+            typer.echo(f"  {label} R@10 image->text {test['r10_i2t']:.3f}, text->image {test['r10_t2i']:.3f} "
+                       f"({test.get('map_missing', 'no MAP')})")
     typer.echo(f"device: {m.device} (asked: {m.asked_device}; available providers: {', '.join(m.providers)})")
     for w in m.warnings:
         typer.echo(f"warning: {w}", err=True)
@@ -226,7 +231,10 @@ def evaluate(
         return
     scores = result.scores
     typer.echo(f"{result.method} on {split} ({scores.n_images} images, {scores.n_texts} texts)")
-    typer.echo(f"  MAP  image->text {scores.i2t_map:.4f}  text->image {scores.t2i_map:.4f}  mean {scores.mean_map:.4f}")
+    if result.map_missing:
+        typer.echo(f"  {result.map_missing}")
+    else:
+        typer.echo(f"  MAP  image->text {scores.i2t_map:.4f}  text->image {scores.t2i_map:.4f}  mean {scores.mean_map:.4f}")
     typer.echo(f"  R@1/5/10 image->text {scores.r1_i2t:.3f}/{scores.r5_i2t:.3f}/{scores.r10_i2t:.3f}  "
                f"text->image {scores.r1_t2i:.3f}/{scores.r5_t2i:.3f}/{scores.r10_t2i:.3f}")
     typer.echo(f"  median rank image->text {scores.medr_i2t:g}  text->image {scores.medr_t2i:g}")

@@ -105,7 +105,7 @@ class Manifest:
     max_text_tokens: int = 256
     text_bow: int = 0
     quantized_int8: tuple[str, ...] = ()
-    metrics: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    metrics: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     licences: Mapping[str, str] = field(default_factory=dict)
     parity: tuple[Mapping[str, Any], ...] = ()
     calibration: Mapping[str, tuple[float, float]] = field(default_factory=dict)

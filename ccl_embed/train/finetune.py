@@ -33,6 +33,8 @@ class FineTuned:
     pairs: dict[str, int]
     skipped: tuple[Problem, ...]
     seconds: float
+    map_missing: str | None = None
+    """Why the test MAP means nothing (the folder has no labels), or None."""
 
 
 def _base_network(base: str | Path) -> tuple[Any, Path]:
@@ -76,7 +78,7 @@ def fine_tune(
     """
     import time
 
-    from ccl_embed.evaluation import calibrate_model, evaluate_model
+    from ccl_embed.evaluation import calibrate_model, evaluate_model, map_missing, scores_record
     from ccl_embed.export import export_model
     from ccl_embed.runtime.manifest import IMAGE_BACKBONE, TEXT_BACKBONE, TOKENIZER, read_manifest, write_manifest
     from ccl_embed.train.pipeline import require_training, train_model
@@ -102,10 +104,10 @@ def fine_tune(
     export_model(out, name=out.name, backbone_files=backbone_files, preprocessing=preprocessing)
     features = trained.features
     val, test = (replace(corpus, pairs=tuple(p for p in features.pairs if p.split == name)) for name in ("val", "test"))
-    scores = evaluate_model(out, test)
+    scores, missing = evaluate_model(out, test), map_missing(test.pairs)
     manifest = read_manifest(out)
     key = "test" if fit_on == "train" else "test_seen_in_training"
-    write_manifest(out, replace(manifest, metrics={key: scores.to_dict()},
+    write_manifest(out, replace(manifest, metrics={key: scores_record(scores, missing)},
                                 calibration=calibrate_model(out, [val]) if val.pairs else manifest.calibration))
     return FineTuned(out, scores, trained.val, corpus.splits, tuple(corpus.skipped) + tuple(features.problems),
-                     time.perf_counter() - started)
+                     time.perf_counter() - started, missing)

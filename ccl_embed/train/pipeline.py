@@ -139,8 +139,9 @@ def train_model(
         overrides: Settings on top of the recipe (``ccl_embed/train/recipe.json``), or of ``start``'s
             config: config sections, or fields by their own names.
         recipe: Another recipe file (default: the shipped model's).
-        start: A trained CCL network to fine-tune: its config (stage 1 and fusion kept, stage 2
-            trained), weights and statistics (see ``train_ccl``).
+        start: A trained CCL network to fine-tune: its config with the recipe's ``fine_tune``
+            schedule on top (stage 1 and fusion kept, stage 2 trained), its weights and statistics
+            (see ``train_ccl``).
         towers: The (image, text) towers to extract features with (default: the recipe's
             EfficientNet-Lite0 and the ``text_feature`` tower).
         resume: Continue from the checkpoint in ``out``.
@@ -157,12 +158,12 @@ def train_model(
     require_training()
     from ccl_embed.train.encoders import CCLEncoders
     from ccl_embed.train.loop import train_ccl
-    from ccl_embed.train.recipe import flat_changes, recipe_config
+    from ccl_embed.train.recipe import fine_tune_changes, flat_changes, recipe_config
 
     if fit_on not in FIT_ON:
         raise CCLEmbedError(f"fit_on={fit_on!r}: choose one of {', '.join(FIT_ON)}")
-    if start is not None:  # stage 1 and fusion stay the base's; stage 2 learns the corpus
-        config = start.config.replace(stage1_epochs=0, fusion_epochs=0, **flat_changes(overrides or {}))
+    if start is not None:  # the base's config with the recipe's fine-tune schedule: stage 2 learns the corpus
+        config = start.config.replace(**{**fine_tune_changes(recipe), **flat_changes(overrides or {})})
     else:
         config = recipe_config(overrides, recipe)
     image_tower, text_tower = towers or (EfficientNetTower(regions=config.model.image_regions), None)
@@ -239,10 +240,14 @@ class Evaluation:
     text_feature: str
     scores: RetrievalScores
     fit_seconds: float
+    map_missing: str | None = None
+    """Why MAP is not reported (the split's pairs carry no label), or None."""
 
     def to_dict(self) -> dict[str, object]:
-        return {"method": self.method, "split": self.split, "text_feature": self.text_feature, **self.scores.to_dict(),
-                "fit_seconds": round(self.fit_seconds, 2)}
+        from ccl_embed.evaluation import scores_record
+
+        return {"method": self.method, "split": self.split, "text_feature": self.text_feature,
+                **scores_record(self.scores, self.map_missing), "fit_seconds": round(self.fit_seconds, 2)}
 
 
 def evaluate(
@@ -274,12 +279,14 @@ def evaluate(
     require_training()
     from ccl_embed.train.folder_data import read_training_folder
 
+    from ccl_embed.evaluation import map_missing
+
     data = read_training_folder(corpus)
+    missing = map_missing(data.split(split).pairs)
     if model is not None and _exported(model):  # through the runtime, as it serves
         from ccl_embed.evaluation import evaluate_model
 
-        part = data.split(split)
-        return Evaluation(str(model), split, "runtime", evaluate_model(model, part), 0.0)
+        return Evaluation(str(model), split, "runtime", evaluate_model(model, data.split(split)), 0.0, missing)
     bench = open_workbench(data, text_feature=text_feature, seed=seed, progress=progress)
     bench.split(split)  # fail before fitting when the split does not exist
     if model is not None:
@@ -290,4 +297,4 @@ def evaluate(
         fit_seconds, method = 0.0, str(model)
     else:
         encoders, fit_seconds = bench.fit(method)
-    return Evaluation(method, split, text_feature, bench.score(encoders, split), fit_seconds)
+    return Evaluation(method, split, text_feature, bench.score(encoders, split), fit_seconds, missing)

@@ -1,7 +1,8 @@
 """The recipe: every chosen setting of the shipped model, in one checked-in file.
 
 ``recipe.json`` beside this module holds the config sections that differ from the plain defaults
-(``config``) and what the release build trains on (``release``). ``ccl-embed train`` with no flags
+(``config``), the schedule of a fine-tune (``fine_tune``: changes on top of the base model's own
+config, chosen by benchmarks/tune_finetune.py) and what the release build trains on (``release``). ``ccl-embed train`` with no flags
 trains the recipe; ``scripts/build_default_model.py`` builds the shipped model from it. Where each
 setting was chosen is written in docs/model.md.
 """
@@ -43,6 +44,16 @@ def recipe_config(changes: dict[str, Any] | None = None, path: str | Path | None
         ValueError: For an unknown field or an invalid value (the message names it).
     """
     return CCLConfig.from_dict(read_recipe(path)["config"]).replace(**flat_changes(changes or {}))
+
+
+def fine_tune_changes(path: str | Path | None = None) -> dict[str, Any]:
+    """The recipe's fine-tune schedule, fields by name: what changes in a base model's config when
+    ``ccl-embed train --from`` fine-tunes it (stage 1 and fusion kept, stage 2 trained).
+
+    Raises:
+        CCLEmbedError: For an unreadable recipe.
+    """
+    return flat_changes(read_recipe(path).get("fine_tune") or {})
 
 
 def flat_changes(changes: dict[str, Any]) -> dict[str, Any]:

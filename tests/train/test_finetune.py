@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 from ccl_embed.cli import app
 from ccl_embed.errors import CorpusError
 from ccl_embed.train import read_training_folder
+from ccl_embed.train.recipe import fine_tune_changes
 from tests.conftest import COLOURS, SHAPES, draw
 
 runner = CliRunner()
@@ -49,15 +50,22 @@ def test_fine_tune_twice_then_ingest_and_find(tmp_path, tiny_model, monkeypatch)
     result = runner.invoke(app, ["train", str(folder), "--out", str(first), "--from", str(tiny_model)])
     assert result.exit_code == 0, result.output
     assert "fine-tuned from" in result.stdout and "skipped" in result.stdout and "broken.png" in result.stdout
+    assert "no MAP: no pair has a label" in result.stdout  # captions only: recall is reported, MAP is not
     manifest = json.loads((first / "manifest.json").read_text())
     assert manifest["metrics"]["test"]["n_images"] > 0 and manifest["calibration"]
     result = runner.invoke(app, ["train", str(folder), "--out", str(second), "--from", str(first), "--seed", "1"])
     assert result.exit_code == 0, result.output
     trained = json.loads((second / "config.json").read_text())["config"]
-    assert trained["train"]["stage1_epochs"] == 0 and trained["train"]["seed"] == 1  # stage 2 learns the folder
+    schedule = fine_tune_changes()  # the recipe's fine-tune schedule: stage 2 learns the folder
+    assert schedule["stage1_epochs"] == 0 and schedule["fusion_epochs"] == 0
+    assert {k: trained["train"][k] for k in schedule} == schedule and trained["train"]["seed"] == 1
     scored = runner.invoke(app, ["evaluate", str(folder), "--model", str(second), "--json"])
     assert scored.exit_code == 0, scored.output
-    assert json.loads(scored.stdout.strip().splitlines()[-1])["method"] == str(second)
+    record = json.loads(scored.stdout.strip().splitlines()[-1])
+    assert record["method"] == str(second) and record["r10_i2t"] > 0
+    assert record["mean_map"] is None and "label" in record["map_missing"]
+    shown = runner.invoke(app, ["evaluate", str(folder), "--model", str(second)])
+    assert shown.exit_code == 0 and "no MAP" in shown.stdout and "R@1/5/10" in shown.stdout
 
     import ccl_embed
 
