@@ -51,9 +51,12 @@ def versions(*names: str) -> dict[str, str | None]:
 
 
 def command_line(program: str | None = None) -> str:
-    """The command that started this run (``program``: how the program is started, default
-    ``benchmarks/<script>``)."""
-    program = program or f"benchmarks/{Path(sys.argv[0]).name}"
+    """The command that started this run (``program``: how the program is started, default the
+    script's path from the repository root, e.g. ``benchmarks/research/quality.py``)."""
+    if program is None:
+        script = Path(sys.argv[0]).resolve()
+        root = RESULTS.parent.parent
+        program = str(script.relative_to(root)) if script.is_relative_to(root) else script.name
     return "python " + " ".join([program, *sys.argv[1:]])
 
 

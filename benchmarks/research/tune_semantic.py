@@ -3,13 +3,13 @@ validation splits only.
 
 The semantic part keeps the image tower's ImageNet knowledge (photos) that CCL trained on
 pictograms does not cover; it costs some pictogram quality. Every split is scored on both
-metrics at once: ``_common.both_metrics``, (category mean MAP + instance mean R@10) / 2. Three steps:
+metrics at once: ``_rules.both_metrics``, (category mean MAP + instance mean R@10) / 2. Three steps:
 
 1. ``semantic_weight``: the largest w in ``WEIGHTS`` whose score on each drawing validation
    split (``val``, ``style-val``, ``style-val-3d`` where present) stays within ``TOLERANCE`` of w = 0
    and which, wherever w = 0 does, still reaches the best non-CCL row of results/quality.json on
    category MAP and instance R@10, both directions, on each of those splits (the quality target,
-   checked on validation: ``_common.reaches_floor``). Every later step keeps that rule too.
+   checked on validation: ``_rules.reaches_floor``). Every later step keeps that rule too.
 2. The ImageNet bridge for images unlike the training ones (``photo_novelty``,
    ``photo_gate_width``, ``photo_semantic_weight``, ``photo_offset``): the values with the best score on ``photos-val``
    (80 photographs, see ``ccl_embed/data/sources/photos.py``) whose drawing splits each stay
@@ -45,7 +45,7 @@ such setting, 0.25, and chose 0.75 by score.)
 novelty of their images is recorded (percentiles per split), to show how the switch separates
 photographs from drawings. Writes ``benchmarks/results/NAME.json`` (default ``semantic_tuning``).
 
-    python benchmarks/tune_semantic.py [--model DIR] [--corpus DIR] [--photos DIR]
+    python benchmarks/research/tune_semantic.py [--model DIR] [--corpus DIR] [--photos DIR]
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (VALIDATION_SPLITS, baseline_floor, both_metrics, chosen_config, file_sha256, novelty_of,  # noqa: E402
+from _rules import (VALIDATION_SPLITS, baseline_floor, both_metrics, chosen_config, file_sha256, novelty_of,  # noqa: E402
                      reaches_floor, versions, with_novelty, write_result)
 
 from ccl_embed.model.folder import load_model  # noqa: E402

@@ -1,6 +1,6 @@
 """The paper's claims, tested by the ablation rows of results/quality.json.
 
-``python benchmarks/quality.py`` calls :func:`write_claims` after every run; it rewrites the block
+``python benchmarks/research/quality.py`` calls :func:`write_claims` after every run; it rewrites the block
 between the two markers of docs/analysis.md, so no figure there is typed by hand. Each claim
 compares the full model with the rows that remove what the claim is about, on every held-out
 split, as paired per-seed differences (:func:`paired_difference`).
@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-START = "<!-- claims:start (written by benchmarks/quality.py; do not edit by hand) -->"
+START = "<!-- claims:start (written by benchmarks/research/quality.py; do not edit by hand) -->"
 END = "<!-- claims:end -->"
 
 CLAIMS = (  # (claim, the paper's statement, ((row, whether it removes what the claim is about), ...)))
@@ -120,7 +120,7 @@ def claims_lines(results: dict[str, dict[str, dict[str, Any]]], splits: tuple[st
                              f"{seeds} | {'; '.join(verdicts)} |")
     if not measured:
         return ["No row that a claim compares has been measured on this corpus yet "
-                "(`bash benchmarks/paper_rows.sh` measures them, three seeds each)."]
+                "(`bash benchmarks/research/paper_rows.sh` measures them, three seeds each)."]
     return lines + ["", "An effect is the row with the component minus the row without it (positive: the component "
                     "helps), the row against its reference (`ccl`, or the base configuration it was measured around), "
                     "paired per seed: the mean of the seeds' differences +- their sample standard deviation. "
@@ -144,7 +144,7 @@ def write_claims(doc: Path, results: dict[str, dict[str, dict[str, Any]]], split
     return _rewrite(doc, START, END, claims_lines(results, splits))
 
 
-CHOICES_START = "<!-- choices:start (written by benchmarks/quality.py; do not edit by hand) -->"
+CHOICES_START = "<!-- choices:start (written by benchmarks/research/quality.py; do not edit by hand) -->"
 CHOICES_END = "<!-- choices:end -->"
 VALIDATION = ("val", "style-val", "style-val-3d")
 """Where the choices are made: the validation splits, never test or the held-out test styles."""
@@ -184,7 +184,7 @@ CALLS = {"holds": "the alternative is better", "does not hold": "the shipped set
 
 
 def validation_score(results: dict[str, dict[str, dict[str, Any]]], row: str) -> tuple[float, np.ndarray | None, list[str]]:
-    """A row's selection score (both metrics, as in ``_common.SELECTION_RULE``, without its floor)
+    """A row's selection score (both metrics, as in ``_rules.SELECTION_RULE``, without its floor)
     over the validation splits it was scored on: the mean, its per-seed values (None when any
     split kept none) and the splits."""
     splits = [s for s in VALIDATION if row in results.get(s, {})]
@@ -224,7 +224,7 @@ def choices_lines(results: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
                          f"{effect_cell(diff, std)} | {call} |")
     if not measured:
         return ["No alternative has been measured on this corpus's validation splits yet "
-                "(`bash benchmarks/paper_rows.sh` measures them, three seeds each)."]
+                "(`bash benchmarks/research/paper_rows.sh` measures them, three seeds each)."]
     return lines + ["", "The score is the selection rule's: (mean MAP + mean R@10) / 2, averaged over "
                     f"{', '.join(VALIDATION)}; the difference is the alternative minus its reference, paired per seed, "
                     "+- its sample standard deviation. Only validation splits decide; the held-out test splits "

@@ -2,8 +2,8 @@
 # The paper-fidelity rows of results/quality.json, over three seeds each, in one scripted batch
 # (never in CI: each CCL row trains three models, about 5 minutes each on two cores).
 #
-#   bash benchmarks/paper_rows.sh                  # every row below
-#   ROWS="ccl-no-corr ccl-paper" bash benchmarks/paper_rows.sh
+#   bash benchmarks/research/paper_rows.sh                  # every row below
+#   ROWS="ccl-no-corr ccl-paper" bash benchmarks/research/paper_rows.sh
 #
 # One row at a time with --merge, so each lands in quality.json (and in docs/results.md and the
 # claims table of docs/analysis.md) as soon as it is measured; each entry records its command.
@@ -19,6 +19,6 @@ ccl-adaptive-weights ccl-no-inter ccl-no-intra ccl-paper ccl-no-stage1 ccl-own-c
 ccl-no-input-dropout ccl-paper-fixed-weights ccl-conse-input"}
 for row in $ROWS; do
     echo "== $row ($(date -u +%H:%M:%S))"
-    "$PYTHON" benchmarks/quality.py --corpus "$CORPUS" --photos "$PHOTOS" --ccl-overrides "$SCHEDULE" \
+    "$PYTHON" benchmarks/research/quality.py --corpus "$CORPUS" --photos "$PHOTOS" --ccl-overrides "$SCHEDULE" \
         --rows "$row" --seeds 0 1 2 --merge
 done

@@ -8,7 +8,7 @@ the smallest one per setting, and the setting whose smallest margin is largest (
 setting that meets the target on validation most robustly. Writes
 ``benchmarks/results/NAME.json`` (default ``floor_margins``).
 
-    python benchmarks/floor_margins.py [--model DIR] [--corpus DIR] [--centerings 0 0.1 ...] [--also RESULT ...]
+    python benchmarks/research/floor_margins.py [--model DIR] [--corpus DIR] [--centerings 0 0.1 ...] [--also RESULT ...]
 
 ``--also RESULT`` scores the ``chosen_config`` of ``results/RESULT.json`` (a tune_semantic.py
 run) as one more setting, so that two tunings can be compared by their validation margins.
@@ -22,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (baseline_floor, chosen_config, file_sha256, floor_margins, score_validation, semantic_choice,  # noqa: E402
+from _rules import (baseline_floor, chosen_config, file_sha256, floor_margins, score_validation, semantic_choice,  # noqa: E402
                      versions, with_novelty, write_result)
 
 from ccl_embed.model.folder import load_model  # noqa: E402

@@ -1,8 +1,8 @@
 """How should ``ccl-embed train --from`` fine-tune? Decided on the public folders' validation splits only.
 
-    python benchmarks/tune_finetune.py [--seeds 0] [--folders emoji-monotone freehand-icons]
+    python benchmarks/research/tune_finetune.py [--seeds 0] [--folders emoji-monotone freehand-icons]
 
-Fine-tunes the shipped model on each folder of ``benchmarks/_folders.py`` (``ccl_embed.train.fine_tune``,
+Fine-tunes the shipped model on each folder of ``benchmarks/research/_folders.py`` (``ccl_embed.train.fine_tune``,
 stage 2 only, stage 1 and fusion kept) with each schedule of :data:`GRID`, scores the result on
 the folder's ``val`` split through the runtime, and picks the schedule with the best mean of
 (category mean MAP + instance mean R@10) / 2 over folders and seeds. The shipped model's own
@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import both_metrics, versions, write_result
+from _rules import both_metrics, versions, write_result
 from _folders import FOLDERS, folder
 
 from ccl_embed.evaluation import evaluate_model

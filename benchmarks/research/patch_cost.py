@@ -9,7 +9,7 @@ at batch 64 on random backbone outputs, the schemes interleaved round by round (
 ``--rounds``). The shipped backbone is timed beside them, since an image costs both.
 Writes ``benchmarks/results/patch_cost.json``.
 
-    python benchmarks/patch_cost.py [--model default] [--rounds 5] [--threads 2]
+    python benchmarks/research/patch_cost.py [--model default] [--rounds 5] [--threads 2]
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import versions, write_result  # noqa: E402
+from _rules import versions, write_result  # noqa: E402
 
 from ccl_embed.runtime.folder import IMAGE_BACKBONE, resolve_model  # noqa: E402
 from ccl_embed.runtime.patches import FEATURE_GRID, REGION_SCHEMES  # noqa: E402

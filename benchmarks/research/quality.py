@@ -2,7 +2,7 @@
 
 Writes ``benchmarks/results/quality.json`` and the tables in ``docs/results.md``.
 
-    python benchmarks/quality.py [--corpus DIR] [--photos DIR] [--seeds 0 1 2] [--rows ccl cca ...]
+    python benchmarks/research/quality.py [--corpus DIR] [--photos DIR] [--seeds 0 1 2] [--rows ccl cca ...]
 
 The corpus defaults to ``<cache>/corpus`` (``ccl-embed data build``) and the photo sanity set to
 ``<cache>/photos`` (``ccl-embed data build photos --out ~/.cache/ccl-embed/photos``). Methods are
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DOCS, RESULTS, chosen_config, command_line, file_sha256, semantic_choice, versions, write_result  # noqa: E402
+from _rules import DOCS, RESULTS, chosen_config, command_line, file_sha256, semantic_choice, versions, write_result  # noqa: E402
 from claims import effect_cell, paired_difference, reference_of, write_choices, write_claims  # noqa: E402
 
 from ccl_embed.data.build import REPORT_FILE, SOURCES_FILE  # noqa: E402
@@ -208,7 +208,7 @@ TABLE_METRICS = (("i2t_map", "MAP I->T"), ("t2i_map", "MAP T->I"), ("r10_i2t", "
 
 
 def write_table(results: dict[str, dict[str, dict[str, object]]], corpus: dict[str, object],
-                command: str = "python benchmarks/quality.py") -> Path:
+                command: str = "python benchmarks/research/quality.py") -> Path:
     """Write the measured tables of docs/results.md (the prose around them lives in docs/analysis.md).
     Returns the file written."""
     home = str(Path.home())
@@ -217,7 +217,7 @@ def write_table(results: dict[str, dict[str, dict[str, object]]], corpus: dict[s
     lines = [
         "# Results",
         "",
-        "<!-- Written by benchmarks/quality.py from benchmarks/results/quality.json; do not edit by hand. -->",
+        "<!-- Written by benchmarks/research/quality.py from benchmarks/results/quality.json; do not edit by hand. -->",
         "",
         "Cross-modal retrieval scored the paper's way: MAP over the whole ranking with category",
         "relevance, image->text (I->T) and text->image (T->I); R@1 and R@10 with instance relevance (the",

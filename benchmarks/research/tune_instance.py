@@ -4,10 +4,10 @@ Each variant is trained with the shipped schedule on the corpus's ``train`` spli
 ``val`` (unseen concepts) and the held-out validation styles (``style-val``, and ``style-val-3d``
 where the corpus has it): category MAP
 (the paper's protocol) and instance R@1/R@10 (what users feel). The choice is the variant with
-the best ``_common.selection_score``: the mean over those splits of (mean MAP + mean R@10) / 2.
+the best ``_rules.selection_score``: the mean over those splits of (mean MAP + mean R@10) / 2.
 ``test`` and ``style`` are never looked at here. Writes ``benchmarks/results/instance_tuning.json``.
 
-    python benchmarks/tune_instance.py [--corpus DIR] [--overrides JSON]
+    python benchmarks/research/tune_instance.py [--corpus DIR] [--overrides JSON]
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (  # noqa: E402
+from _rules import (  # noqa: E402
     DOCS,
     RESULTS,
     SELECTION_RULE,
@@ -73,7 +73,7 @@ def write_table() -> Path:
     rows.sort(key=lambda t: (t[0] is None, not t[0], -t[1]))  # the rule: those reaching the baselines first, then by score
     splits = ("val", "style_val", "style_val_3d")
     lines = ["# Choosing the instance level (validation splits only)", "",
-             "<!-- Written by `python benchmarks/tune_instance.py --table`; do not edit by hand. -->", "",
+             "<!-- Written by `python benchmarks/research/tune_instance.py --table`; do not edit by hand. -->", "",
              f"Rule: {SELECTION_RULE}. The baselines are the non-CCL rows of results/quality.json "
              "(3 seeds each); a row reaches them when its MAP and R@10, both directions, are at least "
              f"theirs on every validation split. Seed 0, the shipped schedule, the corpus of results/quality.json "

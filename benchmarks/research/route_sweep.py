@@ -10,7 +10,7 @@ photographs (``tune_semantic.mixed_score``), the smallest margin over the baseli
 the share of each set's images that the switch leaves in between (0.2 < g < 0.8). Writes
 ``benchmarks/results/NAME.json`` (default ``route_sweep``).
 
-    python benchmarks/route_sweep.py [--model DIR] [--corpus DIR] [--photos DIR] [--middles 2.8 3.0 ...] [--widths 0.1 0.3 ...]
+    python benchmarks/research/route_sweep.py [--model DIR] [--corpus DIR] [--photos DIR] [--middles 2.8 3.0 ...] [--widths 0.1 0.3 ...]
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (VALIDATION_SPLITS, baseline_floor, both_metrics, file_sha256, floor_margins,  # noqa: E402
+from _rules import (VALIDATION_SPLITS, baseline_floor, both_metrics, file_sha256, floor_margins,  # noqa: E402
                      novelty_of, semantic_choice, versions, with_novelty, write_result)
 from tune_semantic import mixed_score, within  # noqa: E402
 

@@ -18,7 +18,7 @@ so it is an upper bound on what any setting of those weights could reach there, 
 to ship (the corpus is not tuned on). Each row also keeps the image tower's three most likely
 ImageNet classes for the picture, what the semantic part reads. Writes ``benchmarks/results/example_ceiling.json``.
 
-    python benchmarks/example_ceiling.py [--model default]
+    python benchmarks/research/example_ceiling.py [--model default]
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import versions, write_result  # noqa: E402
+from _rules import versions, write_result  # noqa: E402
 from example_corpus import CORPUS, picture_of, vector_layout  # noqa: E402
 
 import numpy as np  # noqa: E402

@@ -1,10 +1,10 @@
 """Train on your own data, measured: the shipped model against training from scratch against
 fine-tuning it, on public folders that no one here wrote, scored on each folder's test split.
 
-    python benchmarks/train_folders.py [--seeds 0 1 2] [--corpus ~/.cache/ccl-embed/corpus-v3]
-    python benchmarks/train_folders.py --table      # docs/train.md's table from the result file
+    python benchmarks/research/train_folders.py [--seeds 0 1 2] [--corpus ~/.cache/ccl-embed/corpus-v3]
+    python benchmarks/research/train_folders.py --table      # docs/train.md's table from the result file
 
-For each folder of ``benchmarks/_folders.py`` (split by concept, as ``ccl-embed train`` splits it):
+For each folder of ``benchmarks/research/_folders.py`` (split by concept, as ``ccl-embed train`` splits it):
 
 - ``shipped``: the shipped model, no training (``ccl-embed evaluate FOLDER --model default``);
 - ``scratch``: ``ccl-embed train FOLDER`` (the recipe from scratch), one run per seed;
@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import DOCS, RESULTS, versions, write_result
+from _rules import DOCS, RESULTS, versions, write_result
 from _folders import FOLDERS, folder
 
 from ccl_embed.data.corpus import read_corpus
@@ -161,7 +161,7 @@ def table() -> None:
               f"with a peak RSS of {c['peak_rss_mib']:.0f} MiB."]
     doc = DOCS / "train.md"
     text = doc.read_text()
-    begin, end = "<!-- results: benchmarks/train_folders.py --table -->", "<!-- end results -->"
+    begin, end = "<!-- results: benchmarks/research/train_folders.py --table -->", "<!-- end results -->"
     if begin not in text or end not in text:
         sys.exit(f"error: {doc} has no results markers ({begin} ... {end})")
     head, rest = text.split(begin, 1)
