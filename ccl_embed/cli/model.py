@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from ccl_embed.cli.app import app, data_app
-from ccl_embed.cli.output import fail, printable, progress_bar
+from ccl_embed.cli.output import fail, peak_memory_gib, printable, progress_bar
 from ccl_embed.errors import CCLEmbedError
 
 
@@ -84,6 +84,7 @@ def train(
     fit_on: Annotated[str, typer.Option(help="train: the test concepts stay unseen (scored at the end); all: train on every pair.")] = "train",
     config: Annotated[Optional[Path], typer.Option(help="A JSON file of settings on top of the recipe's or the base's (sections or fields by name).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of initialisation, batch order and dropout.")] = 0,
+    replay: Annotated[Optional[Path], typer.Option(help="Mix in as many pairs of this corpus's train split (say the base's own, from `ccl-embed data build`) as FOLDER trains on, to forget less.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the checkpoint in --out.")] = False,
     text_feature: Annotated[str, typer.Option(help="Text tower: minilm, or bow (a bag of words, for research; the folder is then not exported).")] = "minilm",
 ) -> None:
@@ -93,8 +94,9 @@ def train(
         if not isinstance(overrides, dict):
             raise ValueError(f"{config}: expected a JSON object of settings")
         if text_feature != "minilm":
-            if base is not None:
-                raise CCLEmbedError("--from fine-tunes through the base's own towers; leave out --text-feature")
+            if base is not None or replay is not None:
+                raise CCLEmbedError("--from and --replay train the folder that serves, with the minilm text tower; "
+                                    "leave out --text-feature")
             from ccl_embed.train import train_model
 
             trained = train_model(folder, out, overrides=overrides | {"seed": seed}, resume=resume,
@@ -105,13 +107,15 @@ def train(
             return
         from ccl_embed.train import fine_tune
 
-        result = fine_tune(folder, out, base=base, seed=seed, fit_on=fit_on, resume=resume, overrides=overrides,
-                           progress=progress_bar)
+        result = fine_tune(folder, out, base=base, seed=seed, fit_on=fit_on, replay=replay, resume=resume,
+                           overrides=overrides, progress=progress_bar)
     except json.JSONDecodeError as e:
         raise fail(f"{config}: not valid JSON ({e.msg} at line {e.lineno})") from None
     except (CCLEmbedError, ValueError, OSError) as e:
         raise fail(str(e)) from None
-    typer.echo(f"wrote {printable(out)} in {result.seconds:.0f} s ({'fine-tuned from ' + base if base else 'from scratch'}); "
+    peak = peak_memory_gib()
+    typer.echo(f"wrote {printable(out)} in {result.seconds:.0f} s" + (f", peak memory {peak:.1f} GiB" if peak else "")
+               + f" ({'fine-tuned from ' + base if base else 'from scratch'}); "
                "pairs: " + ", ".join(f"{k} {v}" for k, v in sorted(result.pairs.items())))
     if result.skipped:
         typer.echo(f"  skipped {len(result.skipped)}: " + "; ".join(printable(str(p)) for p in result.skipped[:3])

@@ -51,3 +51,13 @@ def progress_bar(iterable: Iterable[object], total: int, desc: str) -> Iterable[
     from tqdm import tqdm
 
     return tqdm(iterable, total=total, desc=desc, unit="item", file=sys.stderr)
+
+
+def peak_memory_gib() -> float | None:
+    """This process's peak resident memory in GiB, or None where the platform does not say."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**30 if sys.platform == "darwin" else peak / 2**20  # bytes on macOS, KiB on Linux

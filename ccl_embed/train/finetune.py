@@ -20,7 +20,7 @@ from typing import Any
 from ccl_embed.data.corpus import Problem
 from ccl_embed.evaluation import RetrievalScores
 from ccl_embed.train.features import Progress
-from ccl_embed.train.folder_data import read_training_folder
+from ccl_embed.train.folder_data import read_training_folder, with_replay
 
 @dataclass(frozen=True)
 class FineTuned:
@@ -74,6 +74,7 @@ def fine_tune(
     base: str | Path | None = "default",
     seed: int = 0,
     fit_on: str = "train",
+    replay: str | Path | None = None,
     resume: bool = False,
     overrides: dict[str, object] | None = None,
     progress: Progress | None = None,
@@ -88,6 +89,9 @@ def fine_tune(
         seed: Seed of initialisation, batch order and dropout.
         fit_on: ``train`` (test concepts stay unseen) or ``all`` (every pair; the test scores then
             mean nothing).
+        replay: Another corpus (say the base's own training corpus, ``ccl-embed data build``) whose
+            ``train`` split lends as many pairs as the folder trains on, so the model keeps more of
+            what it knew (see docs/train.md for what it costs).
         resume: Continue an interrupted run from the checkpoint in ``out``.
         overrides: Settings on top of the base's (or the recipe's): sections or fields by name.
         progress: Wraps long loops (``(iterable, total, desc)``), e.g. tqdm.
@@ -107,7 +111,9 @@ def fine_tune(
 
     require_training()
     started = time.perf_counter()
-    corpus = read_training_folder(folder)
+    own = read_training_folder(folder)
+    corpus = with_replay(own, replay, seed) if replay is not None else own
+    counts = {**own.splits, **({"replayed": len(corpus.pairs) - len(own.pairs)} if replay is not None else {})}
     out = Path(out)
     changes = {**flat_changes(overrides or {}), "seed": seed}
     backbone_files, preprocessing, base_folder = None, None, None
@@ -130,5 +136,5 @@ def fine_tune(
     write_manifest(out, replace(manifest, metrics={key: scores_record(scores, missing)},
                                 calibration=calibrate_model(out, [val]) if val.pairs else manifest.calibration,
                                 licences=_licences(base_folder, Path(folder), out)))
-    return FineTuned(out, scores, trained.val, corpus.splits, tuple(corpus.skipped) + tuple(features.problems),
+    return FineTuned(out, scores, trained.val, counts, tuple(corpus.skipped) + tuple(features.problems),
                      time.perf_counter() - started, missing)

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 from pathlib import Path
 
@@ -66,3 +67,22 @@ def _captioned(root: Path) -> Corpus:
         raise CorpusError(f"{root}: no image with a caption; a training folder holds images with a .txt of the same "
                           f"name, or a {PAIRS_FILE}")
     return Corpus(root=root, pairs=tuple(pairs), skipped=tuple(problems))
+
+
+def with_replay(corpus: Corpus, replay: str | Path, seed: int = 0) -> Corpus:
+    """The folder's pairs plus a replay sample: as many pairs of another corpus's ``train`` split
+    (say the base model's own training corpus) as the folder has training pairs, drawn with
+    ``seed``. They join the ``train`` split only, so the folder's val and test stay its own, and
+    the other corpus's held-out pairs stay unseen.
+
+    Raises:
+        CorpusError: When the other corpus cannot be read or has no training pairs.
+    """
+    other = read_training_folder(replay)
+    pool = [p for p in other.pairs if p.split == "train"]
+    wanted = corpus.splits.get("train", 0)
+    if not pool:
+        raise CorpusError(f"{replay}: no training pair to replay (its splits: {', '.join(sorted(other.splits))})")
+    picked = random.Random(seed).sample(pool, min(wanted, len(pool)))
+    extra = tuple(replace(p, image=str(other.image_path(p)), concept=f"replay:{p.key}", split="train") for p in picked)
+    return replace(corpus, pairs=corpus.pairs + extra)

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 from ccl_embed.cli import app
 from ccl_embed.errors import CorpusError
 from ccl_embed.train import read_training_folder
+from ccl_embed.train.folder_data import with_replay
 from ccl_embed.train.recipe import fine_tune_changes
 from tests.conftest import COLOURS, SHAPES, draw
 
@@ -43,19 +44,22 @@ def test_a_folder_of_captioned_images_is_split_by_concept_the_same_way_each_time
         read_training_folder(few)
 
 
-def test_fine_tune_twice_then_ingest_and_find(tmp_path, tiny_model, monkeypatch):
+def test_fine_tune_twice_then_ingest_and_find(tmp_path, tiny_model, tiny_corpus, monkeypatch):
     monkeypatch.setenv("CCL_EMBED_CACHE", str(tmp_path / "cache"))
     folder = _captioned_folder(tmp_path / "f")
     first, second = tmp_path / "first", tmp_path / "second"
     result = runner.invoke(app, ["train", str(folder), "--out", str(first), "--from", str(tiny_model)])
     assert result.exit_code == 0, result.output
     assert "fine-tuned from" in result.stdout and "skipped" in result.stdout and "broken.png" in result.stdout
+    assert "peak memory" in result.stdout
     assert "no MAP: no pair has a label" in result.stdout  # captions only: recall is reported, MAP is not
     manifest = json.loads((first / "manifest.json").read_text())
     assert manifest["metrics"]["test"]["n_images"] > 0 and manifest["calibration"]
     assert manifest["licences"]["fine-tuning data"].startswith("f: your own data")
-    result = runner.invoke(app, ["train", str(folder), "--out", str(second), "--from", str(first), "--seed", "1"])
+    result = runner.invoke(app, ["train", str(folder), "--out", str(second), "--from", str(first), "--seed", "1",
+                                 "--replay", str(tiny_corpus)])
     assert result.exit_code == 0, result.output
+    assert "replayed " in result.stdout
     trained = json.loads((second / "config.json").read_text())["config"]
     schedule = fine_tune_changes()  # the recipe's fine-tune schedule: stage 2 learns the folder
     assert schedule["stage1_epochs"] == 0 and schedule["fusion_epochs"] == 0
@@ -76,3 +80,17 @@ def test_fine_tune_twice_then_ingest_and_find(tmp_path, tiny_model, monkeypatch)
         query = folder / "cool" / "blue-ring.png"
         hits = index.search(query, limit=3, modality="image")
         assert hits and hits[0].path.endswith("blue-ring.png") and hits[0].score > 0.999
+
+
+def test_replay_lends_training_pairs_only(tmp_path, tiny_corpus):
+    folder = _captioned_folder(tmp_path / "f")
+    own = read_training_folder(folder)
+    mixed = with_replay(own, tiny_corpus, seed=0)
+    extra = mixed.pairs[len(own.pairs):]
+    other = read_training_folder(tiny_corpus)
+    pool = {str(other.image_path(p)) for p in other.pairs if p.split == "train"}
+    assert mixed.pairs[:len(own.pairs)] == own.pairs  # the folder's own val and test are untouched
+    assert len(extra) == min(own.splits["train"], len(pool)) > 0
+    assert all(p.split == "train" and p.image in pool and p.concept.startswith("replay:") for p in extra)
+    assert all(mixed.image_path(p).is_file() for p in extra)
+    assert [p.image for p in with_replay(own, tiny_corpus, seed=0).pairs] == [p.image for p in mixed.pairs]
