@@ -9,12 +9,13 @@ For each folder of ``benchmarks/research/_folders.py`` (split by concept, as ``c
 - ``shipped``: the shipped model, no training (``ccl-embed evaluate FOLDER --model default``);
 - ``scratch``: ``ccl-embed train FOLDER`` (the recipe from scratch), one run per seed;
 - ``fine-tuned``: ``ccl-embed train FOLDER --from default``, one run per seed;
+- ``fine-tuned + replay``: the same with ``--replay CORPUS`` (our own corpus, ``--corpus``);
 
 all scored on the folder's ``test`` split through the runtime (MAP, R@1, R@10, each a mean of both
 directions). The targets of "Train on your own data" are checked on the means over seeds.
 
-Forgetting: each folder's seed-0 fine-tuned model is scored on our own corpus's ``test`` split and
-held-out ``style`` split (``--corpus``), beside the shipped model.
+Forgetting: each folder's seed-0 fine-tuned models (with and without replay) are scored on our own
+corpus's ``test`` split and held-out ``style`` split (``--corpus``), beside the shipped model.
 
 Cost: one fine-tune of ``--timed`` is re-run in a child process with an empty feature cache, so
 its wall time includes feature extraction, and its peak RSS is the child's.
@@ -47,6 +48,8 @@ RESULT = "train_folders"
 R1_SLACK = 0.02
 """Fine-tuned mean R@1 may be this much below the better of shipped and scratch (the issue's target)."""
 FORGETTING_SPLITS = ("test", "style")
+REPLAYED = "fine-tuned + replay"
+"""``--from default --replay CORPUS``: as many pairs of our corpus's train split as the folder trains on."""
 
 
 def summary(scores: RetrievalScores) -> dict[str, float]:
@@ -96,18 +99,21 @@ def measure(args: argparse.Namespace) -> None:
             root = folder(name)
             data = read_training_folder(root)
             test = data.split("test")
-            rows: dict[str, Any] = {"shipped": summary(evaluate_model("default", test)), "scratch": [], "fine-tuned": []}
+            rows: dict[str, Any] = {"shipped": summary(evaluate_model("default", test))}
             print(f"{name}: shipped {rows['shipped']}", flush=True)
+            runs: list[tuple[str, str | None, Path | None]] = [("scratch", None, None), ("fine-tuned", "default", None)]
+            if own is not None:
+                runs.append((REPLAYED, "default", args.corpus))
             for seed in args.seeds:
-                for kind, base in (("scratch", None), ("fine-tuned", "default")):
+                for kind, base, replay in runs:
                     out = Path(work) / f"{name}-{kind}-{seed}"
-                    result = fine_tune(root, out, base=base, seed=seed)
-                    rows[kind].append({"seed": seed, **summary(result.test), "seconds": round(result.seconds, 1)})
+                    result = fine_tune(root, out, base=base, seed=seed, replay=replay)
+                    rows.setdefault(kind, []).append({"seed": seed, **summary(result.test), "seconds": round(result.seconds, 1)})
                     print(f"{name}: {kind} seed {seed} {rows[kind][-1]}", flush=True)
-                    if kind == "fine-tuned" and seed == args.seeds[0] and own is not None:
-                        forgetting[name] = {s: summary(evaluate_model(out, own.split(s))) for s in FORGETTING_SPLITS}
-                        print(f"our corpus, fine-tuned on {name}:", forgetting[name], flush=True)
-            means = {"shipped": rows["shipped"], "scratch": mean(rows["scratch"]), "fine-tuned": mean(rows["fine-tuned"])}
+                    if base is not None and seed == args.seeds[0] and own is not None:
+                        forgetting[f"{kind} on {name}"] = {s: summary(evaluate_model(out, own.split(s))) for s in FORGETTING_SPLITS}
+                        print(f"our corpus, {kind} on {name}:", forgetting[f"{kind} on {name}"], flush=True)
+            means = {"shipped": rows["shipped"], **{kind: mean(rows[kind]) for kind, _, _ in runs}}
             folders[name] = {"source": FOLDERS[name].to_dict(), "pairs": data.splits, "test": rows, "means": means,
                              "targets": targets(means["shipped"], means["scratch"], means["fine-tuned"])}
             print(f"{name}: means {means}; targets {folders[name]['targets']}", flush=True)
@@ -137,7 +143,10 @@ def table() -> None:
     for name, f in record["folders"].items():
         p = f["pairs"]
         for kind, label in (("shipped", "shipped model, no training"), ("scratch", "`ccl-embed train FOLDER`"),
-                            ("fine-tuned", "`ccl-embed train FOLDER --from default`")):
+                            ("fine-tuned", "`ccl-embed train FOLDER --from default`"),
+                            (REPLAYED, "`... --from default --replay CORPUS`")):
+            if kind not in f["means"]:
+                continue
             m = f["means"][kind]
             first = f"{name} ({p.get('train', 0)} / {p.get('val', 0)} / {p.get('test', 0)})" if kind == "shipped" else ""
             lines.append(f"| {first} | {label} | {m['map']:.3f} | {m['r1']:.3f} | {m['r10']:.3f} |")
@@ -150,11 +159,11 @@ def table() -> None:
     forgetting = record.get("forgetting")
     if forgetting:
         lines += ["", f"Forgetting: our own corpus's held-out splits ({', '.join(forgetting['splits'])}), "
-                  "shipped model against each folder's seed-0 fine-tune (MAP / R@1 / R@10):", "",
+                  "shipped model against each folder's seed-0 fine-tunes, with and without replay (MAP / R@1 / R@10):", "",
                   "| model | " + " | ".join(forgetting["splits"]) + " |", "|---|" + "---|" * len(forgetting["splits"])]
         for model, scores in forgetting["scores"].items():
             cells = [f"{scores[s]['map']:.3f} / {scores[s]['r1']:.3f} / {scores[s]['r10']:.3f}" for s in forgetting["splits"]]
-            label = "shipped model" if model == "shipped" else f"fine-tuned on {model}"
+            label = "shipped model" if model == "shipped" else model
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
     c = record["cost"]
     lines += ["", f"Cost: `{c['command']}` took {c['wall_seconds']:.0f} s wall, feature extraction included, "

@@ -47,15 +47,18 @@ def _base_network(base: str | Path) -> tuple[Any, Path]:
     return (load_model(folder) if (folder / WEIGHTS_FILE).is_file() else read_back(folder)), folder
 
 
-def _licences(base_folder: Path | None, folder: Path, out: Path) -> dict[str, str]:
+def _licences(base_folder: Path | None, folder: Path, out: Path, replay: Path | None) -> dict[str, str]:
     """The licences of a trained folder: the base's (its ``LICENSES.md`` copied beside), or the
-    recipe's parts for a model trained from scratch, and the user's folder as training data."""
+    recipe's parts for a model trained from scratch, and the user's folder (and a replayed
+    corpus) as training data."""
     import shutil
 
     from ccl_embed.runtime.manifest import read_manifest
     from ccl_embed.train.recipe import read_recipe
 
     yours = f"{folder.name}: your own data, under its own licence"
+    if replay is not None:
+        yours += f"; replayed pairs from {replay.name}, under theirs (its SOURCES.json, where it has one)"
     if base_folder is None:
         parts = dict(read_recipe()["release"].get("licences") or {})
         return {**{k: v for k, v in parts.items() if k != "training data"}, "training data": yours}
@@ -135,6 +138,6 @@ def fine_tune(
     key = "test" if fit_on == "train" else "test_seen_in_training"
     write_manifest(out, replace(manifest, metrics={key: scores_record(scores, missing)},
                                 calibration=calibrate_model(out, [val]) if val.pairs else manifest.calibration,
-                                licences=_licences(base_folder, Path(folder), out)))
+                                licences=_licences(base_folder, Path(folder), out, None if replay is None else Path(replay))))
     return FineTuned(out, scores, trained.val, counts, tuple(corpus.skipped) + tuple(features.problems),
                      time.perf_counter() - started, missing)

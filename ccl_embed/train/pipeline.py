@@ -277,9 +277,8 @@ def evaluate(
         MissingDependencyError: When the ``train`` extra is missing.
     """
     require_training()
-    from ccl_embed.train.folder_data import read_training_folder
-
     from ccl_embed.evaluation import map_missing
+    from ccl_embed.train.folder_data import read_training_folder
 
     data = read_training_folder(corpus)
     missing = map_missing(data.split(split).pairs)

@@ -60,6 +60,7 @@ def test_fine_tune_twice_then_ingest_and_find(tmp_path, tiny_model, tiny_corpus,
                                  "--replay", str(tiny_corpus)])
     assert result.exit_code == 0, result.output
     assert "replayed " in result.stdout
+    assert "replayed pairs from corpus" in json.loads((second / "manifest.json").read_text())["licences"]["fine-tuning data"]
     trained = json.loads((second / "config.json").read_text())["config"]
     schedule = fine_tune_changes()  # the recipe's fine-tune schedule: stage 2 learns the folder
     assert schedule["stage1_epochs"] == 0 and schedule["fusion_epochs"] == 0
