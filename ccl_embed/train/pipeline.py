@@ -281,7 +281,7 @@ def evaluate(
     from ccl_embed.train.folder_data import read_training_folder
 
     data = read_training_folder(corpus)
-    missing = map_missing(data.split(split).pairs)
+    missing = map_missing([p for p in data.pairs if p.split == split])
     if model is not None and _exported(model):  # through the runtime, as it serves
         from ccl_embed.evaluation import evaluate_model
 
