@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,6 +155,21 @@ class Embedder:
             return item
         img = self._decode(item)
         return PreparedImage(self._preprocess(img))
+
+    def backbone_outputs(self, images: Sequence[ImageInput]) -> tuple[np.ndarray, np.ndarray]:
+        """The image backbone's feature map and ImageNet logits for a batch, before the head: what
+        training on this model's own features reads (``ccl-embed train --from``).
+
+        Raises:
+            ImageError: When an image cannot be decoded.
+        """
+        pixels = np.stack([self.prepare_image(im).pixels for im in images])
+        fmap, logits = self._session(IMAGE_BACKBONE).run(None, {"pixels": pixels})
+        return fmap, logits
+
+    def backbone_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """The text backbone's vectors, before the head (see :meth:`backbone_outputs`)."""
+        return self._text_vectors(list(texts))
 
     def embed_images(self, images: Iterable[ImageInput], batch_size: int = 32) -> Iterator[Embedded]:
         """Embed images (paths, PIL images or prepared images), in order, one result per input.

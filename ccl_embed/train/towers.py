@@ -155,18 +155,14 @@ class _FolderImageTower:
         self.towers, self.id = towers, towers.image_id
 
     def encode(self, images: Sequence[Image.Image]) -> dict[str, np.ndarray]:
-        from ccl_embed.runtime.manifest import IMAGE_BACKBONE
-
-        emb = self.towers._embedder
-        pixels = np.stack([emb.prepare_image(im).pixels for im in images])
-        fmap, logits = emb._session(IMAGE_BACKBONE).run(None, {"pixels": pixels})
+        fmap, logits = self.towers._embedder.backbone_outputs(images)
         return image_features(fmap, logits, self.towers.regions)
 
 
 class _FolderTextTower:
     def __init__(self, towers: FolderTowers) -> None:
         self.towers, self.id = towers, towers.text_id
-        self.dim = int(towers._embedder._text_vectors(["a"]).shape[1])
+        self.dim = int(towers._embedder.backbone_texts(["a"]).shape[1])
 
     def encode(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
-        return {"vec": self.towers._embedder._text_vectors(list(texts))}
+        return {"vec": self.towers._embedder.backbone_texts(texts)}

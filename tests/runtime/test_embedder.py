@@ -42,6 +42,12 @@ def test_images_embed_to_unit_vectors_matching_the_torch_model(model_dir, images
                                                  torch.from_numpy(pool_regions(fmap))).numpy()
     cos = (ref * vecs).sum(1) / np.linalg.norm(ref, axis=1)
     assert cos.min() >= 0.9999
+    # What training on the model's own features reads: the same backbone outputs, through the runtime.
+    own_fmap, own_logits = emb.backbone_outputs(images)
+    np.testing.assert_allclose(own_fmap, fmap, atol=1e-6)
+    np.testing.assert_allclose(own_logits, logits, atol=1e-6)
+    texts = emb.backbone_texts(["a red square", "a blue circle"])
+    assert texts.shape[0] == 2 and not np.allclose(texts[0], texts[1])
 
 
 def test_a_grid_scheme_model_pools_its_own_regions_in_the_runtime(tmp_path, images):
