@@ -60,7 +60,8 @@ def serve(
     device: Device_ = "auto",
     api_key: ServeKey_ = None,
     cors_origin: Annotated[Optional[list[str]], typer.Option("--cors-origin", help="A browser origin allowed to call the API (repeatable; CORS is off without one).")] = None,
-    ingest_under: Annotated[Optional[list[Path]], typer.Option("--ingest-under", help="Accept ingests only of folders inside this one (repeatable; default: any folder this user can read).")] = None,
+    allowed_host: Annotated[Optional[list[str]], typer.Option("--allowed-host", help="Another name this server answers to (repeatable; localhost, 127.0.0.1, [::1] and --host always are).")] = None,
+    ingest_under: Annotated[Optional[list[Path]], typer.Option("--ingest-under", help="Accept ingests only of folders inside this one, from any local client (repeatable; default: any folder, from the user's own tools only).")] = None,
 ) -> None:
     """Hold a store and serve it: an HTTP API, a web page at /, and routing for the CLI.
 
@@ -80,7 +81,7 @@ def serve(
 
         try:
             run(service, host=host, port=port, api_key=api_key, cors_origins=tuple(cors_origin or ()),
-                on_ready=ready, holding=holding)
+                allowed_hosts=tuple(allowed_host or ()), on_ready=ready, holding=holding)
         except KeyboardInterrupt:  # uvicorn shuts down gracefully, then passes the signal on: a normal stop
             pass
     except (CCLEmbedError, ValueError, OSError) as e:
@@ -97,23 +98,25 @@ def mcp(
     collection: Collection_ = "ccl-embed",
     model: Model_ = "default",
     device: Device_ = "auto",
+    ingest_under: Annotated[Optional[list[Path]], typer.Option("--ingest-under", help="A folder the agent may ingest, with its subfolders (repeatable; none: ingest_folder refuses every folder).")] = None,
 ) -> None:
     """An MCP server over stdio with image tools: search_images, search_texts, find_similar, ingest_folder.
 
     When `ccl-embed serve` holds the store, the tools go through it; otherwise this process holds it.
     """
+    fence = tuple(ingest_under or ())
     from ccl_embed.serve.mcp import build
 
     try:
         options = _options(store, url, qdrant_api_key, grpc)
         server = served(options, model, quiet=True)
         if server is not None:
-            build(server, collection).run("stdio")
+            build(server, collection, fence).run("stdio")
             return
         # No HTTP here, so no record for the CLI to route through: it waits for the collections instead.
-        _, service = _service(options, model, device, collection, hold=False)
+        _, service = _service(options, model, device, collection, list(fence) or None, hold=False)
         try:
-            build(service, collection).run("stdio")
+            build(service, collection, fence).run("stdio")
         finally:
             service.close()
     except (CCLEmbedError, ValueError, OSError) as e:

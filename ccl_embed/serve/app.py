@@ -10,6 +10,12 @@ The contract (docs/serve.md):
 - ``GET /api/items/{id}/thumbnail``;
 - ``GET /openapi.json``; ``GET /`` is the web page, its files shipped in the package.
 
+Every request must name one of the server's own hosts (``Host``: ``localhost``, ``127.0.0.1``,
+``[::1]`` and the names it was given), which stops DNS rebinding; a state-changing request (any
+method but GET and HEAD) from a browser page of another origin is refused; an ingest needs the
+server's ingest token (``X-Ingest-Token``, from the store's record, which only the user can read)
+or its API key, unless the folder lies under an ``--ingest-under`` folder. docs/serve.md has the table.
+
 Every error is JSON ``{"error": "one line"}``. (No ``from __future__ import annotations`` here:
 FastAPI reads the endpoints' annotations, which name types imported inside :func:`create_app`.) With an API key, every ``/api`` call must carry it
 (``Authorization: Bearer KEY`` or ``X-API-Key: KEY``).
@@ -56,17 +62,89 @@ class _BodyLimit:
         return await self.app(scope, counted, send)
 
 
-async def _too_large(send: Any, limit: int) -> None:
+async def _refuse(send: Any, status: int, message: str) -> None:
     import json
 
-    body = json.dumps({"error": f"the request body is over the limit of {limit:,} bytes"}).encode()
-    await send({"type": "http.response.start", "status": 413,
+    body = json.dumps({"error": one_line(message, 400)}).encode()
+    await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
 
 
+async def _too_large(send: Any, limit: int) -> None:
+    await _refuse(send, 413, f"the request body is over the limit of {limit:,} bytes")
+
+
+LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
+"""The names every server answers to: this machine's own."""
+SAFE_METHODS = ("GET", "HEAD")
+
+
+def split_host(header: str) -> tuple[str, int | None]:
+    """``Host`` as (name, port): ``localhost:8700`` -> (``localhost``, 8700), ``[::1]:80`` -> (``::1``, 80).
+
+    Raises:
+        ValueError: For a header that is not a host name with an optional port.
+    """
+    name, port = header, ""
+    if header.startswith("["):
+        name, sep, rest = header[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise ValueError(header)
+        port = rest[1:]
+    elif header.count(":") == 1:
+        name, port = header.split(":")
+    elif ":" in header:
+        raise ValueError(header)
+    if not name or (port and not port.isdigit()):
+        raise ValueError(header)
+    return name.lower().rstrip("."), int(port) if port else None
+
+
+class _Guard:
+    """Refuse what a web page could do to a server on this machine: a ``Host`` that is not one of
+    the server's names (a page whose name was rebound to 127.0.0.1), and a state-changing request
+    carrying an ``Origin`` that is not the server's own or a ``--cors-origin``."""
+
+    def __init__(self, app: Any, names: tuple[str, ...], port: int | None, origins: tuple[str, ...]) -> None:
+        self.app, self.names, self.port, self.origins = app, names, port, origins
+
+    def origin_ok(self, origin: str) -> bool:
+        if origin in self.origins:
+            return True
+        scheme, sep, rest = origin.partition("://")
+        if scheme not in ("http", "https") or not sep:
+            return False
+        try:
+            name, port = split_host(rest)
+        except ValueError:
+            return False
+        return name in self.names and (self.port is None or port == self.port)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
+        host = headers.get("host", "")
+        try:
+            name, port = split_host(host)
+        except ValueError:
+            name, port = "", None
+        if name not in self.names or (port is not None and self.port is not None and port != self.port):
+            shown = ", ".join(f"[{n}]" if ":" in n else n for n in self.names)
+            return await _refuse(send, 403, f"Host {host[:100]!r} is not one of this server's names ({shown}"
+                                            f"{f', port {self.port}' if self.port else ''}); a name of its own is "
+                                            "added with --allowed-host")
+        origin = headers.get("origin")
+        if scope["method"] not in SAFE_METHODS and origin is not None and not self.origin_ok(origin):
+            return await _refuse(send, 403, f"Origin {origin[:100]!r} may not change this server's store: only its own "
+                                            "pages may (another origin is allowed with --cors-origin)")
+        return await self.app(scope, receive, send)
+
+
 def create_app(service: Service, *, api_key: str | None = None, cors_origins: tuple[str, ...] = (),
-               max_upload_bytes: int = MAX_UPLOAD_BYTES) -> Any:
+               max_upload_bytes: int = MAX_UPLOAD_BYTES, hosts: tuple[str, ...] = (), port: int | None = None,
+               ingest_token: str | None = None) -> Any:
     """The ASGI app of a service.
 
     Args:
@@ -74,6 +152,10 @@ def create_app(service: Service, *, api_key: str | None = None, cors_origins: tu
         api_key: When given, every ``/api`` call must carry it.
         cors_origins: Origins allowed to call the API from a browser (none by default: CORS off).
         max_upload_bytes: The largest query image accepted.
+        hosts: Names the server answers to besides :data:`LOCAL_NAMES` (its ``--host``, ``--allowed-host``).
+        port: The port it listens on (None: any port in ``Host`` is accepted).
+        ingest_token: The secret an ingest must carry (``X-Ingest-Token``) unless it carries the API
+            key or names a folder under the service's ``ingest_under``; None: only those.
 
     Raises:
         MissingDependencyError: Without the ``serve`` extra (the message names the pip command).
@@ -90,11 +172,14 @@ def create_app(service: Service, *, api_key: str | None = None, cors_origins: tu
     app = fastapi.FastAPI(title="ccl-embed", version=__version__, docs_url=None, redoc_url=None,
                           description="CCL image-text search over one store (docs/serve.md).")
     app.add_middleware(_BodyLimit, limit=max_upload_bytes + BODY_SLACK)
+    names = tuple(dict.fromkeys([*LOCAL_NAMES, *(h.lower().strip("[]").rstrip(".") for h in hosts)]))
     if cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "X-API-Key", "Content-Type"])
+
+    app.add_middleware(_Guard, names=names, port=port, origins=tuple(cors_origins))  # outermost: checked first
 
     def error(status: int, message: str) -> Any:
         return JSONResponse({"error": one_line(message, 400)}, status_code=status)
@@ -129,6 +214,18 @@ def create_app(service: Service, *, api_key: str | None = None, cors_origins: tu
         if not hmac.compare_digest(given.encode(), api_key.encode()):
             raise StarletteHTTPException(401, "this server needs its API key: send Authorization: Bearer KEY")
 
+    def may_ingest(request: Request, path: str, follow_links_outside: bool) -> None:
+        """An ingest carries the API key (checked for every call), or the ingest token, or names a
+        folder under the service's fence (and stays inside it); anything else could be any local
+        process or web page."""
+        if api_key is not None or (service.fenced(path) and not follow_links_outside):
+            return
+        given = request.headers.get("x-ingest-token") or ""
+        if ingest_token is None or not hmac.compare_digest(given.encode(), ingest_token.encode()):
+            raise StarletteHTTPException(403, "an ingest needs this server's ingest token (X-Ingest-Token, in the "
+                                              "store's serve record, which ccl-embed and ccl_embed.connect() read), "
+                                              "or a folder under --ingest-under")
+
     api = [Depends(authorised)]
     Limit = Annotated[int, Query(ge=1, le=1000, description="How many hits.")]
     Modality = Annotated[str | None, Query(pattern="^(image|text)$", description="Only image or only text hits.")]
@@ -162,7 +259,7 @@ def create_app(service: Service, *, api_key: str | None = None, cors_origins: tu
                     filters)
 
     @app.post("/api/ingest", dependencies=api, status_code=202)
-    def start_ingest(body: dict[str, Any]) -> dict[str, Any]:
+    def start_ingest(body: dict[str, Any], request: Request) -> dict[str, Any]:
         """Start an ingest of a folder on the server's machine; poll ``/api/ingest/{id}``."""
         known = {"path", "collection", "prune", "root", "batch_size", "follow_links_outside"}
         unknown = sorted(set(body) - known)
@@ -177,6 +274,7 @@ def create_app(service: Service, *, api_key: str | None = None, cors_origins: tu
         batch = body.get("batch_size", 32)
         if not isinstance(batch, int) or isinstance(batch, bool):
             raise CCLEmbedError(f"batch_size={batch!r}: give a positive whole number")
+        may_ingest(request, body["path"], flags["follow_links_outside"])
         job = service.start_ingest(body["path"], collection=body.get("collection"), root=body.get("root"),
                                    batch_size=batch, **flags)
         return job.to_dict()

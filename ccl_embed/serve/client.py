@@ -61,12 +61,14 @@ class Client:
         api_key: Its API key (default ``$CCL_EMBED_API_KEY``); never printed.
         collection: The collection calls use when they name none (default: the server's).
         timeout: Seconds to wait for one answer.
+        token: The server's ingest token (from the store's serve record); never printed.
     """
 
     def __init__(self, url: str, api_key: str | None = None, *, collection: str | None = None,
-                 timeout: float = 120.0) -> None:
+                 timeout: float = 120.0, token: str | None = None) -> None:
         self.url = url.rstrip("/")
         self._key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
+        self._token = token
         self.collection = collection
         self.timeout = timeout
 
@@ -85,6 +87,8 @@ class Client:
             request.add_header("Content-Type", content_type)
         if self._key:
             request.add_header("Authorization", f"Bearer {self._key}")
+        if self._token:
+            request.add_header("X-Ingest-Token", self._token)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 return response.read(), response.headers.get("Content-Type", "")
@@ -222,7 +226,7 @@ def served_client(options: StoreOptions, model: str | os.PathLike[str] | None = 
         return None
     if record.auth and not os.environ.get(API_KEY_ENV):
         raise CCLEmbedError(f"the store is served at {record.url}, which needs its API key: set {API_KEY_ENV}")
-    client = connect(record.url)
+    client = connect(record.url, token=record.token)
     if model is not None and str(model) != "default":
         served = client.health()["model"]
         if str(model) not in (served, Path(model).name):
@@ -235,7 +239,8 @@ def _quoted(name: str) -> str:
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)[:100] or "upload"
 
 
-def connect(url: str, api_key: str | None = None, *, collection: str | None = None, timeout: float = 120.0) -> Client:
+def connect(url: str, api_key: str | None = None, *, collection: str | None = None, timeout: float = 120.0,
+            token: str | None = None) -> Client:
     """A client of a ``ccl-embed serve`` process; nothing is sent until the first call.
 
     Args:
@@ -243,6 +248,8 @@ def connect(url: str, api_key: str | None = None, *, collection: str | None = No
         api_key: Its API key (default ``$CCL_EMBED_API_KEY``).
         collection: The collection calls use when they name none (default: the server's).
         timeout: Seconds to wait for one answer.
+        token: The server's ingest token (default: the one a server at ``url`` run by this user
+            left for its own tools, readable by this user alone); searches need none.
 
     Raises:
         CCLEmbedError: When the URL is not http(s).
@@ -250,4 +257,8 @@ def connect(url: str, api_key: str | None = None, *, collection: str | None = No
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise CCLEmbedError(f"url {url!r}: give the server's http:// or https:// address, for example http://127.0.0.1:8700")
-    return Client(url, api_key, collection=collection, timeout=timeout)
+    if token is None:
+        from ccl_embed.store.record import token_for
+
+        token = token_for(url)
+    return Client(url, api_key, collection=collection, timeout=timeout, token=token)

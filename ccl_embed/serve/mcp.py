@@ -44,8 +44,30 @@ def _limit(limit: int) -> int:
     return limit
 
 
-def build(backend: Backend, collection: str | None = None) -> Any:
+def allowed_folder(path: str, ingest_under: tuple[Path, ...]) -> Path:
+    """The folder an agent asked to ingest, resolved, when it lies under a folder the user named
+    at start; otherwise an error that names them.
+
+    Raises:
+        CCLEmbedError: For any other folder, or for every folder when none was named.
+    """
+    if not ingest_under:
+        raise CCLEmbedError("ingest_folder is off: the user allows folders by starting `ccl-embed mcp --ingest-under FOLDER`")
+    folder = Path(path).expanduser().resolve()
+    if not any(folder.is_relative_to(top) for top in ingest_under):
+        raise CCLEmbedError(f"path {path!r} is outside the folders the user allowed: {', '.join(map(str, ingest_under))}")
+    return folder
+
+
+def build(backend: Backend, collection: str | None = None, ingest_under: tuple[str | Path, ...] = ()) -> Any:
     """The MCP server (a ``FastMCP``) of a backend; run it with ``.run("stdio")``.
+
+    Args:
+        backend: A local service or a client of the server that holds the store.
+        collection: The collection the tools use.
+        ingest_under: The folders ``ingest_folder`` may read (and their subfolders), named by the
+            user when the server starts; none: the tool refuses every folder. An agent cannot widen
+            them, and the tool's description lists them.
 
     Raises:
         MissingDependencyError: Without the ``mcp`` package (the ``serve`` extra).
@@ -89,10 +111,14 @@ def build(backend: Backend, collection: str | None = None) -> Any:
                                        modality="image")
         return await asyncio.to_thread(images_of, hits)
 
-    @server.tool(structured_output=False)
+    fence = tuple(Path(p).expanduser().resolve() for p in ingest_under)
+    where = (f"Allowed folders (and their subfolders): {', '.join(map(str, fence))}." if fence
+             else "No folder is allowed: the user starts `ccl-embed mcp --ingest-under FOLDER` to allow one.")
+
+    @server.tool(structured_output=False, description="Add every image and text under a folder on this machine to "
+                 f"the collection (a re-run adds only what changed). {where}")
     async def ingest_folder(path: str) -> str:
-        """Add every image and text under a folder on this machine to the collection (a re-run adds only what changed)."""
-        folder = Path(path).expanduser().resolve()
+        folder = allowed_folder(path, fence)
         summary = await asyncio.to_thread(backend.ingest, str(folder), collection=collection)
         problems = [f"skipped {s['path']}: {s['reason']}" for s in summary["skipped"]]
         problems += [f"failed {s['path']}: {s['reason']}" for s in summary["failed"]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import secrets
 import socket
 import threading
 import time
@@ -65,8 +66,9 @@ def url_of(sock: socket.socket) -> str:
 
 
 def run(service: Service, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, api_key: str | None = None,
-        cors_origins: tuple[str, ...] = (), on_ready: Callable[[str], Any] | None = None,
-        holding: Holding | None = None, stop: threading.Event | None = None) -> None:
+        cors_origins: tuple[str, ...] = (), allowed_hosts: tuple[str, ...] = (),
+        on_ready: Callable[[str], Any] | None = None, holding: Holding | None = None,
+        stop: threading.Event | None = None) -> None:
     """Serve until SIGINT or SIGTERM, then interrupt a running ingest (what it stored is kept),
     close the store and remove the record.
 
@@ -76,6 +78,8 @@ def run(service: Service, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
         port: The port (0: any free one).
         api_key: The key every API call must carry.
         cors_origins: Browser origins allowed to call the API.
+        allowed_hosts: Names the server answers to besides this machine's own and ``host``
+            (``Host`` is checked on every request).
         on_ready: Called with the URL once the server answers.
         holding: The claim on an embedded store, taken before the model was loaded (published once
             the server answers, released at the end).
@@ -94,7 +98,10 @@ def run(service: Service, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
             stack.callback(holding.release)
         sock = stack.enter_context(bind(host, port))
         url = url_of(sock)
-        app = create_app(service, api_key=api_key, cors_origins=cors_origins)
+        token = secrets.token_urlsafe(32)  # this run's ingest token: in the record, which only the user reads
+        names = tuple(h for h in (host, *allowed_hosts) if h not in ("0.0.0.0", "::"))
+        app = create_app(service, api_key=api_key, cors_origins=cors_origins, hosts=names,
+                         port=sock.getsockname()[1], ingest_token=token)
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                                                timeout_graceful_shutdown=10))
 
@@ -103,7 +110,7 @@ def run(service: Service, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
                 time.sleep(0.02)
             if server.started:
                 if holding is not None:
-                    holding.publish(url, auth=api_key is not None)
+                    holding.publish(url, auth=api_key is not None, token=token)
                 if on_ready is not None:
                     on_ready(url)
             if stop is not None:

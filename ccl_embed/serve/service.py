@@ -226,6 +226,11 @@ class Service:
             raise NotFound(f"path {str(path)!r}: no such folder on the server's machine")
         return folder
 
+    def fenced(self, path: str | os.PathLike[str]) -> bool:
+        """Whether ``path`` lies under one of the folders named with ``ingest_under`` (links resolved)."""
+        raw = Path(path).expanduser()
+        return raw.is_absolute() and any(raw.resolve().is_relative_to(top) for top in self.ingest_under)
+
     def start_ingest(self, path: str | os.PathLike[str], *, collection: str | None = None, prune: bool = False,
                      root: str | None = None, batch_size: int = 32, follow_links_outside: bool = False) -> Job:
         """Queue an ingest; jobs run one at a time, in order, while searches go on.

@@ -10,6 +10,7 @@ library only: the CLI reads it without the ``serve`` extra.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -36,6 +37,8 @@ class ServeRecord:
         version: The ccl-embed version it runs.
         auth: Whether it asks for an API key (the key itself is never written).
         started: When it started (Unix time).
+        token: The ingest token, a random secret of this run: the user's own processes read it
+            here (the file is the user's alone, mode 0600) and send it to ingest.
     """
 
     url: str
@@ -43,6 +46,7 @@ class ServeRecord:
     version: str
     auth: bool = False
     started: float = 0.0
+    token: str | None = None
 
 
 def _try_lock(path: Path) -> IO[str] | None:
@@ -71,22 +75,27 @@ class Holding:
             raise CCLEmbedError(f"the store {store} is already served{where}; stop that server, or use it "
                                 "(ccl-embed search and ingest go through it)")
         self._handle: IO[str] | None = handle
+        self._by_url: Path | None = None
         (store / RECORD_FILE).unlink(missing_ok=True)  # a dead server's
 
-    def publish(self, url: str, auth: bool) -> ServeRecord:
-        """Write the record: from now on the CLI routes through ``url``."""
+    def publish(self, url: str, auth: bool, token: str | None = None) -> ServeRecord:
+        """Write the record, readable by this user alone (it holds the ingest ``token``): from now
+        on the CLI routes through ``url``."""
         from ccl_embed._version import __version__
 
-        record = ServeRecord(url=url, pid=os.getpid(), version=__version__, auth=auth, started=time.time())
-        tmp = self.store / (RECORD_FILE + ".tmp")
-        tmp.write_text(json.dumps(asdict(record)))
-        os.replace(tmp, self.store / RECORD_FILE)
+        record = ServeRecord(url=url, pid=os.getpid(), version=__version__, auth=auth, started=time.time(), token=token)
+        _write_private(self.store / RECORD_FILE, asdict(record))
+        if token is not None:  # for ccl_embed.connect(url), which knows the URL and not the store
+            self._by_url = _url_file(url)
+            _write_private(self._by_url, {"url": url, "token": token, "pid": record.pid})
         return record
 
     def release(self) -> None:
         """Remove the record and let go of the lock (twice is harmless)."""
         if self._handle is not None:
             (self.store / RECORD_FILE).unlink(missing_ok=True)
+            if self._by_url is not None:
+                self._by_url.unlink(missing_ok=True)
             self._handle.close()
             self._handle = None
 
@@ -97,12 +106,40 @@ class Holding:
         self.release()
 
 
+def _write_private(path: Path, data: dict[str, object]) -> None:
+    """Write JSON that only this user may read (mode 0600, in a 0700 folder when it makes one), atomically."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps(data))
+    os.replace(tmp, path)
+
+
+def _url_file(url: str) -> Path:
+    """Where a running server's ingest token is kept by its URL: ``<cache>/servers/``."""
+    from ccl_embed.paths import cache_dir
+
+    return cache_dir() / "servers" / (hashlib.sha256(url.rstrip("/").encode()).hexdigest()[:20] + ".json")
+
+
+def token_for(url: str) -> str | None:
+    """The ingest token of the server running at ``url`` under this user, or None."""
+    try:
+        data = json.loads(_url_file(url).read_text())
+        return str(data["token"]) if data.get("url", "").rstrip("/") == url.rstrip("/") else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
 def read_record(store: Path) -> ServeRecord | None:
     """The record as written, or None when there is none or it cannot be read."""
     try:
         data = json.loads((store / RECORD_FILE).read_text())
         return ServeRecord(url=str(data["url"]), pid=int(data["pid"]), version=str(data.get("version", "")),
-                           auth=bool(data.get("auth", False)), started=float(data.get("started", 0.0)))
+                           auth=bool(data.get("auth", False)), started=float(data.get("started", 0.0)),
+                           token=str(data["token"]) if data.get("token") else None)
     except (OSError, ValueError, KeyError, TypeError):
         return None
 

@@ -16,6 +16,12 @@ from tests.conftest import make_folder
 pytest.importorskip("fastapi", reason="the serve extra is not installed")
 
 
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    """Servers started here leave their ingest tokens in the test's cache, never the user's."""
+    monkeypatch.setenv("CCL_EMBED_CACHE", str(tmp_path / "cache"))
+
+
 @pytest.fixture()
 def folder(tmp_path) -> Path:
     return make_folder(tmp_path / "f")

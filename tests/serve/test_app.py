@@ -13,9 +13,17 @@ from tests.conftest import draw
 testclient = pytest.importorskip("fastapi.testclient")
 
 
+TOKEN = "this-runs-ingest-token"
+
+
+def local(app, **kwargs):
+    """A test client that calls as the user's own tools do: to 127.0.0.1."""
+    return testclient.TestClient(app, base_url="http://127.0.0.1", **kwargs)
+
+
 @pytest.fixture()
 def client(service):
-    with testclient.TestClient(create_app(service)) as c:
+    with local(create_app(service, ingest_token=TOKEN), headers={"X-Ingest-Token": TOKEN}) as c:
         yield c
 
 
@@ -52,7 +60,7 @@ def test_search_by_an_uploaded_image(client):
 
 
 def test_uploads_over_the_limit_are_refused(service):
-    with testclient.TestClient(create_app(service, max_upload_bytes=100)) as c:
+    with local(create_app(service, max_upload_bytes=100)) as c:
         r = c.post("/api/search", files={"image": ("q.png", _png(), "image/png")})
         assert r.status_code == 400 and "over the limit of 100" in r.json()["error"]
         # A body far over the limit is refused as it arrives, by its length or by counting.
@@ -118,7 +126,7 @@ def test_thumbnail_of_a_stored_image(client, service):
 
 
 def test_the_api_key_is_checked_on_every_api_call(service):
-    with testclient.TestClient(create_app(service, api_key="s3cret")) as c:
+    with local(create_app(service, api_key="s3cret")) as c:
         assert c.get("/healthz").status_code == 200
         for r in (c.get("/api/search", params={"q": "x"}), c.get("/api/collections"),
                   c.post("/api/ingest", json={"path": "/tmp"}), c.get("/api/ingest/x"),
@@ -130,9 +138,9 @@ def test_the_api_key_is_checked_on_every_api_call(service):
 
 def test_cors_is_off_unless_asked(service):
     origin = {"Origin": "http://elsewhere.example"}
-    with testclient.TestClient(create_app(service)) as c:
+    with local(create_app(service)) as c:
         assert "access-control-allow-origin" not in c.get("/api/collections", headers=origin).headers
-    with testclient.TestClient(create_app(service, cors_origins=("http://elsewhere.example",))) as c:
+    with local(create_app(service, cors_origins=("http://elsewhere.example",))) as c:
         r = c.get("/api/collections", headers=origin)
         assert r.headers["access-control-allow-origin"] == "http://elsewhere.example"
 
@@ -144,3 +152,70 @@ def test_the_page_and_its_files_ship_in_the_package(client):
     for name in ("app.js", "style.css"):
         r = client.get(f"/static/{name}")
         assert r.status_code == 200 and "https://" not in r.text  # no CDN
+
+
+@pytest.mark.parametrize("host", ["evil.example", "localhost.evil.example", "127.0.0.1.nip.io", "127.0.0.1:8701",
+                                  "localhost:8700@evil.example", "", "[::1", "a:b:c"])
+def test_a_foreign_host_is_refused_on_every_path(service, host):
+    with local(create_app(service, port=8700, ingest_token=TOKEN)) as c:
+        for path in ("/", "/healthz", "/api/search?q=x", "/api/collections", "/static/app.js"):
+            r = c.get(path, headers={"Host": host})
+            assert r.status_code == 403 and "is not one of this server's names" in r.json()["error"], (path, host)
+        r = c.post("/api/ingest", json={"path": "/tmp"}, headers={"Host": host, "X-Ingest-Token": TOKEN})
+        assert r.status_code == 403 and "Host" in r.json()["error"]
+
+
+@pytest.mark.parametrize("host", ["localhost:8700", "127.0.0.1:8700", "[::1]:8700", "LOCALHOST:8700", "127.0.0.1",
+                                  "my-box.lan:8700"])
+def test_the_servers_own_names_are_answered(service, host):
+    with local(create_app(service, port=8700, hosts=("my-box.lan",))) as c:
+        for path in ("/", "/healthz", "/api/collections"):
+            assert c.get(path, headers={"Host": host}).status_code == 200, (path, host)
+
+
+def test_a_foreign_origin_may_not_change_anything(service, tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    draw("red", "ring").save(folder / "a.png")
+    with local(create_app(service, port=8700, ingest_token=TOKEN), headers={"X-Ingest-Token": TOKEN}) as c:
+        for origin in ("http://evil.example", "null", "http://127.0.0.1:9999", "http://localhost.evil.example:8700"):
+            r = c.post("/api/ingest", json={"path": str(folder), "collection": "pwn"}, headers={"Origin": origin})
+            assert r.status_code == 403 and "Origin" in r.json()["error"], origin
+            r = c.post("/api/search", files={"image": ("q.png", _png(), "image/png")}, headers={"Origin": origin})
+            assert r.status_code == 403, origin
+        assert "pwn" not in {x.name for x in service.collections()}  # a refused ingest stores nothing
+        own = c.post("/api/search", files={"image": ("q.png", _png(), "image/png")},
+                     headers={"Origin": "http://127.0.0.1:8700"})
+        assert own.status_code == 200
+        assert c.get("/api/collections", headers={"Origin": "http://evil.example"}).status_code == 200  # reads stay open
+    with local(create_app(service, port=8700, cors_origins=("http://app.example",))) as c:
+        r = c.post("/api/search", files={"image": ("q.png", _png(), "image/png")}, headers={"Origin": "http://app.example"})
+        assert r.status_code == 200
+
+
+def test_an_ingest_needs_the_token_or_the_fence(tmp_path, tiny_model):
+    from ccl_embed.serve.service import Service
+    from ccl_embed.store import StoreOptions
+
+    folder = tmp_path / "photos"
+    (folder / "inside").mkdir(parents=True)
+    draw("red", "ring").save(folder / "a.png")
+    draw("blue", "bar").save(folder / "inside" / "b.png")
+    with Service(StoreOptions(store=tmp_path / "store"), model=str(tiny_model), collection="t",
+                 ingest_under=[folder / "inside"]) as fenced, local(create_app(fenced, ingest_token=TOKEN)) as c:
+        for headers in ({}, {"X-Ingest-Token": "guess"}):
+            r = c.post("/api/ingest", json={"path": str(folder / "inside"), "follow_links_outside": True}, headers=headers)
+            assert r.status_code == 403 and "ingest token" in r.json()["error"]
+        inside = c.post("/api/ingest", json={"path": str(folder / "inside")})  # under the fence: no token needed
+        assert inside.status_code == 202
+        outside = c.post("/api/ingest", json={"path": str(folder)}, headers={"X-Ingest-Token": TOKEN})
+        assert outside.status_code == 403 and "outside the folders" in outside.json()["error"]
+    with Service(StoreOptions(store=tmp_path / "store2"), model=str(tiny_model), collection="t") as open_, \
+            local(create_app(open_, ingest_token=TOKEN)) as c:
+        refused = c.post("/api/ingest", json={"path": str(folder)})
+        assert refused.status_code == 403 and "ingest token" in refused.json()["error"] and TOKEN not in refused.text
+        assert c.post("/api/ingest", json={"path": str(folder)}, headers={"X-Ingest-Token": TOKEN}).status_code == 202
+    with Service(StoreOptions(store=tmp_path / "store3"), model=str(tiny_model), collection="t") as keyed, \
+            local(create_app(keyed, api_key="s3cret", ingest_token=TOKEN)) as c:
+        r = c.post("/api/ingest", json={"path": str(folder)}, headers={"Authorization": "Bearer s3cret"})
+        assert r.status_code == 202

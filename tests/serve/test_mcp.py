@@ -42,13 +42,19 @@ def test_image_tools_over_stdio(tmp_path, tiny_model):
         images = await session.call_tool("search_images", {"query": "a blue circle", "limit": 2})
         texts = await session.call_tool("search_texts", {"query": "a red square", "limit": 3})
         similar = await session.call_tool("find_similar", {"image_path": str(folder / "green-bar.png"), "limit": 1})
+        listed = {t.name: t.description for t in (await session.list_tools()).tools}
+        outside = await session.call_tool("ingest_folder", {"path": str(folder)})
+        climbing = await session.call_tool("ingest_folder", {"path": str(more / "..")})
         added = await session.call_tool("ingest_folder", {"path": str(more)})
         missing = await session.call_tool("find_similar", {"image_path": str(tmp_path / "nope.png")})
+        assert str(more.resolve()) in listed["ingest_folder"]  # the agent is told which folders it may add
+        for refused in (outside, climbing):
+            assert refused.isError and "outside the folders the user allowed" in refused.content[0].text
         return tools, images, texts, similar, added, missing
 
     env = {**os.environ, "CCL_EMBED_STORE": str(tmp_path / "store")}
     tools, images, texts, similar, added, missing = asyncio.run(
-        _session(["--model", str(tiny_model), "-c", "t", "--device", "cpu"], env, calls))
+        _session(["--model", str(tiny_model), "-c", "t", "--device", "cpu", "--ingest-under", str(more)], env, calls))
     assert tools == {"search_images", "search_texts", "find_similar", "ingest_folder"}
     kinds = [c.type for c in images.content]
     assert kinds == ["text", "image", "text", "image"] and not images.isError
@@ -63,3 +69,24 @@ def test_image_tools_over_stdio(tmp_path, tiny_model):
     report = added.content[0].text
     assert report.startswith("1 added, 0 unchanged, 1 skipped") and "skipped bad.png" in report and "20 points" in report
     assert missing.isError and "no such file" in missing.content[0].text
+
+
+def test_ingest_folder_is_off_unless_the_user_allows_a_folder(tmp_path, tiny_model):
+    with ccl_embed.open("t", store=tmp_path / "store", model=tiny_model, device="cpu") as index:
+        index.ingest(make_folder(tmp_path / "f"))
+        before = index.count()
+
+    fresh = tmp_path / "fresh"  # a folder never ingested: refused, it must add nothing
+    fresh.mkdir()
+    draw("yellow", "ring").save(fresh / "ring.png")
+
+    async def calls(session):
+        listed = {t.name: t.description for t in (await session.list_tools()).tools}
+        return listed, await session.call_tool("ingest_folder", {"path": str(fresh)})
+
+    env = {**os.environ, "CCL_EMBED_STORE": str(tmp_path / "store")}
+    listed, refused = asyncio.run(_session(["--model", str(tiny_model), "-c", "t", "--device", "cpu"], env, calls))
+    assert "No folder is allowed" in listed["ingest_folder"]
+    assert refused.isError and "--ingest-under" in refused.content[0].text
+    with ccl_embed.open("t", store=tmp_path / "store", model=tiny_model, device="cpu") as index:
+        assert index.count() == before  # nothing more was stored
