@@ -366,3 +366,60 @@ def test_a_held_collection_cannot_be_dropped(tmp_path, tiny_model):
         with pytest.raises(StoreError, match="in use by another ccl-embed process"):
             ccl_embed.sdk.drop("ccl-embed", store=tmp_path / "s")
         assert index.count() == 19
+
+
+# ---- names that are not UTF-8, files swapped after the walk -----------------------------------
+def test_names_that_are_not_utf8_are_stored_printed_and_found_again(tmp_path, tiny_model):
+    from ccl_embed.serve.service import Service
+    from ccl_embed.store import StoreOptions
+
+    root = tmp_path / "archive"
+    root.mkdir()
+    draw("red", "square").save(root / "plain.png")
+    (root / "plain.txt").write_text("a red square")
+    raw = os.fsencode(root)
+    odd = {b"caf\xe9.png": ("green", "bar"), b"bad\xff\xfe.png": ("blue", "ring"), b"\x80\x81.png": ("yellow", "dot")}
+    for name, (colour, shape) in odd.items():
+        draw(colour, shape).save(tmp_path / "x.png")
+        os.rename(tmp_path / "x.png", raw + b"/" + name)
+    with open(raw + b"/caf\xe9.txt", "wb") as f:
+        f.write("a green bar in a café".encode())
+    with open(raw + b"/broken\xff.png", "wb") as f:
+        f.write(b"not an image")
+    result = _ingest(root, tmp_path / "store", tiny_model, "--json", "-c", "t")
+    assert result.exit_code == 1, result.output  # the broken image is skipped; nothing stops the run
+    summary = json.loads(result.stdout.strip().splitlines()[-1])  # valid JSON
+    assert summary["added"] == 6 and [s["path"] for s in summary["skipped"]] == ["broken\\xff.png"]
+    assert "not a readable image" in summary["skipped"][0]["reason"]
+    again = _ingest(root, tmp_path / "store", tiny_model, "--json", "-c", "t")
+    assert json.loads(again.stdout.strip().splitlines()[-1])["unchanged"] == 6  # the same ids: nothing re-added
+    with Service(StoreOptions(store=tmp_path / "store"), model=str(tiny_model), device="cpu", collection="t") as s:
+        hits = {h.path: h for h in s.search("a shape", limit=20)}
+        assert {"caf\\xe9.png", "bad\\xff\\xfe.png", "\\x80\\x81.png", "caf\\xe9.txt", "plain.png"} <= set(hits)
+        assert hits["caf\\xe9.txt"].text == "a green bar in a café"
+        for shown in ("caf\\xe9.png", "bad\\xff\\xfe.png", "\\x80\\x81.png"):  # the bytes find the file again
+            assert s.thumbnail(hits[shown].id)[:2] == b"\xff\xd8"
+    shown = runner.invoke(app, ["search", "a shape", "--store", str(tmp_path / "store"), "--model", str(tiny_model),
+                                "-c", "t", "-k", "20"])
+    assert shown.exit_code == 0 and "bad\\xff\\xfe.png" in shown.stdout
+
+
+def test_a_file_swapped_after_the_walk_is_not_read(tmp_path):
+    from ccl_embed.ingest.pipeline import _hash
+    from ccl_embed.ingest.walk import find_items
+
+    root = tmp_path / "corpus"
+    root.mkdir()
+    secret = tmp_path / "secret.txt"
+    secret.write_text("outside the folder")
+    for name in ("a.txt", "b.txt"):
+        (root / name).write_text("a note")
+    found = {i.path: i for i in find_items(root).items}
+    (root / "a.txt").unlink()
+    (root / "a.txt").symlink_to(secret)  # swapped for a link out of the folder between the walk and the read
+    (tmp_path / "other.txt").write_text("another file under the same name")
+    os.replace(tmp_path / "other.txt", root / "b.txt")  # or for another file
+    with pytest.raises(OSError, match="replaced by a symbolic link after the walk; not followed"):
+        _hash(found["a.txt"])
+    with pytest.raises(OSError, match="replaced by another file after the walk"):
+        _hash(found["b.txt"])

@@ -8,6 +8,7 @@ leaves only whole points behind, and the next run completes the collection.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import uuid
@@ -20,9 +21,8 @@ import numpy as np
 
 from ccl_embed.runtime.images import ImageError, load_image
 from ccl_embed.errors import CCLEmbedError
-from ccl_embed.ingest.walk import Item, Skipped, find_items, reason_of
+from ccl_embed.ingest.walk import Item, Skipped, find_items, open_walked, reason_of
 from ccl_embed.runtime.embedder import Embedder, check_batch_size
-from ccl_embed.runtime.folder import sha256_file
 from ccl_embed.store.base import Collection, CollectionMeta, Point, StoreError
 
 MAX_TEXT_BYTES = 1 << 20
@@ -97,6 +97,8 @@ def _decode_text(data: bytes, cut: bool) -> str:
 
 
 def _os_reason(e: OSError) -> str:
+    if e.errno in (errno.ELOOP, errno.ESTALE) and e.strerror:  # swapped after the walk (open_walked says how)
+        return e.strerror
     if isinstance(e, FileNotFoundError):
         return "vanished during the ingest"
     return f"cannot be read ({e.strerror or e})"
@@ -116,7 +118,11 @@ class Prepared:
 def _hash(item: Item) -> str:
     if item.file is None:
         return hashlib.sha256((item.text or "").encode()).hexdigest()
-    return sha256_file(item.file)
+    h = hashlib.sha256()
+    with open_walked(item) as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def _load(p: Prepared, embedder: Embedder) -> Any:
@@ -127,13 +133,14 @@ def _load(p: Prepared, embedder: Embedder) -> Any:
     if item.file is None:
         return item.text
     if item.modality == "image":
-        data = item.file.read_bytes()
+        with open_walked(item) as f:
+            data = f.read()
         if hashlib.sha256(data).hexdigest() != p.sha:
             raise CCLEmbedError("changed during the ingest; run the ingest again")
         if not data:
             raise CCLEmbedError("empty file (0 bytes)")
         return embedder.prepare_image(load_image(item.file, data=data))
-    with item.file.open("rb") as f:
+    with open_walked(item) as f:
         data = f.read(MAX_TEXT_BYTES + 1)
     cut = len(data) > MAX_TEXT_BYTES
     if not cut and hashlib.sha256(data).hexdigest() != p.sha:
@@ -151,6 +158,8 @@ def _payload(p: Prepared, content: Any, meta: CollectionMeta, root: str) -> dict
     item = p.item
     payload: dict[str, Any] = {"modality": item.modality, "path": item.path, "root": root, "sha256": p.sha,
                                "model": meta.model, "model_version": meta.model_version}
+    if item.path_bytes is not None:  # a name that is not UTF-8: "path" is its printable form
+        payload["path_bytes"] = item.path_bytes
     if item.modality == "text":
         payload["text"] = content.strip()[:PAYLOAD_TEXT_CHARS]
     payload.update(p.links)
@@ -233,7 +242,9 @@ def plan_ingest(root: str | os.PathLike[str], collection: Collection, *, exclude
             summary.skipped.append(Skipped(item.path, _os_reason(e)))
     ids = {}
     for p in prepared:
-        p.id = point_id(meta, key, p.item.modality, p.item.path, p.sha)
+        # a name that is not UTF-8 adds its bytes, so it never shares an id with a name spelled like its printable form
+        name = p.item.path if p.item.path_bytes is None else f"{p.item.path}\n{p.item.path_bytes}"
+        p.id = point_id(meta, key, p.item.modality, name, p.sha)
         ids[p.item.path] = p.id
     for p in prepared:
         p.links = _links(p.item, ids)

@@ -16,11 +16,14 @@ Each refusal is one :class:`Skipped` reason.
 
 from __future__ import annotations
 
+import base64
+import errno
 import os
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from ccl_embed.data.corpus import PAIRS_FILE, read_corpus
 from ccl_embed.runtime.images import IMAGE_SUFFIXES, SVG_SUFFIXES
@@ -60,6 +63,49 @@ class Item:
     text: str | None = None
     label: str | None = None
     partners: list[str] = field(default_factory=list)
+    path_bytes: str | None = None
+    """The name's bytes (base64) when they are not UTF-8: ``path`` is then their printable form
+    (each bad byte ``\\xNN``), and these bytes find the file again."""
+    identity: tuple[int, int] | None = None
+    """The file's (device, inode) at the walk: a later read opens only that file (:func:`open_walked`)."""
+
+
+def shown_path(rel: str) -> tuple[str, str | None]:
+    """A relative path as stored and printed, and its bytes (base64) when it is not UTF-8: a name
+    from an old archive (Latin-1, random bytes) becomes valid text, each bad byte ``\\xNN``."""
+    raw = rel.encode("utf-8", "surrogateescape")
+    shown = raw.decode("utf-8", "backslashreplace")
+    return (shown, None) if shown == rel else (shown, base64.b64encode(raw).decode("ascii"))
+
+
+def stored_name(shown: str, path_bytes: str | None) -> str:
+    """The relative path of a stored item as the file system names it (the inverse of :func:`shown_path`).
+
+    Raises:
+        ValueError: When ``path_bytes`` is not base64.
+    """
+    return shown if path_bytes is None else os.fsdecode(base64.b64decode(path_bytes, validate=True))
+
+
+def open_walked(item: Item) -> BinaryIO:
+    """Open an item's file as the walk found it, for reading bytes: never through a symbolic link
+    put in its place since (``O_NOFOLLOW``), and only the same file (device and inode).
+
+    Raises:
+        OSError: When it cannot be opened, or is no longer the file the walk found (the message says which).
+    """
+    assert item.file is not None
+    try:
+        fd = os.open(item.file, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise OSError(errno.ELOOP, "replaced by a symbolic link after the walk; not followed") from e
+        raise
+    st = os.fstat(fd)
+    if item.identity is not None and (st.st_dev, st.st_ino) != item.identity:
+        os.close(fd)
+        raise OSError(errno.ESTALE, "replaced by another file after the walk; not read")
+    return os.fdopen(fd, "rb")
 
 
 @dataclass
@@ -108,15 +154,17 @@ def _refusal(real: str, root: str, follow_outside: bool, linked: bool) -> str | 
     return None
 
 
-def _files(root: Path, skipped: list[Skipped], exclude: set[str], follow_outside: bool) -> Iterator[Path]:
-    """Every visible regular file under root, sorted, following allowed links without looping."""
+def _files(root: Path, skipped: list[Skipped], exclude: set[str],
+           follow_outside: bool) -> Iterator[tuple[Path, Path, os.stat_result]]:
+    """Every visible regular file under root, sorted, following allowed links without looping:
+    its path under root, the file it is (a link resolved) and its status."""
     real_root = os.path.realpath(root)
     seen: set[str] = set()
 
     def refuse(path: Path, reason: str) -> None:
-        skipped.append(Skipped(_rel(root, path), reason))
+        skipped.append(Skipped(shown_path(_rel(root, path))[0], reason))
 
-    def walk(folder: Path, real: str) -> Iterator[Path]:
+    def walk(folder: Path, real: str) -> Iterator[tuple[Path, Path, os.stat_result]]:
         if real in seen:
             refuse(folder, "symbolic link loop (already walked); not entered")
             return
@@ -145,7 +193,7 @@ def _files(root: Path, skipped: list[Skipped], exclude: set[str], follow_outside
             if stat.S_ISDIR(st.st_mode):
                 yield from walk(path, target)
             elif stat.S_ISREG(st.st_mode):
-                yield path
+                yield path, Path(target), st
             else:
                 kind = next((k for test, k in _KINDS if test(st.st_mode)), "not a regular file")
                 refuse(path, f"{kind}; special files are never read")
@@ -173,8 +221,8 @@ def find_items(root: str | os.PathLike[str], exclude: tuple[str | os.PathLike[st
     items: dict[str, Item] = {}
     ignored = 0
     jsonl: list[Path] = []
-    for path in _files(root, skipped, {os.path.realpath(e) for e in exclude}, follow_links_outside):
-        rel = _rel(root, path)
+    for path, real, st in _files(root, skipped, {os.path.realpath(e) for e in exclude}, follow_links_outside):
+        rel, path_bytes = shown_path(_rel(root, path))
         suffix = path.suffix.lower()
         if path.name == PAIRS_FILE:
             jsonl.append(path)
@@ -182,7 +230,8 @@ def find_items(root: str | os.PathLike[str], exclude: tuple[str | os.PathLike[st
         if suffix not in IMAGE_SUFFIXES + SVG_SUFFIXES + TEXT_SUFFIXES:
             ignored += 1
             continue
-        items[rel] = Item("text" if suffix in TEXT_SUFFIXES else "image", rel, file=path)
+        items[rel] = Item("text" if suffix in TEXT_SUFFIXES else "image", rel, file=real, path_bytes=path_bytes,
+                          identity=(st.st_dev, st.st_ino))
     _pair_by_stem(items)
     warnings: list[Skipped] = []
     extra = [t for j in jsonl for t in _from_pairs_file(root, j, items, skipped, warnings)]
@@ -202,7 +251,7 @@ def _pair_by_stem(items: dict[str, Item]) -> None:
 
 def _from_pairs_file(root: Path, path: Path, items: dict[str, Item], skipped: list[Skipped],
                      warnings: list[Skipped]) -> list[Item]:
-    rel_file = _rel(root, path)
+    rel_file = shown_path(_rel(root, path))[0]
     folder = PurePosixPath(rel_file).parent
     try:
         corpus = read_corpus(path.parent, check_files=False)

@@ -24,6 +24,7 @@ from PIL import Image
 
 from ccl_embed.errors import CCLEmbedError, one_line
 from ccl_embed.ingest.pipeline import IngestSummary, Interrupted, ingest
+from ccl_embed.ingest.walk import stored_name
 from ccl_embed.runtime.embedder import Embedder, check_batch_size
 from ccl_embed.runtime.folder import DEFAULT_MODEL
 from ccl_embed.runtime.images import MAX_PIXELS, ImageError, load_image
@@ -332,11 +333,17 @@ class Service:
         if key in self._thumbs:
             self._thumbs.move_to_end(key)
             return self._thumbs[key]
-        payload = self.index(name).collection.retrieve([point_id], ("modality", "path", "root", "sha256")).get(point_id)
+        payload = self.index(name).collection.retrieve([point_id], ("modality", "path", "root", "sha256",
+                                                                    "path_bytes")).get(point_id)
         if payload is None or payload.get("modality") != "image":
             raise NotFound(f"no image point {point_id!r:.60} in collection {name!r}")
         file = self._stored_file(name, payload)
-        data = file.read_bytes()
+        try:  # the resolved file itself, never a link put in its place since
+            fd = os.open(file, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0))
+            with os.fdopen(fd, "rb") as f:
+                data = f.read()
+        except OSError:
+            raise NotFound(f"{payload.get('path')}: no longer a file inside its ingested folder") from None
         if hashlib.sha256(data).hexdigest() != payload.get("sha256"):
             raise NotFound(f"the file of point {point_id} ({payload.get('path')}) has changed since it was ingested; "
                            "ingest the folder again")
@@ -351,7 +358,11 @@ class Service:
 
     def _stored_file(self, collection: str, payload: dict[str, Any]) -> Path:
         """The file a payload records, kept inside its ingested folder."""
-        root, rel = str(payload.get("root", "")), str(payload.get("path", ""))
+        root, shown = str(payload.get("root", "")), str(payload.get("path", ""))
+        try:  # a name that is not UTF-8 is stored printable, with its bytes beside
+            rel = stored_name(shown, payload.get("path_bytes"))
+        except (ValueError, TypeError):
+            raise NotFound(f"{shown!r}: its recorded name is not readable") from None
         folder = self._roots.get((collection, root)) or (Path(root) if Path(root).is_absolute() else None)
         if folder is None:
             raise NotFound(f"{rel}: ingested under the name {root!r}, whose folder this server has not seen; "
