@@ -2,7 +2,7 @@
 shipped default model at its default settings. Writes ``benchmarks/results/hostile.json``: each
 case, its outcome, the exit code, the measured figures and whether anything was lost.
 
-    python benchmarks/hostile.py [--cases memory full-disk many-files interrupt]
+    python benchmarks/hostile.py [--cases memory full-disk many-files interrupt odd-names server]
 
 Cases:
 - ``memory``: 32 PNGs of 8000x8000 pixels (a few MB of files); the ingest's peak RSS must stay at
@@ -13,11 +13,19 @@ Cases:
   among them: all good items stored, each refusal one reason, a re-run stores nothing twice.
 - ``interrupt``: SIGTERM in the middle of that ingest: one line, exit 143; the same command then
   equals a clean run.
+- ``odd-names``: Latin-1 and random-byte names beside normal files: exit 0 or 1, valid ``--json``,
+  every normal file stored, each odd one stored (its bytes round-trip) or skipped with a reason.
+- ``server``: ``ccl-embed serve`` met by a rebound web page (foreign ``Host``), another origin and a
+  local process without the ingest token: each refused with 403 and nothing stored; the user's
+  own ``ccl-embed ingest`` goes through with no new flag.
+
+Cases not run keep their earlier record in the result file (each case says when it was measured).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import resource
@@ -203,7 +211,96 @@ def case_full_disk(tmp: Path) -> dict[str, Any]:
             "outcome": "pass" if ok else "fail"}
 
 
-CASES = {"memory": case_memory, "many-files": case_many_files, "interrupt": case_interrupt, "full-disk": case_full_disk}
+def case_odd_names(tmp: Path) -> dict[str, Any]:
+    """Names from old archives beside normal files: Latin-1, random bytes, a broken image among them."""
+    folder = tmp / "odd"
+    folder.mkdir()
+    raw = os.fsencode(folder)
+    for i in range(10):
+        _drawing(i, 48).save(folder / f"normal-{i}.png")
+        (folder / f"normal-{i}.txt").write_text(f"drawing number {i}")
+    odd = [b"caf\xe9.png", b"na\xefve r\xe9sum\xe9.png", b"bad\xff\xfe.png", b"\x80\x81\x82.png", b"mixed-\xc3(.png"]
+    for i, name in enumerate(odd):
+        _drawing(100 + i, 48).save(folder / "x.png")
+        os.rename(folder / "x.png", raw + b"/" + name)
+    with open(raw + b"/caf\xe9.txt", "wb") as f:
+        f.write("a drawing from the café".encode())
+    with open(raw + b"/broken\xff.png", "wb") as f:
+        f.write(b"not an image")
+    store = tmp / "store-odd"
+    out = _cli(["ingest", str(folder), "--store", str(store), "--json"])
+    try:
+        summary = json.loads(out.stdout.strip().splitlines()[-1])
+        valid_json = True
+    except (ValueError, IndexError):
+        summary, valid_json = {}, False
+    stored = {p.get("path"): p for p, _ in _state(store).values()}
+    normal = {f"normal-{i}.{ext}" for i in range(10) for ext in ("png", "txt")}
+    odd_stored = sorted(str(k) for k in stored if k not in normal)
+    reasons = {s["path"]: s["reason"] for s in summary.get("skipped", [])}
+    round_trip = all(os.path.exists(raw + b"/" + base64.b64decode(p["path_bytes"]))
+                     for p in stored.values() if p.get("path_bytes"))
+    ok = (out.returncode in (0, 1) and valid_json and normal <= set(stored) and len(odd_stored) + len(reasons) == len(odd) + 2
+          and round_trip and "Traceback" not in out.stderr)
+    return {"files": len(os.listdir(raw)), "exit_code": out.returncode, "valid_json": valid_json,
+            "normal_stored": len(normal & set(stored)), "odd_stored": odd_stored, "skipped": reasons,
+            "names_round_trip": round_trip, "lost": not normal <= set(stored), "outcome": "pass" if ok else "fail"}
+
+
+def case_server(tmp: Path) -> dict[str, Any]:
+    """``ccl-embed serve`` as a hostile web page and a hostile local process would meet it."""
+    import http.client
+
+    store, folder = tmp / "store-serve", tmp / "private"
+    folder.mkdir()
+    (folder / "secret.txt").write_text("the bank password")
+    env = {**os.environ, "CCL_EMBED_STORE": str(store), "CCL_EMBED_CACHE": str(tmp / "cache-serve")}
+    server = subprocess.Popen([sys.executable, "-c", CHILD, "serve", "--port", "0"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        port, deadline = 0, time.time() + 300
+        while not port and time.time() < deadline and server.stderr is not None:
+            line = server.stderr.readline()  # "serving STORE (model default) at http://127.0.0.1:PORT; Ctrl-C stops"
+            if not line:
+                raise RuntimeError("ccl-embed serve stopped before it answered")
+            if " at http://" in line:
+                port = int(line.split(" at http://", 1)[1].split(";")[0].rsplit(":", 1)[1])
+
+        def call(method: str, path: str, headers: dict[str, str], body: dict[str, Any] | None = None) -> int:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            conn.putrequest(method, path, skip_host=True)
+            data = json.dumps(body).encode() if body is not None else b""
+            for k, v in {**headers, "Content-Type": "application/json", "Content-Length": str(len(data))}.items():
+                conn.putheader(k, v)
+            conn.endheaders(data)
+            status = conn.getresponse().status
+            conn.close()
+            return status
+
+        own = {"Host": f"127.0.0.1:{port}"}
+        ask = {"path": str(folder), "collection": "pwn"}
+        statuses = {
+            "rebound Host, search": call("GET", "/api/search?q=password", {"Host": f"evil.example:{port}"}),
+            "rebound Host, ingest": call("POST", "/api/ingest", {"Host": f"evil.example:{port}"}, ask),
+            "look-alike Host": call("GET", "/api/collections", {"Host": f"localhost.evil.example:{port}"}),
+            "foreign Origin, ingest": call("POST", "/api/ingest", {**own, "Origin": "http://evil.example"}, ask),
+            "local process without the token, ingest": call("POST", "/api/ingest", own, ask),
+            "own Host, search": call("GET", "/api/collections", own),
+        }
+        time.sleep(1.0)
+        refused_stored = _cli(["collections"], env=env).stdout.count("pwn")
+        routed = _cli(["ingest", str(folder), "-c", "mine", "--json"], env=env)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=60)
+    expected = {k: (200 if k.startswith("own") else 403) for k in statuses}
+    ok = statuses == expected and refused_stored == 0 and routed.returncode == 0
+    return {"statuses": statuses, "refused_ingests_stored": refused_stored, "cli_ingest_exit_code": routed.returncode,
+            "lost": False, "outcome": "pass" if ok else "fail"}
+
+
+CASES = {"memory": case_memory, "many-files": case_many_files, "interrupt": case_interrupt, "full-disk": case_full_disk,
+         "odd-names": case_odd_names, "server": case_server}
 
 
 def main() -> None:
@@ -217,8 +314,14 @@ def main() -> None:
             results[name] = CASES[name](Path(tmp))
             print(f"  {results[name]['outcome']}: " + json.dumps({k: v for k, v in results[name].items()
                                                                    if k not in ("skipped", "stderr", "message")}), flush=True)
+    from _common import RESULTS
+
+    earlier = RESULTS / "hostile.json"  # cases not run now keep their last record (each says when)
+    kept = json.loads(earlier.read_text()).get("cases", {}) if earlier.exists() else {}
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    cases = {**kept, **{k: {**v, "measured_at": stamp} for k, v in results.items()}}
     path = write_result("hostile", {"versions": versions("ccl-embed", "qdrant-edge-py", "onnxruntime", "pillow"),
-                                    "cases": results})
+                                    "cases_run_now": list(results), "cases": cases})
     print(f"wrote {path}")
 
 
