@@ -165,6 +165,8 @@ def table() -> None:
             cells = [f"{scores[s]['map']:.3f} / {scores[s]['r1']:.3f} / {scores[s]['r10']:.3f}" for s in forgetting["splits"]]
             label = "shipped model" if model == "shipped" else model
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        lines += ["", f"Note: {forgetting['note']}, so its row is an upper bound, and part of what a fine-tune "
+                  "loses there is what the release memorised."]
     c = record["cost"]
     lines += ["", f"Cost: `{c['command']}` took {c['wall_seconds']:.0f} s wall, feature extraction included, "
               f"with a peak RSS of {c['peak_rss_mib']:.0f} MiB."]

@@ -99,7 +99,9 @@ def run(service: Service, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
         sock = stack.enter_context(bind(host, port))
         url = url_of(sock)
         token = secrets.token_urlsafe(32)  # this run's ingest token: in the record, which only the user reads
-        names = tuple(h for h in (host, *allowed_hosts) if h not in ("0.0.0.0", "::"))
+        wildcard = host in ("0.0.0.0", "::")  # every address: the machine's own names too
+        names = tuple(h for h in (host, *allowed_hosts) if h not in ("0.0.0.0", "::")) + (
+            (socket.gethostname(), socket.getfqdn()) if wildcard else ())
         app = create_app(service, api_key=api_key, cors_origins=cors_origins, hosts=names,
                          port=sock.getsockname()[1], ingest_token=token)
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
