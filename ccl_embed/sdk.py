@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from dataclasses import dataclass, field
@@ -41,6 +42,61 @@ if TYPE_CHECKING:
     from ccl_embed.ingest.distributed import RayOptions
 
 Query = str | os.PathLike[str] | Image.Image
+ImageQuery = str | os.PathLike[str] | Image.Image | bytes
+
+
+def query_of(text: Query | None, image: ImageQuery | None) -> Query:
+    """The one query of a search: ``text`` (a ``str`` is text; a path or a PIL image is an
+    image) or ``image=`` (a path, a PIL image, or a file's bytes, decoded here).
+
+    Raises:
+        CCLEmbedError: For neither or both, or an image that cannot be decoded.
+    """
+    if image is None:
+        if text is None:
+            raise CCLEmbedError("give a text to search for, or image= (a path, a PIL image or bytes)")
+        if isinstance(text, str) and Path(text).suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp",
+                                                                     ".tif", ".tiff", ".svg") and Path(text).is_file():
+            warnings.warn(f"searching for the text {text!r}; to search by that image, pass image={text!r}", stacklevel=3)
+        return text
+    if text is not None:
+        raise CCLEmbedError("give a text or image=, not both")
+    if isinstance(image, (bytes, bytearray)):
+        from ccl_embed.runtime.images import ImageError, load_image
+
+        try:
+            return load_image("image bytes", data=bytes(image))
+        except ImageError as e:
+            raise CCLEmbedError(str(e)) from e
+    if isinstance(image, str):
+        return Path(image)
+    if not isinstance(image, (os.PathLike, Image.Image)):
+        raise CCLEmbedError(f"image={image!r:.60}: pass a path, a PIL image or the bytes of an image file")
+    return image
+
+
+def filter_of(where: Any) -> Any:
+    """``where=`` as a mapping: a mapping as given, or a ``qdrant_client.models.Filter`` whose
+    ``must`` conditions match a field to a value (``MatchValue``) or to any of values (``MatchAny``).
+
+    Raises:
+        CCLEmbedError: For a Filter with other conditions (``should``, ``must_not``, ranges...).
+    """
+    if where is None or isinstance(where, Mapping) or not hasattr(where, "must"):
+        return where
+    if getattr(where, "should", None) or getattr(where, "must_not", None) or getattr(where, "min_should", None):
+        raise CCLEmbedError("where=Filter(...): only must= conditions are supported; write the rest as a mapping")
+    out: dict[str, Any] = {}
+    for cond in where.must or []:
+        match = getattr(cond, "match", None)
+        value = getattr(match, "value", None)
+        values = getattr(match, "any", None)
+        key = getattr(cond, "key", None)
+        if not isinstance(key, str) or (value is None and not values):
+            raise CCLEmbedError(f"where=Filter(must=[{cond!r:.80}]): only FieldCondition(key, match=MatchValue or "
+                                "MatchAny) is supported")
+        out[key] = [str(v) for v in values] if values else str(value)
+    return out
 
 
 @dataclass(frozen=True)
@@ -218,19 +274,24 @@ class Index:
             raise CCLEmbedError(f"query {query!r}: pass a str (text), a pathlib.Path to an image, or a PIL image")
         return vectors[0].astype(float).tolist()
 
-    def search(self, query: Query, limit: int = 10, modality: str | None = None,
-               where: Filter | None = None) -> list[Hit]:
+    def search(self, query: Query | None = None, limit: int = 10, modality: str | None = None,
+               where: Filter | None = None, *, image: ImageQuery | None = None) -> list[Hit]:
         """The stored items nearest to a query, best first.
 
         Args:
-            query: A ``str`` (text), a ``pathlib.Path`` to an image, or a PIL image.
+            query: The text to search for (a ``str`` is always text, even one that names a file).
+                A ``pathlib.Path`` or a PIL image here is searched as an image, as ``image=``.
             limit: How many hits.
             modality: Only ``image`` or only ``text`` items (default: both).
-            where: Payload conditions, for example ``{"label": "animals"}``.
+            where: Payload conditions, for example ``{"label": "animals"}``, or a
+                ``qdrant_client.models.Filter`` of ``must`` matches.
+            image: Search by an image instead: a path (``str`` or ``Path``), a PIL image, or the bytes of a file.
 
         Raises:
-            CCLEmbedError: On a bad query, limit or modality.
+            CCLEmbedError: On a bad query, limit, modality or filter, or both a text and an image.
         """
+        query = query_of(query, image)
+        where = filter_of(where)
         if where is not None and not isinstance(where, Mapping):
             raise CCLEmbedError(f"where={where!r:.60}: give a mapping of field to value(s), for example {{'label': 'animals'}}")
         if modality is not None and modality not in MODALITIES:

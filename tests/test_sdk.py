@@ -41,6 +41,35 @@ def test_open_ingest_and_search(tmp_path, index):
     assert {h.path for h in labelled} == {"labelled/square.png", "labelled/pairs.jsonl:2"}
 
 
+def test_search_by_image_is_asked_for_by_name_and_a_str_is_always_text(tmp_path, index):
+    index.ingest(tmp_path / "f")
+    picture = tmp_path / "f" / "blue-circle.png"
+    by_path = index.search(Path(picture), limit=1, modality="image")[0]
+    for image in (str(picture), picture, picture.read_bytes(), Image.open(picture).copy()):
+        assert index.search(image=image, limit=1, modality="image")[0].id == by_path.id
+    with pytest.warns(UserWarning, match="to search by that image, pass image="):
+        as_text = index.search(str(picture), limit=1, modality="image")  # a str is text, and says so
+    assert as_text[0].score < 0.999
+    with pytest.raises(CCLEmbedError, match="not both"):
+        index.search("a circle", image=picture)
+    with pytest.raises(CCLEmbedError, match="give a text to search for, or image="):
+        index.search()
+    with pytest.raises(CCLEmbedError, match="not a readable image"):
+        index.search(image=b"not an image")
+
+
+def test_where_takes_a_qdrant_filter_of_must_matches(tmp_path, index):
+    models = pytest.importorskip("qdrant_client.models")
+    index.ingest(tmp_path / "f")
+    plain = index.search("a shape", limit=10, where={"label": "yellow"})
+    must = models.Filter(must=[models.FieldCondition(key="label", match=models.MatchValue(value="yellow"))])
+    assert [h.id for h in index.search("a shape", limit=10, where=must)] == [h.id for h in plain]
+    either = models.Filter(must=[models.FieldCondition(key="label", match=models.MatchAny(any=["yellow", "green"]))])
+    assert {h.id for h in index.search("a shape", limit=10, where=either)} >= {h.id for h in plain}
+    with pytest.raises(CCLEmbedError, match="only must= conditions"):
+        index.search("a shape", where=models.Filter(must_not=[models.FieldCondition(key="label", match=models.MatchValue(value="x"))]))
+
+
 def test_bad_queries_say_what_to_pass(index):
     with pytest.raises(CCLEmbedError, match="modality='video'"):
         index.search("x", modality="video")

@@ -181,6 +181,7 @@ class Embedder:
             CCLEmbedError: When ``batch_size`` is not a positive whole number.
         """
         check_batch_size(batch_size)
+        one_is_not_many(images, "images")
         for batch in batched(images, batch_size):
             pixels, ok, failed = [], [], {}
             for i, item in batch:
@@ -244,6 +245,31 @@ class Embedder:
                 self._text_cache.popitem(last=False)
         return np.stack([vectors[t] for t in texts])
 
+    def encode_texts(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """The vectors of texts as one ``[len(texts), dim]`` float32 array, like sentence-transformers'
+        ``encode``. :meth:`embed_texts` streams per-item results instead.
+
+        Raises:
+            TypeError: For a bare ``str`` instead of a list.
+            CCLEmbedError: For the first text that cannot be embedded (its index and reason).
+        """
+        one_is_not_many(texts, "texts")
+        return self._stacked(self.embed_texts(texts, batch_size), "text")
+
+    def encode_images(self, images: Sequence[ImageInput], batch_size: int = 32) -> np.ndarray:
+        """The vectors of images as one ``[len(images), dim]`` float32 array (see :meth:`encode_texts`).
+
+        Raises:
+            TypeError: For a bare path or image instead of a list.
+            CCLEmbedError: For the first image that cannot be embedded (its index and reason).
+        """
+        one_is_not_many(images, "images")
+        return self._stacked(self.embed_images(images, batch_size), "image")
+
+    def _stacked(self, results: Iterable[Embedded], what: str) -> np.ndarray:
+        out = [r for r in results]
+        return vectors_or_raise(out, what).astype(np.float32) if out else np.zeros((0, self.dim), np.float32)
+
     def embed_texts(self, texts: Iterable[str], batch_size: int = 64) -> Iterator[Embedded]:
         """Embed texts, in order, one result per input (an empty or non-string text yields an error).
 
@@ -251,6 +277,7 @@ class Embedder:
             CCLEmbedError: When ``batch_size`` is not a positive whole number.
         """
         check_batch_size(batch_size)
+        one_is_not_many(texts, "texts")
         for batch in batched(texts, batch_size):
             good = [(i, t.strip()) for i, t in batch if isinstance(t, str) and t.strip()]
             vectors: dict[int, np.ndarray] = {}
@@ -281,6 +308,17 @@ def check_batch_size(batch_size: object) -> int:
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise CCLEmbedError(f"batch_size={batch_size!r}: give a positive whole number of items, for example 32")
     return batch_size
+
+
+def one_is_not_many(items: object, what: str) -> None:
+    """A bare string (or path, or image) where a list of them belongs is a TypeError, not one
+    item per character.
+
+    Raises:
+        TypeError: For a ``str``, ``bytes``, ``os.PathLike`` or PIL image given alone.
+    """
+    if isinstance(items, (str, bytes, os.PathLike, Image.Image)):
+        raise TypeError(f"{what}: got one {type(items).__name__}, expected a list of them; wrap it: [{items!r:.40}]")
 
 
 def vectors_or_raise(results: Iterable[Embedded], what: str) -> np.ndarray:

@@ -24,7 +24,7 @@ from typing import Any
 from PIL import Image
 
 from ccl_embed.errors import CCLEmbedError
-from ccl_embed.sdk import CollectionInfo, Hit
+from ccl_embed.sdk import CollectionInfo, Hit, ImageQuery, filter_of, query_of
 from ccl_embed.store import StoreOptions
 from ccl_embed.store.base import StoreError
 
@@ -121,15 +121,17 @@ class Client:
         """What the server says of itself (its model, store and default collection)."""
         return dict(self._json("GET", "/healthz"))
 
-    def search(self, query: str | os.PathLike[str] | Image.Image, limit: int = 10, modality: str | None = None,
-               where: Mapping[str, str | list[str] | tuple[str, ...]] | None = None, *,
-               collection: str | None = None) -> list[Hit]:
-        """The stored items nearest to a text or an image (a path or a PIL image), best first.
+    def search(self, query: str | os.PathLike[str] | Image.Image | None = None, limit: int = 10,
+               modality: str | None = None, where: Any = None, *, collection: str | None = None,
+               image: ImageQuery | None = None) -> list[Hit]:
+        """The stored items nearest to a text or an image, best first, as :meth:`ccl_embed.Index.search`
+        takes them (a ``str`` is text; ``image=`` a path, a PIL image or bytes).
 
         Raises:
             ServerError: On a bad query (the server's one-line message).
             StoreError: When the server does not answer.
         """
+        query, where = query_of(query, image), filter_of(where)
         params = [("limit", str(limit)), *self._coll(collection), *_filters(where)]
         if modality is not None:
             params.append(("modality", modality))

@@ -8,6 +8,7 @@ import torch
 
 from ccl_embed.runtime.images import load_image, preprocess
 from ccl_embed.model.folder import load_model
+from ccl_embed.errors import CCLEmbedError
 from ccl_embed.runtime.embedder import Embedder
 from ccl_embed.runtime.session import make_session, providers_for
 from ccl_embed.train.towers import pool_regions
@@ -92,6 +93,7 @@ def test_runtime_works_with_torch_blocked(model_dir, images):
     code = f"""
 import sys
 sys.modules['torch'] = None
+from ccl_embed.errors import CCLEmbedError
 from ccl_embed.runtime.embedder import Embedder
 e = Embedder({str(model_dir)!r})
 v = [r.vector for r in e.embed_images([{str(images[0])!r}])] + [r.vector for r in e.embed_texts(['a red square'])]
@@ -211,3 +213,21 @@ def test_concurrent_callers_share_the_workers_and_the_cache_safely(model_dir):
         results = list(callers.map(lambda k: np.stack([r.vector for r in emb.embed_texts(texts[k:] + texts[:k])]), range(8)))
     for k, got in enumerate(results):
         assert np.array_equal(got, np.roll(alone, -k, axis=0))
+
+
+def test_one_string_is_not_a_list_and_encode_returns_one_array(model_dir, images):
+    emb = Embedder(model_dir, device="cpu")
+    with pytest.raises(TypeError, match="texts: got one str, expected a list"):
+        list(emb.embed_texts("a cat"))  # not five vectors, one per character
+    with pytest.raises(TypeError, match="images: got one"):
+        list(emb.embed_images(str(images[0])))
+    with pytest.raises(TypeError, match="texts: got one str"):
+        emb.encode_texts("a cat")
+    texts = emb.encode_texts(["a red square", "a blue circle"])
+    assert isinstance(texts, np.ndarray) and texts.shape == (2, emb.dim) and texts.dtype == np.float32
+    streamed = np.stack([r.vector for r in emb.embed_texts(["a red square", "a blue circle"])])
+    np.testing.assert_allclose(texts, streamed, atol=1e-6)
+    assert emb.encode_images(images).shape == (len(images), emb.dim)
+    assert emb.encode_texts([]).shape == (0, emb.dim)
+    with pytest.raises(CCLEmbedError, match="text #1 could not be embedded"):
+        emb.encode_texts(["a cat", ""])

@@ -1,0 +1,15 @@
+"""The application: -h and --version on every command."""
+
+
+def test_short_help_and_version_as_in_its_peers():
+    from typer.testing import CliRunner
+
+    from ccl_embed import __version__
+    from ccl_embed.cli import app
+
+    runner = CliRunner()
+    version = runner.invoke(app, ["--version"])
+    assert version.exit_code == 0 and version.stdout.strip() == f"ccl-embed {__version__}"
+    for args in (["-h"], ["search", "-h"], ["data", "-h"]):
+        shown = runner.invoke(app, args)
+        assert shown.exit_code == 0 and "Usage: ccl-embed" in shown.stdout, args
