@@ -3,8 +3,9 @@
 Exit codes: 0 success, 1 when some items were skipped, 2 on usage or input errors.
 No traceback reaches the user: every expected error is printed as one line.
 
-``app`` holds every command; the modules register theirs on import: ``model`` (corpora, training,
-export, evaluation), ``store`` (ingest, search and the collections), ``serve`` (serve, mcp).
+``app`` holds every command; the modules register theirs on import, in the order a user meets
+them: ``store`` (ingest, search and the collections), ``serve`` (serve, mcp), ``model`` (training,
+export, evaluation, corpora).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 
 import typer
 
-from ccl_embed.cli import model, store, serve  # each registers its commands on app, in this order
+from ccl_embed.cli import store, serve, model  # noqa: I001 - each registers its commands on app, in this order
 from ccl_embed.cli.app import SIGNALLED, app
 from ccl_embed.cli.output import printable, to_json, warn
 

@@ -166,7 +166,7 @@ def search(
     if not hits:
         typer.echo("no hits", err=True)
     for h in hits:
-        shown = f"  {printable(repr(h.text[:80]))}" if h.text else ""
+        shown = f"  {printable(repr(h.text[:80]))}{'…' if len(h.text) > 80 else ''}" if h.text else ""
         label = f"  [{printable(h.label)}]" if h.label else ""
         typer.echo(f"{h.score:.4f}  {h.modality:5s}  {printable(h.path)}{label}{shown}")
 

@@ -13,3 +13,14 @@ def test_short_help_and_version_as_in_its_peers():
     for args in (["-h"], ["search", "-h"], ["data", "-h"]):
         shown = runner.invoke(app, args)
         assert shown.exit_code == 0 and "Usage: ccl-embed" in shown.stdout, args
+
+
+def test_commands_are_listed_in_the_order_a_user_meets_them():
+    from typer.testing import CliRunner
+
+    from ccl_embed.cli import app
+
+    shown = CliRunner().invoke(app, ["-h"], env={"COLUMNS": "200"}).stdout
+    first = {name: shown.find(f" {name} ") for name in ("ingest", "search", "serve", "train", "data")}
+    assert all(v > 0 for v in first.values()), first
+    assert first["ingest"] < first["search"] < first["serve"] < first["train"] < first["data"]

@@ -70,3 +70,16 @@ def test_conflicting_store_options_fail_before_the_model_is_loaded(tmp_path):
     result = runner.invoke(app, ["search", "x", "--store", str(tmp_path), "--url", "http://127.0.0.1:9",
                                  "--model", str(tmp_path / "no-such-model")])
     assert result.exit_code == 2 and "not both" in result.stderr and "no-such-model" not in result.stderr
+
+
+def test_a_cut_text_ends_with_an_ellipsis(tmp_path, tiny_model):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    long = "a red square " * 20
+    (folder / "long.txt").write_text(long)
+    (folder / "short.txt").write_text("a blue circle")
+    store = ["--store", str(tmp_path / "store"), "--model", str(tiny_model)]
+    assert runner.invoke(app, ["ingest", str(folder), *store]).exit_code == 0
+    shown = runner.invoke(app, ["search", "a red square", "-k", "2", *store])
+    lines = {line.split()[2]: line for line in shown.stdout.splitlines() if line.strip()}
+    assert lines["long.txt"].endswith("'…") and not lines["short.txt"].endswith("…")
