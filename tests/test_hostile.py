@@ -162,7 +162,7 @@ def test_usage_errors_and_warnings_are_one_line(tmp_path, tiny_model):
     assert keyed.returncode == 0 and keyed.stdout.strip()  # the embedded store works
     assert keyed.stderr.strip().splitlines() == [
         "warning: QDRANT_API_KEY is set but no --url is given; the embedded store needs no key, so it is ignored"]
-    insecure = _run(["search", "x", "--url", "http://127.0.0.1:9", "--api-key", "not-printed", "--model", str(tiny_model)])
+    insecure = _run(["search", "x", "--url", "http://127.0.0.1:9", "--qdrant-api-key", "not-printed", "--model", str(tiny_model)])
     assert insecure.returncode == 2 and "not-printed" not in insecure.stderr
     assert all(line.startswith(("warning: ", "error: ")) for line in insecure.stderr.strip().splitlines())
 

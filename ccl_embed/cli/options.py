@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 Collection_ = Annotated[str, typer.Option("--collection", "-c", help="The collection's name.")]
 Store_ = Annotated[Optional[Path], typer.Option("--store", help="The embedded store's folder (default: $CCL_EMBED_STORE or ~/.local/share/ccl-embed/store).")]
 Url_ = Annotated[Optional[str], typer.Option("--url", envvar="QDRANT_URL", help="A Qdrant server or cluster instead of the embedded store.")]
-ApiKey_ = Annotated[Optional[str], typer.Option("--api-key", envvar="QDRANT_API_KEY", show_default=False, help="The server's API key (never printed).")]
+ApiKey_ = Annotated[Optional[str], typer.Option("--qdrant-api-key", envvar="QDRANT_API_KEY", show_default=False, help="The Qdrant server's API key, with --url (never printed; the ccl server's own key is serve's --api-key).")]
 Grpc_ = Annotated[bool, typer.Option("--grpc", help="Talk gRPC to the server.")]
 Model_ = Annotated[str, typer.Option("--model", "-m", help="'default', a shipped model's name or an exported model folder.")]
 Device_ = Annotated[str, typer.Option(help="auto, cpu or cuda.")]

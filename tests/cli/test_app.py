@@ -24,3 +24,16 @@ def test_commands_are_listed_in_the_order_a_user_meets_them():
     first = {name: shown.find(f" {name} ") for name in ("ingest", "search", "serve", "train", "data")}
     assert all(v > 0 for v in first.values()), first
     assert first["ingest"] < first["search"] < first["serve"] < first["train"] < first["data"]
+
+
+def test_the_qdrant_key_and_the_ccl_servers_key_have_distinct_names():
+    from typer.testing import CliRunner
+
+    from ccl_embed.cli import app
+
+    runner = CliRunner()
+    for command in ("ingest", "search", "collections", "drop", "forget"):
+        shown = runner.invoke(app, [command, "-h"], env={"COLUMNS": "200"}).stdout
+        assert "--qdrant-api-key" in shown and "--api-key " not in shown, command
+    served = runner.invoke(app, ["serve", "-h"], env={"COLUMNS": "200"}).stdout
+    assert "--api-key" in served and "--qdrant-api-key" in served
