@@ -15,8 +15,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     context_settings=HELP,
+    rich_markup_mode=None,
 )
-data_app = typer.Typer(help="Build training corpora from registry packages.", no_args_is_help=True, context_settings=HELP)
+data_app = typer.Typer(help="Build training corpora from registry packages.", no_args_is_help=True, context_settings=HELP,
+                       rich_markup_mode=None)
 app.add_typer(data_app, name="data")
 
 

@@ -15,13 +15,13 @@ if TYPE_CHECKING:
     from ccl_embed.store import StoreOptions
 
 
-Collection_ = Annotated[str, typer.Option("--collection", "-c", help="The collection's name.")]
-Store_ = Annotated[Optional[Path], typer.Option("--store", help="The embedded store's folder (default: $CCL_EMBED_STORE or ~/.local/share/ccl-embed/store).")]
-Url_ = Annotated[Optional[str], typer.Option("--url", envvar="QDRANT_URL", help="A Qdrant server or cluster instead of the embedded store.")]
-ApiKey_ = Annotated[Optional[str], typer.Option("--qdrant-api-key", envvar="QDRANT_API_KEY", show_default=False, help="The Qdrant server's API key, with --url (never printed; the ccl server's own key is serve's --api-key).")]
+Collection_ = Annotated[str, typer.Option("--collection", "-c", metavar="NAME", help="The collection's name.")]
+Store_ = Annotated[Optional[Path], typer.Option("--store", metavar="DIR", help="The embedded store's folder (default: $CCL_EMBED_STORE or ~/.local/share/ccl-embed/store).")]
+Url_ = Annotated[Optional[str], typer.Option("--url", envvar="QDRANT_URL", metavar="URL", help="A Qdrant server or cluster instead of the embedded store.")]
+ApiKey_ = Annotated[Optional[str], typer.Option("--qdrant-api-key", envvar="QDRANT_API_KEY", show_default=False, metavar="KEY", help="The Qdrant server's API key, with --url (never printed; the ccl server's own key is serve's --api-key).")]
 Grpc_ = Annotated[bool, typer.Option("--grpc", help="Talk gRPC to the server.")]
-Model_ = Annotated[str, typer.Option("--model", "-m", help="'default', a shipped model's name or an exported model folder.")]
-Device_ = Annotated[str, typer.Option(help="auto, cpu or cuda.")]
+Model_ = Annotated[str, typer.Option("--model", "-m", metavar="NAME|DIR", help="'default', a shipped model's name or an exported model folder.")]
+Device_ = Annotated[str, typer.Option(metavar="[auto|cpu|cuda]", help="Where the model runs.")]
 
 
 def store_options(store: Path | None, url: str | None, api_key: str | None, grpc: bool, shards: int | None = None,

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 @app.command()
 def ingest(
-    folder: Annotated[Path, typer.Argument(help="The folder of images and texts to ingest.")],
+    folder: Annotated[Path, typer.Argument(metavar="FOLDER", help="The folder of images and texts to ingest.")],
     collection: Collection_ = "ccl-embed",
     store: Store_ = None,
     url: Url_ = None,
@@ -29,17 +29,17 @@ def ingest(
     model: Model_ = "default",
     device: Device_ = "auto",
     prune: Annotated[bool, typer.Option(help="Remove the points of this folder whose files are gone.")] = False,
-    batch_size: Annotated[int, typer.Option(min=1, help="Items embedded and stored together.")] = 32,
-    shards: Annotated[Optional[int], typer.Option(min=1, help="Shard number when a server creates the collection.")] = None,
-    replicas: Annotated[Optional[int], typer.Option(min=1, help="Replication factor when a server creates the collection.")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, metavar="N", help="Items embedded and stored together.")] = 32,
+    shards: Annotated[Optional[int], typer.Option(min=1, metavar="N", help="Shard number when a server creates the collection.")] = None,
+    replicas: Annotated[Optional[int], typer.Option(min=1, metavar="N", help="Replication factor when a server creates the collection.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no per-item lines.")] = False,
-    root: Annotated[Optional[str], typer.Option("--root", help="The name FOLDER's points are stored under (default: its absolute path); a moved folder ingested under the same name keeps its points.")] = None,
+    root: Annotated[Optional[str], typer.Option("--root", metavar="NAME", help="The name FOLDER's points are stored under (default: its absolute path); a moved folder ingested under the same name keeps its points.")] = None,
     follow_links_outside: Annotated[bool, typer.Option("--follow-links-outside", help="Follow symbolic links whose target lies outside FOLDER (never into /proc, /sys or /dev).")] = False,
-    engine: Annotated[str, typer.Option(help="local (this process) or ray (embedding in Ray Data actors; the distributed extra).")] = "local",
-    ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="With --engine ray: a Ray cluster to join (default: a local Ray with this machine's cores).")] = None,
-    workers: Annotated[Optional[int], typer.Option(min=1, help="With --engine ray: embedding actors (default: one per CPU).")] = None,
-    gpus_per_worker: Annotated[float, typer.Option(min=0, help="With --engine ray: GPUs per actor (0.5: two actors share one).")] = 0.0,
+    engine: Annotated[str, typer.Option(metavar="[local|ray]", help="local (this process) or ray (embedding in Ray Data actors; the distributed extra).")] = "local",
+    ray_address: Annotated[Optional[str], typer.Option("--ray-address", metavar="ADDRESS", help="With --engine ray: a Ray cluster to join (default: a local Ray with this machine's cores).")] = None,
+    workers: Annotated[Optional[int], typer.Option(min=1, metavar="N", help="With --engine ray: embedding actors (default: one per CPU).")] = None,
+    gpus_per_worker: Annotated[float, typer.Option(min=0, metavar="GPUS", help="With --engine ray: GPUs per actor (0.5: two actors share one).")] = 0.0,
 ) -> None:
     """Embed every image and text under FOLDER and store them; a re-run adds only what changed.
 
@@ -125,8 +125,8 @@ def _report_ingest(result: dict, *, as_json: bool, quiet: bool) -> None:
 
 @app.command()
 def search(
-    query: Annotated[Optional[str], typer.Argument(help="The text to search for.")] = None,
-    image: Annotated[Optional[Path], typer.Option("--image", "-i", help="Search with this image instead of a text.")] = None,
+    query: Annotated[Optional[str], typer.Argument(metavar="QUERY", help="The text to search for.")] = None,
+    image: Annotated[Optional[Path], typer.Option("--image", "-i", metavar="FILE", help="Search with this image instead of a text.")] = None,
     collection: Collection_ = "ccl-embed",
     store: Store_ = None,
     url: Url_ = None,
@@ -134,9 +134,9 @@ def search(
     grpc: Grpc_ = False,
     model: Model_ = "default",
     device: Device_ = "auto",
-    limit: Annotated[int, typer.Option("--limit", "-k", min=1, help="How many hits.")] = 10,
-    modality: Annotated[Optional[str], typer.Option(help="Only image or only text hits.")] = None,
-    filters: Annotated[Optional[list[str]], typer.Option("--filter", help="FIELD=VALUE payload condition (repeatable; the same field twice is any-of).")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-k", min=1, metavar="N", help="How many hits.")] = 10,
+    modality: Annotated[Optional[str], typer.Option(metavar="[image|text]", help="Only image or only text hits.")] = None,
+    filters: Annotated[Optional[list[str]], typer.Option("--filter", metavar="FIELD=VALUE", help="FIELD=VALUE payload condition (repeatable; the same field twice is any-of).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array of hits.")] = False,
 ) -> None:
     """Search a collection by text (QUERY) or by image (--image)."""
@@ -209,7 +209,7 @@ def _can_ask() -> bool:
 
 @app.command()
 def drop(
-    collection: Annotated[str, typer.Argument(help="The collection to remove, with all its points.")],
+    collection: Annotated[str, typer.Argument(metavar="COLLECTION", help="The collection to remove, with all its points.")],
     store: Store_ = None,
     url: Url_ = None,
     api_key: ApiKey_ = None,
@@ -236,7 +236,7 @@ def drop(
 
 @app.command()
 def forget(
-    root: Annotated[str, typer.Argument(help="An ingested root: its folder (which may be gone) or the --root name it was ingested under.")],
+    root: Annotated[str, typer.Argument(metavar="ROOT", help="An ingested root: its folder (which may be gone) or the --root name it was ingested under.")],
     collection: Collection_ = "ccl-embed",
     store: Store_ = None,
     url: Url_ = None,

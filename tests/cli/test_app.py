@@ -37,3 +37,17 @@ def test_the_qdrant_key_and_the_ccl_servers_key_have_distinct_names():
         assert "--qdrant-api-key" in shown and "--api-key " not in shown, command
     served = runner.invoke(app, ["serve", "-h"], env={"COLUMNS": "200"}).stdout
     assert "--api-key" in served and "--qdrant-api-key" in served
+
+
+def test_help_fits_80_columns_with_plain_metavars():
+    from typer.testing import CliRunner
+
+    from ccl_embed.cli import app
+
+    shown = CliRunner().invoke(app, ["ingest", "--help"], env={"COLUMNS": "80"}).stdout
+    assert "<bool>" not in shown and "…" not in shown and "FOLDER" in shown
+    assert all(len(line) <= 80 for line in shown.splitlines()), max(shown.splitlines(), key=len)
+    for name in ("--follow-links-outside", "--gpus-per-worker", "--qdrant-api-key", "--batch-size N"):
+        assert name in shown, name
+    search = CliRunner().invoke(app, ["search", "--help"], env={"COLUMNS": "80"}).stdout
+    assert "--modality [image|text]" in search and "--device [auto|cpu|cuda]" in search
