@@ -29,7 +29,8 @@ from ccl_embed.runtime.embedder import Embedder, check_batch_size
 from ccl_embed.runtime.folder import DEFAULT_MODEL
 from ccl_embed.runtime.images import MAX_PIXELS, ImageError, load_image
 from ccl_embed.sdk import CollectionInfo, Hit, Index, model_meta
-from ccl_embed.store import DEFAULT_COLLECTION, StoreOptions, collection_names, default_store, open_collection
+from ccl_embed.store import (DEFAULT_COLLECTION, StoreOptions, collection_names, default_store, did_you_mean,
+                             open_collection)
 from ccl_embed.store.base import Filter, StoreError, check_filter
 
 MAX_UPLOAD_BYTES = 32 << 20
@@ -174,7 +175,8 @@ class Service:
                     if "does not exist" not in str(e):
                         raise Conflict(str(e)) from e
                     if not create:
-                        raise NotFound(f"collection {name!r} does not exist; ingest something into it first") from e
+                        raise NotFound(f"collection {name!r} does not exist; ingest something into it first"
+                                       f"{did_you_mean(name, self.options)}") from e
                     coll = open_collection(name, self.meta, self.options, create=True)
                 found = self._indexes[name] = Index(coll, self.embedder)
         return found

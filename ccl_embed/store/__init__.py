@@ -85,16 +85,36 @@ def open_collection(collection: str = DEFAULT_COLLECTION, meta: CollectionMeta |
             held by another process, or a server that does not answer.
     """
     options = options or StoreOptions()
-    if options.url:
-        from ccl_embed.store.client import ClientCollection
+    try:
+        if options.url:
+            from ccl_embed.store.client import ClientCollection
 
-        return ClientCollection(collection, meta, url=options.url, api_key=options.api_key,
-                                prefer_grpc=options.prefer_grpc, shards=options.shards, replicas=options.replicas,
-                                create=create)
-    from ccl_embed.store.edge import EdgeCollection
+            return ClientCollection(collection, meta, url=options.url, api_key=options.api_key,
+                                    prefer_grpc=options.prefer_grpc, shards=options.shards, replicas=options.replicas,
+                                    create=create)
+        from ccl_embed.store.edge import EdgeCollection
 
-    return EdgeCollection(options.store if options.store is not None else default_store(), collection, meta, create,
-                          wait=options.wait)
+        return EdgeCollection(options.store if options.store is not None else default_store(), collection, meta,
+                              create, wait=options.wait)
+    except StoreError as e:
+        if "does not exist" not in str(e):
+            raise
+        raise StoreError(f"{e}{did_you_mean(collection, options)}") from e
+
+
+def did_you_mean(name: str, options: StoreOptions) -> str:
+    """``"; did you mean 'x'? (collections here: ...)"`` for a name the store lacks, listing what it has."""
+    import difflib
+
+    try:
+        names = collection_names(options)
+    except StoreError:
+        return ""
+    if not names:
+        return "; the store has no collection yet"
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
+    shown = ", ".join(names[:20]) + (" ..." if len(names) > 20 else "")
+    return (f"; did you mean {close[0]!r}?" if close else "") + f" (collections here: {shown})"
 
 
 def collection_names(options: StoreOptions | None = None) -> list[str]:

@@ -83,3 +83,15 @@ def test_a_cut_text_ends_with_an_ellipsis(tmp_path, tiny_model):
     shown = runner.invoke(app, ["search", "a red square", "-k", "2", *store])
     lines = {line.split()[2]: line for line in shown.stdout.splitlines() if line.strip()}
     assert lines["long.txt"].endswith("'…") and not lines["short.txt"].endswith("…")
+
+
+def test_a_misspelled_collection_gets_a_did_you_mean_with_the_list(tmp_path, tiny_model):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "a.txt").write_text("a blue circle")
+    store = ["--store", str(tmp_path / "store"), "--model", str(tiny_model)]
+    assert runner.invoke(app, ["ingest", str(folder), "-c", "examples", *store]).exit_code == 0
+    wrong = runner.invoke(app, ["search", "a circle", "-c", "exampels", *store])
+    assert wrong.exit_code == 2 and "did you mean 'examples'? (collections here: examples)" in wrong.stderr
+    far = runner.invoke(app, ["search", "a circle", "-c", "zzz", *store])
+    assert far.exit_code == 2 and "did you mean" not in far.stderr and "(collections here: examples)" in far.stderr
