@@ -165,10 +165,18 @@ def search(
         return
     if not hits:
         typer.echo("no hits", err=True)
+    several = len({h.payload.get("root") for h in hits}) > 1  # then each path says which ingested folder it is in
     for h in hits:
         shown = f"  {printable(repr(h.text[:80]))}{'…' if len(h.text) > 80 else ''}" if h.text else ""
         label = f"  [{printable(h.label)}]" if h.label else ""
-        typer.echo(f"{h.score:.4f}  {h.modality:5s}  {printable(h.path)}{label}{shown}")
+        typer.echo(f"{h.score:.4f}  {h.modality:5s}  {printable(_where(h.path, h.payload.get('root')) if several else h.path)}{label}{shown}")
+
+
+def _where(path: str, root: str | None) -> str:
+    """A hit's path with its root: under an absolute folder, the whole path; under a name, ``NAME:path``."""
+    if not root:
+        return path
+    return f"{root.rstrip('/')}/{path}" if root.startswith("/") else f"{root}:{path}"
 
 
 @app.command()

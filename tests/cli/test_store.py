@@ -95,3 +95,18 @@ def test_a_misspelled_collection_gets_a_did_you_mean_with_the_list(tmp_path, tin
     assert wrong.exit_code == 2 and "did you mean 'examples'? (collections here: examples)" in wrong.stderr
     far = runner.invoke(app, ["search", "a circle", "-c", "zzz", *store])
     assert far.exit_code == 2 and "did you mean" not in far.stderr and "(collections here: examples)" in far.stderr
+
+
+def test_hits_from_two_roots_say_which_folder_they_are_in(tmp_path, tiny_model):
+    store = ["--store", str(tmp_path / "store"), "--model", str(tiny_model)]
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "note.txt").write_text("a blue circle")
+    assert runner.invoke(app, ["ingest", str(tmp_path / "one"), *store]).exit_code == 0
+    assert runner.invoke(app, ["ingest", str(tmp_path / "two"), "--root", "photos", *store]).exit_code == 0
+    shown = runner.invoke(app, ["search", "a blue circle", "-k", "2", *store]).stdout
+    paths = {line.split()[2] for line in shown.splitlines() if line.strip()}
+    one = (tmp_path / "one").resolve()
+    assert paths == {f"{one}/note.txt", "photos:note.txt"}, shown
+    alone = runner.invoke(app, ["search", "a blue circle", "-k", "1", "--filter", "root=photos", *store]).stdout
+    assert alone.split()[2] == "note.txt"  # one root: the path alone, as before
