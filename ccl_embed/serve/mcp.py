@@ -1,7 +1,9 @@
 """``ccl-embed mcp``: image and text search as MCP tools (the official ``mcp`` SDK, over stdio).
 
-Tools: ``search_images(query, limit)`` returns thumbnails with their paths and scores;
-``search_texts(query, limit)``; ``find_similar(image_path, limit)``; ``ingest_folder(path)``.
+Tools: ``search_images(query, limit, collection, filters)`` returns thumbnails with their paths and
+scores; ``search_texts(query, limit, collection, filters)``; ``find_similar(image_path, limit,
+collection, modality, filters)``; ``ingest_folder(path)``, fenced to the folders the user named.
+``filters`` are ``FIELD:VALUE`` strings, the HTTP API's syntax. The server reports ccl-embed's version.
 
 The tools run on a backend with the calls of :class:`~ccl_embed.serve.service.Service`: the
 service itself (this process holds the store), or a :class:`~ccl_embed.serve.client.Client` of the
@@ -73,43 +75,68 @@ def build(backend: Backend, collection: str | None = None, ingest_under: tuple[s
         MissingDependencyError: Without the ``mcp`` package (the ``serve`` extra).
     """
     fastmcp = require("mcp.server.fastmcp", "serve")
+    from ccl_embed._version import __version__
+
     server = fastmcp.FastMCP("ccl-embed", log_level="WARNING", instructions=(
         "Search a ccl-embed collection of images and texts by meaning. search_images shows the matching "
-        "pictures; search_texts returns passages; find_similar takes an image file; ingest_folder adds a folder."))
+        "pictures; search_texts returns passages; find_similar takes an image file; ingest_folder adds a folder. "
+        "Every search takes an optional collection and filters such as ['label:animals']."))
+    server._mcp_server.version = __version__  # serverInfo.version: ccl-embed's, not the SDK's
 
-    def images_of(hits: list[Hit]) -> list[Any]:
+    def images_of(hits: list[Hit], where: str | None) -> list[Any]:
         out: list[Any] = []
         for h in hits:
             out.append(_line(h))
+            if h.modality != "image":
+                continue
             try:
-                out.append(fastmcp.Image(data=backend.thumbnail(h.id, collection=collection), format="jpeg"))
+                out.append(fastmcp.Image(data=backend.thumbnail(h.id, collection=where or collection), format="jpeg"))
             except CCLEmbedError as e:
                 out.append(f"(no thumbnail: {e})")
         return out or ["no hits"]
 
-    @server.tool(structured_output=False)
-    async def search_images(query: str, limit: int = 5) -> list[Any]:
-        """Images of the collection that match a description, best first, each with its path and score."""
-        hits = await asyncio.to_thread(backend.search, query, collection=collection, limit=_limit(limit),
-                                       modality="image")
-        return await asyncio.to_thread(images_of, hits)
+    def search(query: Any, collection_: str | None, limit: int, modality: str | None,
+               filters: list[str] | None) -> list[Hit]:
+        from ccl_embed.store.base import parse_filters
+
+        return backend.search(query, collection=collection_ or collection, limit=_limit(limit), modality=modality,
+                              where=parse_filters(filters or [], ":", "filter"))
 
     @server.tool(structured_output=False)
-    async def search_texts(query: str, limit: int = 5) -> str:
-        """Texts of the collection that match a query, best first: score, path and text."""
-        hits = await asyncio.to_thread(backend.search, query, collection=collection, limit=_limit(limit),
-                                       modality="text")
+    async def search_images(query: str, limit: int = 5, collection: str | None = None,
+                            filters: list[str] | None = None) -> list[Any]:
+        """Images of a collection that match a description, best first, each with its path and score.
+        ``collection``: another than the server's; ``filters``: FIELD:VALUE, e.g. ``label:animals``."""
+        hits = await asyncio.to_thread(search, query, collection, limit, "image", filters)
+        return await asyncio.to_thread(images_of, hits, collection)
+
+    @server.tool(structured_output=False)
+    async def search_texts(query: str, limit: int = 5, collection: str | None = None,
+                           filters: list[str] | None = None) -> str:
+        """Texts of a collection that match a query, best first: score, path and text (``collection``
+        and ``filters`` as in search_images)."""
+        hits = await asyncio.to_thread(search, query, collection, limit, "text", filters)
         return "\n".join(_line(h) for h in hits) or "no hits"
 
     @server.tool(structured_output=False)
-    async def find_similar(image_path: str, limit: int = 5) -> list[Any]:
-        """Images of the collection that look like an image file on this machine."""
+    async def find_similar(image_path: str, limit: int = 5, collection: str | None = None,
+                           modality: str = "image", filters: list[str] | None = None) -> list[Any]:
+        """Items of a collection like an image file on this machine: images (``modality`` "image", the
+        default), texts ("text") or both ("any"); ``collection`` and ``filters`` as in search_images."""
+        from ccl_embed.runtime.images import ImageError, load_image
+
+        if modality not in ("image", "text", "any"):
+            raise CCLEmbedError(f"modality={modality!r}: choose image, text or any")
         path = Path(image_path).expanduser()
         if not path.is_file():
             raise CCLEmbedError(f"image_path {image_path!r}: no such file")
-        hits = await asyncio.to_thread(backend.search, path, collection=collection, limit=_limit(limit),
-                                       modality="image")
-        return await asyncio.to_thread(images_of, hits)
+        try:  # decoded here, so an error names the file by its path
+            picture = await asyncio.to_thread(load_image, path)
+        except ImageError as e:
+            raise CCLEmbedError(str(e)) from None
+        hits = await asyncio.to_thread(search, picture, collection, limit, None if modality == "any" else modality,
+                                       filters)
+        return await asyncio.to_thread(images_of, hits, collection)
 
     fence = tuple(Path(p).expanduser().resolve() for p in ingest_under)
     where = (f"Allowed folders (and their subfolders): {', '.join(map(str, fence))}." if fence

@@ -24,7 +24,7 @@ async def _session(args: list[str], env: dict[str, str], calls):
     params = StdioServerParameters(command=sys.executable, args=["-m", "ccl_embed.cli", "mcp", *args], env=env)
     async with stdio_client(params) as (read, write):
         async with ClientSession(read, write) as session:
-            await session.initialize()
+            session.started = await session.initialize()  # serverInfo, for the tests to read
             return await calls(session)
 
 
@@ -47,6 +47,19 @@ def test_image_tools_over_stdio(tmp_path, tiny_model):
         climbing = await session.call_tool("ingest_folder", {"path": str(more / "..")})
         added = await session.call_tool("ingest_folder", {"path": str(more)})
         missing = await session.call_tool("find_similar", {"image_path": str(tmp_path / "nope.png")})
+        filtered = await session.call_tool("search_images", {"query": "a shape", "limit": 5,
+                                                             "filters": ["label:yellow"], "collection": "t"})
+        texts_like = await session.call_tool("find_similar", {"image_path": str(folder / "green-bar.png"),
+                                                              "modality": "text", "limit": 2})
+        unreadable = await session.call_tool("find_similar", {"image_path": str(more / "bad.png")})
+        elsewhere = await session.call_tool("search_texts", {"query": "x", "collection": "nope"})
+        assert [c.text.split()[2] for c in filtered.content if c.type == "text"] == ["labelled/square.png"]
+        assert [c.text.split()[1] for c in texts_like.content if c.type == "text"] == ["text", "text"]
+        assert session.started.serverInfo.version == ccl_embed.__version__  # ccl-embed's, not the SDK's
+        assert unreadable.isError and str(more / "bad.png") in unreadable.content[0].text
+        assert "upload" not in unreadable.content[0].text
+        assert elsewhere.isError and "'nope' does not exist" in elsewhere.content[0].text
+
         assert str(more.resolve()) in listed["ingest_folder"]  # the agent is told which folders it may add
         for refused in (outside, climbing):
             assert refused.isError and "outside the folders the user allowed" in refused.content[0].text
