@@ -149,7 +149,7 @@ def test_usage_errors_and_warnings_are_one_line(tmp_path, tiny_model):
     root = make_folder(tmp_path / "f")
     store = tmp_path / "store"
     assert _ingest(root, store, tiny_model, "-q").exit_code == 0
-    cases = {("--limit", "0"): "--limit", ("--limit", "abc"): "--limit", ("--filter", "label==red"): "one '='",
+    cases = {("--limit", "0"): "--limit", ("--limit", "abc"): "--limit", ("--filter", "label==red"): "one separator",
              ("--filter", "colour=red"): "filter field 'colour'"}
     for args, expected in cases.items():
         out = _run(["search", "a red square", "--store", str(store), "--model", str(tiny_model), *args])

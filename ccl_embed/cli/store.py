@@ -136,7 +136,7 @@ def search(
     device: Device_ = "auto",
     limit: Annotated[int, typer.Option("--limit", "-k", min=1, metavar="N", help="How many hits.")] = 10,
     modality: Annotated[Optional[str], typer.Option(metavar="[image|text]", help="Only image or only text hits.")] = None,
-    filters: Annotated[Optional[list[str]], typer.Option("--filter", metavar="FIELD=VALUE", help="FIELD=VALUE payload condition (repeatable; the same field twice is any-of).")] = None,
+    filters: Annotated[Optional[list[str]], typer.Option("--filter", metavar="FIELD:VALUE", help="FIELD:VALUE payload condition, as in the HTTP API and MCP (repeatable; the same field twice is any-of).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array of hits.")] = False,
 ) -> None:
     """Search a collection by text (QUERY) or by image (--image)."""

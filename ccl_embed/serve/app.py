@@ -233,7 +233,7 @@ def create_app(service: Service, *, api_key: str | None = None, cors_origins: tu
     Filters = Annotated[list[str], Query(alias="filter", description="FIELD:VALUE, repeatable (the same field twice is any-of).")]
 
     def hits(query: Any, collection: str | None, limit: int, modality: str | None, filters: list[str]) -> dict[str, Any]:
-        found = service.search(query, collection=collection, limit=limit, modality=modality, where=parse_filters(filters, ":", "filter"))
+        found = service.search(query, collection=collection, limit=limit, modality=modality, where=parse_filters(filters, "filter"))
         return {"hits": [h.to_dict() for h in found]}
 
     @app.get("/healthz")

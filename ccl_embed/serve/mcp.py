@@ -100,7 +100,7 @@ def build(backend: Backend, collection: str | None = None, ingest_under: tuple[s
         from ccl_embed.store.base import parse_filters
 
         return backend.search(query, collection=collection_ or collection, limit=_limit(limit), modality=modality,
-                              where=parse_filters(filters or [], ":", "filter"))
+                              where=parse_filters(filters or [], "filter"))
 
     @server.tool(structured_output=False)
     async def search_images(query: str, limit: int = 5, collection: str | None = None,

@@ -153,19 +153,25 @@ FILTER_FIELDS = ("modality", "label", "root", "path", "sha256", "model", "model_
 """The payload fields a filter may name (those ccl-embed writes with one string value)."""
 
 
-def parse_filters(items: Sequence[str], sep: str = "=", name: str = "--filter") -> dict[str, list[str]]:
-    """``FIELD<sep>VALUE`` strings (a CLI's ``--filter``, an API's ``filter``) as a filter; the same
-    field twice is any-of.
+FILTER_SYNTAX = "FIELD:VALUE"
+"""The one filter syntax of the CLI (``--filter``), the HTTP API and MCP (``filter``); ``FIELD=VALUE``
+is read too. A field name holds neither ``:`` nor ``=``, so the first of them ends it."""
+
+
+def parse_filters(items: Sequence[str], name: str = "--filter") -> dict[str, list[str]]:
+    """``FIELD:VALUE`` strings (:data:`FILTER_SYNTAX`; ``FIELD=VALUE`` too) as a filter; the same field
+    twice is any-of.
 
     Raises:
         CCLEmbedError: For an item without a field, a separator or a value (named, with an example).
     """
     out: dict[str, list[str]] = {}
     for item in items:
-        key, found, value = item.partition(sep)
-        if not found or not key.strip() or not value:
-            example = f"{name} label{sep}animals" if name.startswith("-") else f"{name}=label{sep}animals"
-            raise CCLEmbedError(f"{name} {item!r}: write it as FIELD{sep}VALUE, for example {example}")
+        cut = min((i for i in (item.find(":"), item.find("=")) if i >= 0), default=-1)
+        key, value = (item[:cut], item[cut + 1:]) if cut >= 0 else (item, "")
+        if cut < 0 or not key.strip() or not value:
+            example = f"{name} label:animals" if name.startswith("-") else f"{name}=label:animals"
+            raise CCLEmbedError(f"{name} {item!r}: write it as {FILTER_SYNTAX}, for example {example}")
         out.setdefault(key.strip(), []).append(value)
     return out
 
@@ -182,7 +188,8 @@ def check_filter(where: Filter | None) -> dict[str, list[str]]:
                              "for example label=animals")
         if key not in FILTER_FIELDS:
             raise StoreError(f"filter field {key!r} is not one ccl-embed stores; choose one of {', '.join(FILTER_FIELDS)}")
-        if any(str(v).startswith("=") for v in values):
-            raise StoreError(f"filter {key}={values[0]!r}: write FIELD=VALUE with one '=', for example {key}=animals")
+        if any(str(v).startswith(("=", ":")) for v in values):
+            raise StoreError(f"filter {key}:{values[0]!r}: write {FILTER_SYNTAX} with one separator, for example "
+                             f"{key}:animals")
         out[key] = [str(v) for v in values]
     return out

@@ -44,7 +44,7 @@ def test_ingest_then_search_exit_codes_and_json(tmp_path, tiny_model):
 @pytest.mark.parametrize("args, message", [
     (["search", "x", "--image", "y.png"], "either a text QUERY or --image"),
     (["search"], "either a text QUERY or --image"),
-    (["search", "x", "--filter", "label"], "write it as FIELD=VALUE"),
+    (["search", "x", "--filter", "label"], "write it as FIELD:VALUE, for example --filter label:animals"),
     (["search", "--image", "missing.png"], "--image missing.png: no such file"),
     (["search", "x", "-c", "nothing-here"], "does not exist; ingest something into it first"),
     (["ingest", "no-such-folder"], "not a folder"),
@@ -110,3 +110,23 @@ def test_hits_from_two_roots_say_which_folder_they_are_in(tmp_path, tiny_model):
     assert paths == {f"{one}/note.txt", "photos:note.txt"}, shown
     alone = runner.invoke(app, ["search", "a blue circle", "-k", "1", "--filter", "root=photos", *store]).stdout
     assert alone.split()[2] == "note.txt"  # one root: the path alone, as before
+
+
+def test_one_filter_syntax_everywhere(tmp_path, tiny_model):
+    from ccl_embed.store.base import parse_filters
+
+    assert parse_filters(["label:animals", "root=/a:b", "path:x=y.png"]) == {
+        "label": ["animals"], "root": ["/a:b"], "path": ["x=y.png"]}  # the first ':' or '=' ends the field
+    folder = tmp_path / "f"
+    folder.mkdir()
+    (folder / "pairs.jsonl").write_text('{"image": "a.png", "text": "a cat", "label": "animals"}\n')
+    from tests.conftest import draw
+
+    draw("red", "square").save(folder / "a.png")
+    (folder / "b.txt").write_text("a cat too")
+    store = ["--store", str(tmp_path / "store"), "--model", str(tiny_model)]
+    assert runner.invoke(app, ["ingest", str(folder), *store]).exit_code == 0
+    colon = runner.invoke(app, ["search", "a cat", "--filter", "label:animals", "--json", *store])
+    equals = runner.invoke(app, ["search", "a cat", "--filter", "label=animals", "--json", *store])
+    assert colon.exit_code == 0 and json.loads(colon.stdout) == json.loads(equals.stdout)
+    assert {h["label"] for h in json.loads(colon.stdout)} == {"animals"}
