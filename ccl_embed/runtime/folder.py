@@ -99,6 +99,10 @@ def resolve_model(model: str | Path = DEFAULT_MODEL) -> Path:
     path = Path(model)
     if path.is_dir():
         return path
+    import difflib
+
     names = ", ".join(shipped) or "none installed"
-    raise ModelError(f"model {str(model)!r} is neither a shipped model ({names}) nor a folder; "
-                     "pass a folder written by `ccl-embed export`")
+    close = difflib.get_close_matches(str(model), list(shipped), n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise ModelError(f"model {str(model)!r} is neither a shipped model ({names}) nor a folder; {hint}"
+                     "pass a shipped model's name, or a folder written by `ccl-embed train` or `ccl-embed export`")

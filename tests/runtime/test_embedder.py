@@ -126,6 +126,8 @@ def test_resolve_model_names_the_choices(tmp_path):
 
     with pytest.raises(ModelError, match=r"model 'nope' is neither a shipped model \(.*\) nor a folder"):
         resolve_model("nope")
+    with pytest.raises(ModelError, match=r"\(default\) nor a folder; did you mean 'default'\?"):
+        resolve_model("defualt")
     assert resolve_model(str(tmp_path)) == tmp_path
 
 
