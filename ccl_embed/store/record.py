@@ -117,18 +117,33 @@ def _write_private(path: Path, data: dict[str, object]) -> None:
     os.replace(tmp, path)
 
 
+def _server_key(url: str) -> str:
+    """A server's identity by URL: ``local-PORT`` for this machine's own names (``localhost``,
+    ``127.0.0.1`` and ``[::1]`` reach the same server), else the URL itself."""
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url.rstrip("/"))
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.hostname in ("localhost", "127.0.0.1", "::1") and port:
+        return f"local-{port}"
+    return url.rstrip("/")
+
+
 def _url_file(url: str) -> Path:
     """Where a running server's ingest token is kept by its URL: ``<cache>/servers/``."""
     from ccl_embed.paths import cache_dir
 
-    return cache_dir() / "servers" / (hashlib.sha256(url.rstrip("/").encode()).hexdigest()[:20] + ".json")
+    return cache_dir() / "servers" / (hashlib.sha256(_server_key(url).encode()).hexdigest()[:20] + ".json")
 
 
 def token_for(url: str) -> str | None:
     """The ingest token of the server running at ``url`` under this user, or None."""
     try:
         data = json.loads(_url_file(url).read_text())
-        return str(data["token"]) if data.get("url", "").rstrip("/") == url.rstrip("/") else None
+        return str(data["token"]) if _server_key(str(data.get("url", ""))) == _server_key(url) else None
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 

@@ -74,3 +74,5 @@ def test_another_origin_and_a_missing_token_store_nothing(live, picture_folder):
     assert status == 202
     summary = ccl_embed.connect(live.url).ingest(picture_folder, collection="mine")
     assert summary["added"] == 2
+    by_name = live.url.replace("127.0.0.1", "localhost")  # the same server by another of its names
+    assert ccl_embed.connect(by_name).ingest(picture_folder, collection="mine")["unchanged"] == 2
