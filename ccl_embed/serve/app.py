@@ -7,7 +7,8 @@ The contract (docs/serve.md):
 - ``POST /api/search`` with the same query parameters and a multipart field ``image``;
 - ``POST /api/ingest {"path", "collection", "prune"}``, then ``GET /api/ingest/{id}``;
 - ``GET /api/collections``;
-- ``GET /api/items/{id}/thumbnail``;
+- ``GET /api/items/{id}`` (its payload), ``GET /api/items/{id}/image`` (the whole image),
+  ``GET /api/items/{id}/thumbnail``;
 - ``GET /openapi.json``; ``GET /`` is the web page, its files shipped in the package.
 
 Every request must name one of the server's own hosts (``Host``: ``localhost``, ``127.0.0.1``,
@@ -289,6 +290,18 @@ def create_app(service: Service, *, api_key: str | None = None, cors_origins: tu
         """The store's collections."""
         return {"collections": [{"name": c.name, "count": c.count, "model": c.model, "dim": c.dim, "error": c.error}
                                 for c in service.collections()]}
+
+    @app.get("/api/items/{point_id}", dependencies=api)
+    def item(point_id: str, collection: Coll = None) -> dict[str, Any]:
+        """A stored item's payload: modality, path, root, text, label, pairs."""
+        return service.item(point_id, collection=collection)
+
+    @app.get("/api/items/{point_id}/image", dependencies=api)
+    def image(point_id: str, collection: Coll = None) -> Any:
+        """A stored image, whole, under the thumbnail's guards (its own file, unchanged)."""
+        data, media = service.image(point_id, collection=collection)
+        return Response(data, media_type=media, headers={"Cache-Control": "private, max-age=300",
+                                                         "X-Content-Type-Options": "nosniff"})
 
     @app.get("/api/items/{point_id}/thumbnail", dependencies=api)
     def thumbnail(point_id: str, collection: Coll = None) -> Any:

@@ -48,6 +48,14 @@ class Conflict(CCLEmbedError):
     """The store cannot do it now or for this model (HTTP 409)."""
 
 
+def _uuid(point_id: str, collection: str) -> str:
+    """A point id in its canonical form, or NotFound: ids are UUIDs, and nothing else is looked up."""
+    try:
+        return str(uuid.UUID(point_id))
+    except (ValueError, TypeError, AttributeError):
+        raise NotFound(f"no image point {point_id!r:.60} in collection {collection!r} (ids are UUIDs)") from None
+
+
 class Forbidden(CCLEmbedError):
     """The server was told not to do that (HTTP 403)."""
 
@@ -316,25 +324,42 @@ class Service:
             self._roots[(job.collection, root)] = Path(job.path)
         job.status, job.ended_at = status, time.time()
 
-    # ---- thumbnails --------------------------------------------------------------------------
-    def thumbnail(self, point_id: str, *, collection: str | None = None, size: int = THUMBNAIL_SIZE) -> bytes:
-        """A small JPEG of a stored image point, read from the file its payload records.
+    # ---- items and thumbnails -----------------------------------------------------------------
+    ITEM_FIELDS = ("modality", "path", "root", "text", "label", "pairs", "sha256", "model")
 
-        Only the recorded file is read: the one under the point's ingested folder whose path and
-        SHA-256 the payload holds; a file that has changed or moved since is not shown.
+    def item(self, point_id: str, *, collection: str | None = None) -> dict[str, Any]:
+        """A stored point's payload (what an item view shows), with its id.
+
+        Raises:
+            NotFound: When no such point is stored (ids are UUIDs).
+        """
+        name = collection or self.default_collection
+        point_id = _uuid(point_id, name)
+        payload = self.index(name).collection.retrieve([point_id], self.ITEM_FIELDS).get(point_id)
+        if payload is None:
+            raise NotFound(f"no point {point_id!r} in collection {name!r}")
+        return {"id": point_id, **{k: payload.get(k) for k in self.ITEM_FIELDS}}
+
+    def image(self, point_id: str, *, collection: str | None = None) -> tuple[bytes, str]:
+        """A stored image point's file, whole, with its media type: under the thumbnail's guards
+        (only the file its payload records, inside its ingested folder, while its hash matches).
 
         Raises:
             NotFound: When no such image point is stored, or its file is gone or has changed.
         """
         name = collection or self.default_collection
-        try:
-            point_id = str(uuid.UUID(point_id))
-        except (ValueError, TypeError, AttributeError):
-            raise NotFound(f"no image point {point_id!r:.60} in collection {name!r} (ids are UUIDs)") from None
-        key = (name, point_id)
-        if key in self._thumbs:
-            self._thumbs.move_to_end(key)
-            return self._thumbs[key]
+        payload, data = self._image_bytes(name, _uuid(point_id, name))
+        suffix = PurePosixPath(str(payload.get("path", ""))).suffix.lower()
+        media = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp",
+                 ".gif": "image/gif", ".bmp": "image/bmp", ".tif": "image/tiff", ".tiff": "image/tiff"}
+        if suffix not in media:  # SVG and the rest: sent as the PNG the model saw, never as markup
+            out = io.BytesIO()
+            load_image(str(payload.get("path", "image")), data=data).save(out, format="PNG")
+            return out.getvalue(), "image/png"
+        return data, media[suffix]
+
+    def _image_bytes(self, name: str, point_id: str) -> tuple[dict[str, Any], bytes]:
+        """The payload of an image point and its file's bytes, checked against the payload's hash."""
         payload = self.index(name).collection.retrieve([point_id], ("modality", "path", "root", "sha256",
                                                                     "path_bytes")).get(point_id)
         if payload is None or payload.get("modality") != "image":
@@ -349,7 +374,25 @@ class Service:
         if hashlib.sha256(data).hexdigest() != payload.get("sha256"):
             raise NotFound(f"the file of point {point_id} ({payload.get('path')}) has changed since it was ingested; "
                            "ingest the folder again")
-        img = load_image(file, data=data)
+        return payload, data
+
+    def thumbnail(self, point_id: str, *, collection: str | None = None, size: int = THUMBNAIL_SIZE) -> bytes:
+        """A small JPEG of a stored image point, read from the file its payload records.
+
+        Only the recorded file is read: the one under the point's ingested folder whose path and
+        SHA-256 the payload holds; a file that has changed or moved since is not shown.
+
+        Raises:
+            NotFound: When no such image point is stored, or its file is gone or has changed.
+        """
+        name = collection or self.default_collection
+        point_id = _uuid(point_id, name)
+        key = (name, point_id)
+        if key in self._thumbs:
+            self._thumbs.move_to_end(key)
+            return self._thumbs[key]
+        payload, data = self._image_bytes(name, point_id)
+        img = load_image(str(payload.get("path", "image")), data=data)
         img.thumbnail((size, size))
         out = io.BytesIO()
         img.save(out, format="JPEG", quality=85)

@@ -219,3 +219,18 @@ def test_an_ingest_needs_the_token_or_the_fence(tmp_path, tiny_model):
             local(create_app(keyed, api_key="s3cret", ingest_token=TOKEN)) as c:
         r = c.post("/api/ingest", json={"path": str(folder)}, headers={"Authorization": "Bearer s3cret"})
         assert r.status_code == 202
+
+
+def test_an_item_and_its_whole_image(client, service, folder):
+    hit = service.search("a green bar", limit=1, modality="image")[0]
+    item = client.get(f"/api/items/{hit.id}").json()
+    assert item["id"] == hit.id and item["path"] == hit.path and item["modality"] == "image"
+    assert item["root"] == str(folder.resolve()) and set(item) >= {"text", "label", "pairs"}
+    whole = client.get(f"/api/items/{hit.id}/image")
+    assert whole.status_code == 200 and whole.headers["content-type"] == "image/png"
+    assert whole.content == (folder / hit.path).read_bytes()  # the file itself, not a re-encoding
+    (folder / hit.path).write_bytes(_png("blue", "ring"))  # changed since the ingest: not shown
+    assert client.get(f"/api/items/{hit.id}/image").status_code == 404
+    for bad in ("../../etc/passwd", "not-a-uuid", "00000000-0000-0000-0000-000000000000"):
+        r = client.get(f"/api/items/{bad}")
+        assert r.status_code == 404 and list(r.json()) == ["error"], bad
