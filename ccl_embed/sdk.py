@@ -275,7 +275,7 @@ class Index:
         return vectors[0].astype(float).tolist()
 
     def search(self, query: Query | None = None, limit: int = 10, modality: str | None = None,
-               where: Filter | None = None, *, image: ImageQuery | None = None) -> list[Hit]:
+               where: Filter | None = None, *, image: ImageQuery | None = None, like: str | None = None) -> list[Hit]:
         """The stored items nearest to a query, best first.
 
         Args:
@@ -286,11 +286,14 @@ class Index:
             where: Payload conditions, for example ``{"label": "animals"}``, or a
                 ``qdrant_client.models.Filter`` of ``must`` matches.
             image: Search by an image instead: a path (``str`` or ``Path``), a PIL image, or the bytes of a file.
+            like: Search by a stored item instead ("more like this"): its id. The item itself is left out.
 
         Raises:
-            CCLEmbedError: On a bad query, limit, modality or filter, or both a text and an image.
+            CCLEmbedError: On a bad query, limit, modality or filter, more than one query, or an
+                unknown ``like`` id.
         """
-        query = query_of(query, image)
+        if like is not None and (query is not None or image is not None):
+            raise CCLEmbedError("give one of a text, image= or like=")
         where = filter_of(where)
         if where is not None and not isinstance(where, Mapping):
             raise CCLEmbedError(f"where={where!r:.60}: give a mapping of field to value(s), for example {{'label': 'animals'}}")
@@ -302,16 +305,39 @@ class Index:
         if modality is not None:
             conditions["modality"] = modality
         coll = self._open()
-        vector = self.embed_query(query)
-        asked = "text" if isinstance(query, str) else "image"
+        if like is not None:
+            like, vector, asked = self._stored(coll, like)
+        else:
+            query = query_of(query, image)
+            vector, asked = self.embed_query(query), "text" if isinstance(query, str) else "image"
+        fetch = limit + (like is not None)  # the item itself is found, then left out
+
+        def found(conditions: dict[str, Any]) -> list[Any]:
+            return [h for h in coll.query(vector, fetch, conditions) if h.id != like][:limit]
+
         calibration = self.embedder.model.manifest.calibration
         if modality is not None or "modality" in conditions or not calibration:
-            return [_hit(h, h.score) for h in coll.query(vector, limit, conditions)]
+            return [_hit(h, h.score) for h in found(conditions)]
         # Mixed, calibrated: the best `limit` of each modality, merged by how typical each cosine
         # is of a true match of its (query, item) modality pair.
         hits = [_hit(h, rank_score(h.score, asked, item, calibration))
-                for item in MODALITIES for h in coll.query(vector, limit, {**conditions, "modality": item})]
+                for item in MODALITIES for h in found({**conditions, "modality": item})]
         return sorted(hits, key=lambda h: (-(h.rank_score or 0.0), -h.score))[:limit]
+
+    @staticmethod
+    def _stored(coll: Collection, point_id: str) -> tuple[str, list[float], str]:
+        """A stored item's id (canonical), vector and modality ("more like this")."""
+        import uuid
+
+        try:
+            point_id = str(uuid.UUID(str(point_id)))
+        except ValueError:
+            raise CCLEmbedError(f"like={point_id!r:.60}: give a stored item's id (a UUID, as hits carry)") from None
+        vector = coll.vectors([point_id]).get(point_id)
+        payload = coll.retrieve([point_id], ("modality",)).get(point_id)
+        if not vector or payload is None:
+            raise CCLEmbedError(f"like={point_id!r}: no such item in this collection")
+        return point_id, vector, str(payload.get("modality") or "image")
 
     def count(self) -> int:
         """How many points the collection holds."""

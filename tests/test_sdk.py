@@ -58,6 +58,22 @@ def test_search_by_image_is_asked_for_by_name_and_a_str_is_always_text(tmp_path,
         index.search(image=b"not an image")
 
 
+def test_more_like_a_stored_item(tmp_path, index):
+    index.ingest(tmp_path / "f")
+    item = index.search(Path(tmp_path / "f" / "blue-circle.png"), limit=1, modality="image")[0]
+    like = index.search(like=item.id, limit=3, modality="image")
+    by_image = index.search(Path(tmp_path / "f" / "blue-circle.png"), limit=4, modality="image")
+    assert [h.id for h in like] == [h.id for h in by_image if h.id != item.id][:3]  # the item itself left out
+    assert len(index.search(like=item.id.upper(), limit=5)) == 5 and item.id not in {
+        h.id for h in index.search(like=item.id.upper(), limit=5)}
+    with pytest.raises(CCLEmbedError, match="no such item"):
+        index.search(like="00000000-0000-0000-0000-000000000000")
+    with pytest.raises(CCLEmbedError, match="a UUID"):
+        index.search(like="blue-circle.png")
+    with pytest.raises(CCLEmbedError, match="one of a text, image= or like="):
+        index.search("a circle", like=item.id)
+
+
 def test_where_takes_a_qdrant_filter_of_must_matches(tmp_path, index):
     models = pytest.importorskip("qdrant_client.models")
     index.ingest(tmp_path / "f")
@@ -121,6 +137,7 @@ def test_the_same_ingest_and_search_on_every_backend(tmp_path, tiny_model):
             ids = sorted(pid for pid, _, _ in ix.collection.scan())
             queries = [ix.search(q, limit=8) for q in ("a red square", "a blue circle", "notes")]
             queries.append(ix.search(root / "green-bar.png", limit=8, modality="text"))
+            queries.append(ix.search(like=queries[0][0].id, limit=8))  # more like a stored item
             results[backend] = (summary.to_dict(), ids, [[(h.id, round(h.score, 4)) for h in hs] for hs in queries])
             if backend == "server":
                 ix.collection._client.delete_collection(ix.collection.name)  # type: ignore[attr-defined]

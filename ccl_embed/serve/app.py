@@ -3,7 +3,7 @@
 The contract (docs/serve.md):
 
 - ``GET /healthz``: 200 once the model and the store are loaded;
-- ``GET /api/search?q=TEXT&limit=10&modality=image|text&collection=NAME&filter=label:VALUE``;
+- ``GET /api/search?q=TEXT&limit=10&modality=image|text&collection=NAME&filter=label:VALUE`` (or ``like=ID``);
 - ``POST /api/search`` with the same query parameters and a multipart field ``image``;
 - ``POST /api/ingest {"path", "collection", "prune"}``, then ``GET /api/ingest/{id}``;
 - ``GET /api/collections``;
@@ -233,8 +233,10 @@ def create_app(service: Service, *, api_key: str | None = None, cors_origins: tu
     Coll = Annotated[str | None, Query(description="The collection (default: the server's).")]
     Filters = Annotated[list[str], Query(alias="filter", description="FIELD:VALUE, repeatable (the same field twice is any-of).")]
 
-    def hits(query: Any, collection: str | None, limit: int, modality: str | None, filters: list[str]) -> dict[str, Any]:
-        found = service.search(query, collection=collection, limit=limit, modality=modality, where=parse_filters(filters, "filter"))
+    def hits(query: Any, collection: str | None, limit: int, modality: str | None, filters: list[str],
+             like: str | None = None) -> dict[str, Any]:
+        found = service.search(query, collection=collection, limit=limit, modality=modality,
+                               where=parse_filters(filters, "filter"), like=like)
         return {"hits": [h.to_dict() for h in found]}
 
     @app.get("/healthz")
@@ -244,11 +246,14 @@ def create_app(service: Service, *, api_key: str | None = None, cors_origins: tu
                 "collection": service.default_collection, "auth": api_key is not None}
 
     @app.get("/api/search", dependencies=api)
-    def search_text(q: Annotated[str, Query(min_length=1, max_length=2000, description="The text to search for.")],
+    def search_text(q: Annotated[str | None, Query(min_length=1, max_length=2000, description="The text to search for.")] = None,
+                    like: Annotated[str | None, Query(max_length=64, description="Or a stored item's id: more like it.")] = None,
                     limit: Limit = 10, modality: Modality = None, collection: Coll = None,
                     filters: Filters = []) -> dict[str, Any]:  # noqa: B006 - FastAPI reads the default
-        """Search by text."""
-        return hits(q, collection, limit, modality, filters)
+        """Search by text, or by a stored item (``like=ID``, the item itself left out)."""
+        if (q is None) == (like is None):
+            raise CCLEmbedError("give q=TEXT or like=ID (one of them)")
+        return hits(q, collection, limit, modality, filters, like)
 
     @app.post("/api/search", dependencies=api)
     def search_image(image: Annotated[UploadFile, File(description="The query image.")], limit: Limit = 10,

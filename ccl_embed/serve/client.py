@@ -123,7 +123,7 @@ class Client:
 
     def search(self, query: str | os.PathLike[str] | Image.Image | None = None, limit: int = 10,
                modality: str | None = None, where: Any = None, *, collection: str | None = None,
-               image: ImageQuery | None = None) -> list[Hit]:
+               image: ImageQuery | None = None, like: str | None = None) -> list[Hit]:
         """The stored items nearest to a text or an image, best first, as :meth:`ccl_embed.Index.search`
         takes them (a ``str`` is text; ``image=`` a path, a PIL image or bytes).
 
@@ -131,10 +131,15 @@ class Client:
             ServerError: On a bad query (the server's one-line message).
             StoreError: When the server does not answer.
         """
-        query, where = query_of(query, image), filter_of(where)
+        if like is not None and (query is not None or image is not None):
+            raise CCLEmbedError("give one of a text, image= or like=")
+        where = filter_of(where)
         params = [("limit", str(limit)), *self._coll(collection), *_filters(where)]
         if modality is not None:
             params.append(("modality", modality))
+        if like is not None:
+            return [_hit(h) for h in self._json("GET", "/api/search", [("like", str(like)), *params])["hits"]]
+        query = query_of(query, image)
         if isinstance(query, str):
             found = self._json("GET", "/api/search", [("q", query), *params])
         elif isinstance(query, (os.PathLike, Image.Image)):

@@ -210,8 +210,8 @@ class Service:
         return out
 
     # ---- search ------------------------------------------------------------------------------
-    def search(self, query: str | Image.Image, *, collection: str | None = None, limit: int = 10,
-               modality: str | None = None, where: Filter | None = None) -> list[Hit]:
+    def search(self, query: str | Image.Image | None, *, collection: str | None = None, limit: int = 10,
+               modality: str | None = None, where: Filter | None = None, like: str | None = None) -> list[Hit]:
         """The hits of a text or image query, in the order :meth:`ccl_embed.Index.search` gives.
 
         Raises:
@@ -221,7 +221,7 @@ class Service:
             check_filter(where)
         except StoreError as e:
             raise CCLEmbedError(str(e)) from e
-        return self._own(collection).search(query, limit=limit, modality=modality, where=where)
+        return self._own(collection).search(query, limit=limit, modality=modality, where=where, like=like)
 
     # ---- ingest ------------------------------------------------------------------------------
     def check_folder(self, path: str | os.PathLike[str]) -> Path:

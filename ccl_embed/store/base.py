@@ -135,6 +135,10 @@ class Collection(ABC):
         """The payloads (restricted to fields) of those of ``ids`` that are stored, by id."""
 
     @abstractmethod
+    def vectors(self, ids: Sequence[str]) -> dict[str, list[float]]:
+        """The stored vectors of those of ``ids`` that are stored, by id ("more like this")."""
+
+    @abstractmethod
     def count(self, where: Filter | None = None) -> int:
         """How many points match."""
 

@@ -222,6 +222,13 @@ class ClientCollection(Collection):
         return {str(r.id): dict(r.payload or {}) for r in records}
 
     @_server_call
+    def vectors(self, ids: Sequence[str]) -> dict[str, list[float]]:
+        if not ids or not self._ready(False):
+            return {}
+        records = self._client.retrieve(self.name, ids=list(ids), with_payload=False, with_vectors=[VECTOR_NAME])
+        return {str(r.id): list((r.vector or {}).get(VECTOR_NAME) or []) for r in records if isinstance(r.vector, dict)}
+
+    @_server_call
     def count(self, where: Filter | None = None) -> int:
         if not self._ready(False):
             return 0

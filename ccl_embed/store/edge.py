@@ -300,6 +300,12 @@ class EdgeCollection(Collection):
         records = self._engine("read points", self._shard.retrieve, list(ids), list(fields) or False, False)
         return {str(r.id): dict(r.payload or {}) for r in records}
 
+    def vectors(self, ids: Sequence[str]) -> dict[str, list[float]]:
+        if self._readable() is None or not ids:
+            return {}
+        records = self._engine("read points", self._shard.retrieve, list(ids), False, True)
+        return {str(r.id): list((r.vector or {}).get(VECTOR_NAME) or []) for r in records}
+
     def count(self, where: Filter | None = None) -> int:
         if self._readable() is None:
             return 0

@@ -100,7 +100,7 @@ def test_errors_are_one_line_json(client, tmp_path):
     cases = [
         (client.get("/api/search", params={"q": "x", "limit": 0}), 422, "limit"),
         (client.get("/api/search", params={"q": "x", "modality": "video"}), 422, "modality"),
-        (client.get("/api/search"), 422, "q: Field required"),
+        (client.get("/api/search"), 400, "give q=TEXT or like=ID"),
         (client.get("/api/search", params={"q": "x", "filter": "label"}), 400, "write it as FIELD:VALUE"),
         (client.get("/api/search", params={"q": "x", "filter": "colour:red"}), 400, "filter field 'colour'"),
         (client.get("/api/search", params={"q": "x", "collection": "nope"}), 404, "does not exist"),
@@ -234,3 +234,12 @@ def test_an_item_and_its_whole_image(client, service, folder):
     for bad in ("../../etc/passwd", "not-a-uuid", "00000000-0000-0000-0000-000000000000"):
         r = client.get(f"/api/items/{bad}")
         assert r.status_code == 404 and list(r.json()) == ["error"], bad
+
+
+def test_more_like_a_stored_item_over_http(client, service):
+    hit = service.search("a green bar", limit=1, modality="image")[0]
+    r = client.get("/api/search", params={"like": hit.id, "limit": 3})
+    assert r.status_code == 200 and len(r.json()["hits"]) == 3 and hit.id not in {h["id"] for h in r.json()["hits"]}
+    for params in ({}, {"q": "x", "like": hit.id}):
+        bad = client.get("/api/search", params=params)
+        assert bad.status_code == 400 and "q=TEXT or like=ID" in bad.json()["error"]
