@@ -76,3 +76,11 @@ def test_a_dead_servers_record_is_removed(tmp_path):
     with pytest.raises(CCLEmbedError, match="has not said where it answers after 0.2 s"):
         with Holding(store):  # holds the lock, publishes nothing yet: a server loading its model
             served_at(store, wait=0.2)
+
+
+def test_more_like_a_stored_item_through_the_client(live):
+    server = ccl_embed.connect(live.url)
+    first = server.search("a red square", limit=1, modality="image")[0]
+    like = server.search(like=first.id, limit=3, modality="image")
+    assert len(like) == 3 and first.id not in {h.id for h in like}
+    assert [h.id for h in like] == [h.id for h in live.service.search(None, like=first.id, limit=3, modality="image")]
