@@ -45,18 +45,24 @@ Query = str | os.PathLike[str] | Image.Image
 ImageQuery = str | os.PathLike[str] | Image.Image | bytes
 
 
-def query_of(text: Query | None, image: ImageQuery | None) -> Query:
+def query_of(text: Query | None, image: ImageQuery | None, like: str | None = None) -> Query | None:
     """The one query of a search: ``text`` (a ``str`` is text; a path or a PIL image is an
-    image) or ``image=`` (a path, a PIL image, or a file's bytes, decoded here).
+    image), ``image=`` (a path, a PIL image, or a file's bytes, decoded here), or None when the
+    search is ``like=`` a stored item.
 
     Raises:
-        CCLEmbedError: For neither or both, or an image that cannot be decoded.
+        CCLEmbedError: For none or more than one, or an image that cannot be decoded.
     """
+    from ccl_embed.runtime.images import IMAGE_SUFFIXES, SVG_SUFFIXES
+
+    if like is not None:
+        if text is not None or image is not None:
+            raise CCLEmbedError("give one of a text, image= or like=")
+        return None
     if image is None:
         if text is None:
             raise CCLEmbedError("give a text to search for, or image= (a path, a PIL image or bytes)")
-        if isinstance(text, str) and Path(text).suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp",
-                                                                     ".tif", ".tiff", ".svg") and Path(text).is_file():
+        if isinstance(text, str) and Path(text).suffix.lower() in IMAGE_SUFFIXES + SVG_SUFFIXES and Path(text).is_file():
             warnings.warn(f"searching for the text {text!r}; to search by that image, pass image={text!r}", stacklevel=3)
         return text
     if text is not None:
@@ -292,8 +298,7 @@ class Index:
             CCLEmbedError: On a bad query, limit, modality or filter, more than one query, or an
                 unknown ``like`` id.
         """
-        if like is not None and (query is not None or image is not None):
-            raise CCLEmbedError("give one of a text, image= or like=")
+        query = query_of(query, image, like)
         where = filter_of(where)
         if where is not None and not isinstance(where, Mapping):
             raise CCLEmbedError(f"where={where!r:.60}: give a mapping of field to value(s), for example {{'label': 'animals'}}")
@@ -305,10 +310,9 @@ class Index:
         if modality is not None:
             conditions["modality"] = modality
         coll = self._open()
-        if like is not None:
-            like, vector, asked = self._stored(coll, like)
+        if query is None:
+            like, vector, asked = self._stored(coll, str(like))
         else:
-            query = query_of(query, image)
             vector, asked = self.embed_query(query), "text" if isinstance(query, str) else "image"
         fetch = limit + (like is not None)  # the item itself is found, then left out
 

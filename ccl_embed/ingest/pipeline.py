@@ -23,6 +23,7 @@ from ccl_embed.runtime.images import ImageError, load_image
 from ccl_embed.errors import CCLEmbedError
 from ccl_embed.ingest.walk import Item, Skipped, find_items, open_walked, reason_of
 from ccl_embed.runtime.embedder import Embedder, check_batch_size
+from ccl_embed.runtime.folder import sha256_file
 from ccl_embed.store.base import Collection, CollectionMeta, Point, StoreError
 
 MAX_TEXT_BYTES = 1 << 20
@@ -118,11 +119,8 @@ class Prepared:
 def _hash(item: Item) -> str:
     if item.file is None:
         return hashlib.sha256((item.text or "").encode()).hexdigest()
-    h = hashlib.sha256()
     with open_walked(item) as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+        return sha256_file(f)
 
 
 def _load(p: Prepared, embedder: Embedder) -> Any:

@@ -87,25 +87,34 @@ def stored_name(shown: str, path_bytes: str | None) -> str:
     return shown if path_bytes is None else os.fsdecode(base64.b64decode(path_bytes, validate=True))
 
 
-def open_walked(item: Item) -> BinaryIO:
-    """Open an item's file as the walk found it, for reading bytes: never through a symbolic link
-    put in its place since (``O_NOFOLLOW``), and only the same file (device and inode).
+def open_nofollow(path: str | os.PathLike[str], identity: tuple[int, int] | None = None) -> BinaryIO:
+    """Open a file for reading bytes, never through a symbolic link at its place (``O_NOFOLLOW``),
+    and, given ``identity`` (device, inode), only when it is still that file.
 
     Raises:
-        OSError: When it cannot be opened, or is no longer the file the walk found (the message says which).
+        OSError: When it cannot be opened, or is a link or another file now (the message says which).
     """
-    assert item.file is not None
     try:
-        fd = os.open(item.file, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0))
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0))
     except OSError as e:
         if e.errno == errno.ELOOP:
             raise OSError(errno.ELOOP, "replaced by a symbolic link after the walk; not followed") from e
         raise
     st = os.fstat(fd)
-    if item.identity is not None and (st.st_dev, st.st_ino) != item.identity:
+    if identity is not None and (st.st_dev, st.st_ino) != identity:
         os.close(fd)
         raise OSError(errno.ESTALE, "replaced by another file after the walk; not read")
     return os.fdopen(fd, "rb")
+
+
+def open_walked(item: Item) -> BinaryIO:
+    """Open an item's file as the walk found it (see :func:`open_nofollow`).
+
+    Raises:
+        OSError: When it cannot be opened, or is no longer the file the walk found.
+    """
+    assert item.file is not None
+    return open_nofollow(item.file, item.identity)
 
 
 @dataclass

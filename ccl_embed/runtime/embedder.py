@@ -163,8 +163,12 @@ class Embedder:
         Raises:
             ImageError: When an image cannot be decoded.
         """
-        pixels = np.stack([self.prepare_image(im).pixels for im in images])
+        return self._backbone(np.stack([self.prepare_image(im).pixels for im in images]))
+
+    def _backbone(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The image backbone on a batch of pixels: its feature map (on the manifest's grid) and logits."""
         fmap, logits = self._session(IMAGE_BACKBONE).run(None, {"pixels": pixels})
+        self._check_grid(fmap)
         return fmap, logits
 
     def backbone_texts(self, texts: Sequence[str]) -> np.ndarray:
@@ -192,8 +196,7 @@ class Embedder:
                     failed[i] = str(e)
             vectors: dict[int, np.ndarray] = {}
             if pixels:
-                fmap, logits = self._session(IMAGE_BACKBONE).run(None, {"pixels": np.stack(pixels)})
-                self._check_grid(fmap)
+                fmap, logits = self._backbone(np.stack(pixels))
                 out = self._run(IMAGE_HEAD, {"feature_map": fmap, "logits": logits})
                 vectors = dict(zip(ok, out))
             for i, _ in batch:
@@ -253,7 +256,6 @@ class Embedder:
             TypeError: For a bare ``str`` instead of a list.
             CCLEmbedError: For the first text that cannot be embedded (its index and reason).
         """
-        one_is_not_many(texts, "texts")
         return self._stacked(self.embed_texts(texts, batch_size), "text")
 
     def encode_images(self, images: Sequence[ImageInput], batch_size: int = 32) -> np.ndarray:
@@ -263,11 +265,10 @@ class Embedder:
             TypeError: For a bare path or image instead of a list.
             CCLEmbedError: For the first image that cannot be embedded (its index and reason).
         """
-        one_is_not_many(images, "images")
         return self._stacked(self.embed_images(images, batch_size), "image")
 
     def _stacked(self, results: Iterable[Embedded], what: str) -> np.ndarray:
-        out = [r for r in results]
+        out = list(results)
         return vectors_or_raise(out, what).astype(np.float32) if out else np.zeros((0, self.dim), np.float32)
 
     def embed_texts(self, texts: Iterable[str], batch_size: int = 64) -> Iterator[Embedded]:

@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from ccl_embed._version import __version__
 from ccl_embed.errors import CCLEmbedError
@@ -40,12 +40,14 @@ class ModelError(CCLEmbedError, ValueError):
     """A model folder cannot be used by the runtime; the message says what is wrong and how to fix it."""
 
 
-def sha256_file(path: Path) -> str:
-    """The SHA-256 of a file, read in 1 MiB chunks."""
+def sha256_file(path: Path | BinaryIO) -> str:
+    """The SHA-256 of a file (a path, or a file already open for reading bytes), read in 1 MiB chunks."""
+    if isinstance(path, Path):
+        with path.open("rb") as f:
+            return sha256_file(f)
     h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
+    for chunk in iter(lambda: path.read(1 << 20), b""):
+        h.update(chunk)
     return h.hexdigest()
 
 

@@ -131,15 +131,12 @@ class Client:
             ServerError: On a bad query (the server's one-line message).
             StoreError: When the server does not answer.
         """
-        if like is not None and (query is not None or image is not None):
-            raise CCLEmbedError("give one of a text, image= or like=")
-        where = filter_of(where)
+        query, where = query_of(query, image, like), filter_of(where)
         params = [("limit", str(limit)), *self._coll(collection), *_filters(where)]
         if modality is not None:
             params.append(("modality", modality))
-        if like is not None:
+        if query is None:
             return [_hit(h) for h in self._json("GET", "/api/search", [("like", str(like)), *params])["hits"]]
-        query = query_of(query, image)
         if isinstance(query, str):
             found = self._json("GET", "/api/search", [("q", query), *params])
         elif isinstance(query, (os.PathLike, Image.Image)):

@@ -55,8 +55,10 @@ def allowed_folder(path: str, ingest_under: tuple[Path, ...]) -> Path:
     """
     if not ingest_under:
         raise CCLEmbedError("ingest_folder is off: the user allows folders by starting `ccl-embed mcp --ingest-under FOLDER`")
+    from ccl_embed.serve.service import under_any
+
     folder = Path(path).expanduser().resolve()
-    if not any(folder.is_relative_to(top) for top in ingest_under):
+    if not under_any(folder, ingest_under):
         raise CCLEmbedError(f"path {path!r} is outside the folders the user allowed: {', '.join(map(str, ingest_under))}")
     return folder
 

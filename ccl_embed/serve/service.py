@@ -24,14 +24,13 @@ from PIL import Image
 
 from ccl_embed.errors import CCLEmbedError, one_line
 from ccl_embed.ingest.pipeline import IngestSummary, Interrupted, ingest
-from ccl_embed.ingest.walk import stored_name
+from ccl_embed.ingest.walk import open_nofollow, stored_name
 from ccl_embed.runtime.embedder import Embedder, check_batch_size
 from ccl_embed.runtime.folder import DEFAULT_MODEL
 from ccl_embed.runtime.images import MAX_PIXELS, ImageError, load_image
 from ccl_embed.sdk import CollectionInfo, Hit, Index, model_meta
-from ccl_embed.store import (DEFAULT_COLLECTION, StoreOptions, collection_names, default_store, did_you_mean,
-                             open_collection)
-from ccl_embed.store.base import Filter, StoreError, check_filter
+from ccl_embed.store import DEFAULT_COLLECTION, StoreOptions, collection_names, default_store, open_collection
+from ccl_embed.store.base import Filter, MissingCollection, StoreError, check_filter
 
 MAX_UPLOAD_BYTES = 32 << 20
 """An uploaded query image may have at most this many bytes (its pixels are limited as an ingest's are)."""
@@ -46,6 +45,11 @@ class NotFound(CCLEmbedError):
 
 class Conflict(CCLEmbedError):
     """The store cannot do it now or for this model (HTTP 409)."""
+
+
+def under_any(folder: Path, tops: Sequence[Path]) -> bool:
+    """Whether a resolved ``folder`` lies inside one of the resolved folders ``tops``."""
+    return any(folder.is_relative_to(top) for top in tops)
 
 
 def _uuid(point_id: str, collection: str) -> str:
@@ -179,13 +183,12 @@ class Service:
             if found is None:
                 try:
                     coll = open_collection(name, None, self.options, create=False)
-                except StoreError as e:
-                    if "does not exist" not in str(e):
-                        raise Conflict(str(e)) from e
+                except MissingCollection as e:
                     if not create:
-                        raise NotFound(f"collection {name!r} does not exist; ingest something into it first"
-                                       f"{did_you_mean(name, self.options)}") from e
+                        raise NotFound(f"collection {name!r} does not exist; ingest something into it first{e.hint}") from e
                     coll = open_collection(name, self.meta, self.options, create=True)
+                except StoreError as e:
+                    raise Conflict(str(e)) from e
                 found = self._indexes[name] = Index(coll, self.embedder)
         return found
 
@@ -230,7 +233,7 @@ class Service:
         if not raw.is_absolute():
             raise CCLEmbedError(f"path {str(path)!r}: give the folder's absolute path on the server's machine")
         folder = raw.resolve()
-        if self.ingest_under and not any(folder.is_relative_to(top) for top in self.ingest_under):
+        if self.ingest_under and not under_any(folder, self.ingest_under):
             allowed = ", ".join(str(p) for p in self.ingest_under)
             raise Forbidden(f"path {str(path)!r} is outside the folders this server ingests ({allowed})")
         if not folder.is_dir():
@@ -240,7 +243,7 @@ class Service:
     def fenced(self, path: str | os.PathLike[str]) -> bool:
         """Whether ``path`` lies under one of the folders named with ``ingest_under`` (links resolved)."""
         raw = Path(path).expanduser()
-        return raw.is_absolute() and any(raw.resolve().is_relative_to(top) for top in self.ingest_under)
+        return raw.is_absolute() and under_any(raw.resolve(), self.ingest_under)
 
     def start_ingest(self, path: str | os.PathLike[str], *, collection: str | None = None, prune: bool = False,
                      root: str | None = None, batch_size: int = 32, follow_links_outside: bool = False) -> Job:
@@ -366,8 +369,7 @@ class Service:
             raise NotFound(f"no image point {point_id!r:.60} in collection {name!r}")
         file = self._stored_file(name, payload)
         try:  # the resolved file itself, never a link put in its place since
-            fd = os.open(file, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0))
-            with os.fdopen(fd, "rb") as f:
+            with open_nofollow(file) as f:
                 data = f.read()
         except OSError:
             raise NotFound(f"{payload.get('path')}: no longer a file inside its ingested folder") from None

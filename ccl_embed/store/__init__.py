@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ccl_embed.store.base import Collection, CollectionMeta, Filter, Point, ScoredPoint, StoreError
+from ccl_embed.store.base import Collection, CollectionMeta, Filter, MissingCollection, Point, ScoredPoint, StoreError
 from ccl_embed.store.client import redact_url
 
 STORE_ENV = "CCL_EMBED_STORE"
@@ -96,10 +96,8 @@ def open_collection(collection: str = DEFAULT_COLLECTION, meta: CollectionMeta |
 
         return EdgeCollection(options.store if options.store is not None else default_store(), collection, meta,
                               create, wait=options.wait)
-    except StoreError as e:
-        if "does not exist" not in str(e):
-            raise
-        raise StoreError(f"{e}{did_you_mean(collection, options)}") from e
+    except MissingCollection as e:
+        raise MissingCollection(str(e), did_you_mean(collection, options)) from e
 
 
 def did_you_mean(name: str, options: StoreOptions) -> str:

@@ -27,6 +27,14 @@ class StoreError(CCLEmbedError, RuntimeError):
     """The store cannot be opened or used; the message says why and what to do."""
 
 
+class MissingCollection(StoreError):
+    """The collection asked for does not exist. ``hint`` names a close match and what the store holds."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message + hint)
+        self.hint = hint
+
+
 @dataclass(frozen=True)
 class CollectionMeta:
     """What a collection records about the vectors in it; checked before anything is written.

@@ -16,6 +16,7 @@ from ccl_embed.store.base import (
     Collection,
     CollectionMeta,
     Filter,
+    MissingCollection,
     Point,
     ScoredPoint,
     StoreError,
@@ -145,8 +146,8 @@ class ClientCollection(Collection):
             if meta is not None:
                 self.meta.check_same(meta, self.where)
         elif meta is None or not create:
-            raise StoreError(f"{self.where} does not exist; ingest something into it first "
-                             f"(ccl-embed ingest DIR --collection {name})")
+            raise MissingCollection(f"{self.where} does not exist; ingest something into it first "
+                                    f"(ccl-embed ingest DIR --collection {name})")
         else:
             self.meta = meta  # created on the first write: a failed ingest leaves nothing behind
 

@@ -30,6 +30,7 @@ from ccl_embed.store.base import (
     Collection,
     CollectionMeta,
     Filter,
+    MissingCollection,
     Point,
     ScoredPoint,
     StoreError,
@@ -145,8 +146,8 @@ class EdgeCollection(Collection):
         meta_path = self.folder / META_FILE
         if not meta_path.is_file():
             if meta is None or not create:
-                raise StoreError(f"{self.where} does not exist; ingest something into it first "
-                                 f"(ccl-embed ingest DIR --collection {name})")
+                raise MissingCollection(f"{self.where} does not exist; ingest something into it first "
+                                        f"(ccl-embed ingest DIR --collection {name})")
             self.meta = meta  # created on the first write: a failed ingest leaves nothing behind
             return
         self._open(meta)
@@ -213,7 +214,7 @@ class EdgeCollection(Collection):
                 stored.check_same(meta, self.where)
             return stored
         if meta is None:
-            raise StoreError(f"{self.where} does not exist; ingest something into it first")
+            raise MissingCollection(f"{self.where} does not exist; ingest something into it first")
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(meta.to_dict(), indent=2))
         os.replace(tmp, path)

@@ -13,6 +13,7 @@ A folder is split by concept, deterministically and the same way in ``train`` an
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -47,24 +48,25 @@ def _base_network(base: str | Path) -> tuple[Any, Path]:
     return (load_model(folder) if (folder / WEIGHTS_FILE).is_file() else read_back(folder)), folder
 
 
-def _licences(base_folder: Path | None, folder: Path, out: Path, replay: Path | None) -> dict[str, str]:
-    """The licences of a trained folder: the base's (its ``LICENSES.md`` copied beside), or the
-    recipe's parts for a model trained from scratch, and the user's folder (and a replayed
-    corpus) as training data."""
+def _licences(base: tuple[Path, Mapping[str, str]] | None, folder: Path, out: Path,
+              replay: Path | None) -> dict[str, str]:
+    """The licences of a trained folder: the base's (``(folder, its manifest's licences)``; its
+    ``LICENSES.md`` copied beside), or the recipe's parts for a model trained from scratch, and the
+    user's folder (and a replayed corpus) as training data."""
     import shutil
 
-    from ccl_embed.runtime.manifest import read_manifest
     from ccl_embed.train.recipe import read_recipe
 
     yours = f"{folder.name}: your own data, under its own licence"
     if replay is not None:
         yours += f"; replayed pairs from {replay.name}, under theirs (its SOURCES.json, where it has one)"
-    if base_folder is None:
+    if base is None:
         parts = dict(read_recipe()["release"].get("licences") or {})
         return {**{k: v for k, v in parts.items() if k != "training data"}, "training data": yours}
+    base_folder, base_licences = base
     if (base_folder / "LICENSES.md").is_file():
         shutil.copyfile(base_folder / "LICENSES.md", out / "LICENSES.md")
-    licences = dict(read_manifest(base_folder).licences)
+    licences = dict(base_licences)
     earlier = licences.get("fine-tuning data")  # a fine-tuned base: both folders are training data now
     licences["fine-tuning data"] = yours if earlier in (None, yours) else f"{earlier}; {yours}"
     return licences
@@ -119,7 +121,7 @@ def fine_tune(
     counts = {**own.splits, **({"replayed": len(corpus.pairs) - len(own.pairs)} if replay is not None else {})}
     out = Path(out)
     changes = {**flat_changes(overrides or {}), "seed": seed}
-    backbone_files, preprocessing, base_folder = None, None, None
+    backbone_files, preprocessing, base_record = None, None, None
     if base is None:
         trained = train_model(corpus, out, overrides=changes, resume=resume, fit_on=fit_on, progress=progress)
     else:
@@ -129,7 +131,8 @@ def fine_tune(
         trained = train_model(corpus, out, overrides=changes, start=start, towers=(towers.image(), towers.text()),
                               resume=resume, fit_on=fit_on, progress=progress)
         backbone_files = {name: base_folder / name for name in (IMAGE_BACKBONE, TEXT_BACKBONE, TOKENIZER)}
-        preprocessing = read_manifest(base_folder).preprocessing
+        base_manifest = read_manifest(base_folder)
+        preprocessing, base_record = base_manifest.preprocessing, (base_folder, base_manifest.licences)
     export_model(out, name=out.name, backbone_files=backbone_files, preprocessing=preprocessing)
     features = trained.features
     val, test = (replace(corpus, pairs=tuple(p for p in features.pairs if p.split == name)) for name in ("val", "test"))
@@ -138,6 +141,6 @@ def fine_tune(
     key = "test" if fit_on == "train" else "test_seen_in_training"
     write_manifest(out, replace(manifest, metrics={key: scores_record(scores, missing)},
                                 calibration=calibrate_model(out, [val]) if val.pairs else manifest.calibration,
-                                licences=_licences(base_folder, Path(folder), out, None if replay is None else Path(replay))))
+                                licences=_licences(base_record, Path(folder), out, None if replay is None else Path(replay))))
     return FineTuned(out, scores, trained.val, counts, tuple(corpus.skipped) + tuple(features.problems),
                      time.perf_counter() - started, missing)
