@@ -3,7 +3,9 @@
 Ingests ``examples/corpus`` into a fresh embedded store with the shipped model, then searches
 each picture's caption (the first line of the ``.txt`` beside it, photograph or drawing) among the images (``--modality image``)
 and, separately, in a mixed search (images and texts together). Records the rank of the
-caption's own picture. Writes ``benchmarks/results/example_corpus.json``.
+caption's own picture. Then searches, in mixed searches, by every ingested picture and by every
+note's exact text, and counts how often the item itself comes first, and whether any list's
+relevance ever rises down the list. Writes ``benchmarks/results/example_corpus.json``.
 
     python benchmarks/example_corpus.py [--model default]
 """
@@ -23,6 +25,7 @@ import numpy as np  # noqa: E402
 
 import ccl_embed  # noqa: E402
 from ccl_embed.model.config import CCLConfig, DataSpec  # noqa: E402
+from ccl_embed.ingest.walk import TEXT_SUFFIXES  # noqa: E402
 from ccl_embed.model.folder import read_config  # noqa: E402
 from ccl_embed.runtime.embedder import vectors_or_raise  # noqa: E402
 from ccl_embed.runtime.images import load_image  # noqa: E402
@@ -98,6 +101,23 @@ def main() -> None:
                     rows[picture]["photo_route_own"] = round(float(own[layout["offset"]][0]) / photo_offset, 3)
                     rows[picture]["photo_route_top"] = round(float(top[layout["offset"]][0]) / photo_offset, 3)
             print(f"{picture:14s} rank {rows[picture]['rank_among_images']}  top {rows[picture]['top_image']:14s} {caption}")
+        itself: dict[str, dict[str, bool]] = {"image": {}, "text": {}}
+        rising = []
+        for item in sorted(CORPUS.rglob("*")):
+            name = item.relative_to(CORPUS).as_posix()
+            if item.suffix in TEXT_SUFFIXES:
+                hits = index.search(item.read_text(encoding="utf-8"), limit=10)
+                itself["text"][name] = bool(hits) and hits[0].path == name
+            elif item.is_file():
+                hits = index.search(image=item, limit=10)
+                itself["image"][name] = bool(hits) and hits[0].path == name
+            else:
+                continue
+            if any(a.relevance < b.relevance for a, b in zip(hits, hits[1:])):
+                rising.append(name)
+    self_first = {m: sum(found.values()) for m, found in itself.items()}
+    print(f"a mixed search by the item itself finds it first: {self_first['image']} of {len(itself['image'])} "
+          f"pictures, {self_first['text']} of {len(itself['text'])} notes; lists whose relevance rises: {len(rising)}")
     first = sum(r["rank_among_images"] == 1 for r in rows.values())
     mixed3 = sum(bool(r["in_mixed_top3"]) for r in rows.values())
     print(f"{first} of {len(rows)} captions find their picture first among the images; "
@@ -106,6 +126,9 @@ def main() -> None:
         "versions": versions("ccl-embed", "onnxruntime", "qdrant-edge-py"), "model": args.model,
         "model_version": model_version, "calibration": calibration,
         "found_first_among_images": first, "in_mixed_top3": mixed3, "captions": len(rows), "rows": rows,
+        "itself_first": {m: {"found": self_first[m], "of": len(itself[m]),
+                             "missed": sorted(k for k, v in itself[m].items() if not v)} for m in itself},
+        "relevance_rises_in": rising,
     })
 
 

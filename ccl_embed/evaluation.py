@@ -8,7 +8,7 @@ Recall@1/5/10 and the median rank use instance relevance (the query's own pair).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -228,7 +228,7 @@ def evaluate_model(model: str | os.PathLike[str], corpus: Corpus, *, device: str
 
 def calibrate_model(model: str | os.PathLike[str], corpus: Corpus | Sequence[Corpus], *, device: str = "cpu",
                     limit: int = 2000) -> dict[str, tuple[float, float]]:
-    """The mixed-ranking calibration of a model (``ccl_embed.runtime.calibration``), measured on
+    """The relevance calibration of a model (``ccl_embed.runtime.calibration``), measured on
     validation splits: for each (query, item) modality pair, the mean and std of the cosine over
     the related pairs (the same concept; without concepts, the same text), an item never with
     itself. Several splits (say drawings and photographs) count equally, whatever their sizes.
@@ -243,20 +243,30 @@ def calibrate_model(model: str | os.PathLike[str], corpus: Corpus | Sequence[Cor
         CCLEmbedError: When an image or text cannot be embedded.
         ValueError: When a split has too few pairs.
     """
-    from ccl_embed.runtime.calibration import MIN_STD, check_calibration, pooled, related_stats
     from ccl_embed.runtime.embedder import Embedder, vectors_or_raise
 
     emb = Embedder(model, device=device)
-    measured: dict[str, list[tuple[float, float]]] = {}
+    sets = []
     for part in [corpus] if isinstance(corpus, Corpus) else list(corpus):
         pairs = part.pairs[:limit]
         vectors = {"image": vectors_or_raise(emb.embed_images([part.image_path(p) for p in pairs]), "image"),
                    "text": vectors_or_raise(emb.embed_texts([p.text for p in pairs]), "text")}
-        keys = np.array([p.concept or p.text for p in pairs], dtype=object)
+        sets.append((vectors, np.array([p.concept or p.text for p in pairs], dtype=object)))
+    return calibration_from(sets)
+
+
+def calibration_from(sets: Sequence[tuple[Mapping[str, np.ndarray], np.ndarray]]) -> dict[str, tuple[float, float]]:
+    """:func:`calibrate_model`'s measurement on vectors already made: for each validation set, the
+    unit vectors of its pairs by modality (``{"image": [n, d], "text": [n, d]}``, row ``i`` of
+    each the same pair) and each pair's concept key ``[n]``; each set counts the same."""
+    from ccl_embed.runtime.calibration import MIN_STD, check_calibration, pooled, related_stats
+
+    measured: dict[str, list[tuple[float, float]]] = {}
+    for vectors, keys in sets:
         related = keys[:, None] == keys[None, :]
-        itself = np.eye(len(pairs), dtype=bool)
-        for q in vectors:
-            for m in vectors:
+        itself = np.eye(len(keys), dtype=bool)
+        for q in ("image", "text"):
+            for m in ("image", "text"):
                 mask = related & ~itself if q == m else related
                 # Within one modality and no two items of a concept: a match is the item itself.
                 mean, std = related_stats(vectors[q], vectors[m], mask) if mask.sum() >= 2 else (1.0, MIN_STD)

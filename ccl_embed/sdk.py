@@ -35,7 +35,7 @@ from ccl_embed.store import (
     drop_collection,
     open_collection,
 )
-from ccl_embed.runtime.calibration import MODALITIES, rank_score
+from ccl_embed.runtime.calibration import MODALITIES, Relevance
 from ccl_embed.store.base import ScoredPoint, StoreError, check_filter
 
 if TYPE_CHECKING:
@@ -110,10 +110,11 @@ class Hit:
     """One search result.
 
     Attributes:
-        score: Cosine similarity to the query (higher is closer).
-        rank_score: What ordered this hit in a mixed search (no ``modality``) with a calibrated
-            model: how typical its cosine is of a true match of this (query, item) modality pair,
-            as a log-probability (``ccl_embed.runtime.calibration``); else the cosine.
+        score: Cosine similarity to the query (higher is closer), as Qdrant reports it.
+        relevance: What orders the hits, and what the CLI, the web page and MCP show: the cosine
+            put on one scale for every (query, item) modality pair by the model's calibration
+            (``ccl_embed.runtime.calibration``): 1 for an identical item, 0 for a typical true
+            match of its kind, negative for less close ones. Without a calibration, the cosine.
         modality: ``image`` or ``text``.
         path: Where the item came from, relative to the ingested folder, POSIX style.
         text: The text of a text item (bounded), else None.
@@ -129,12 +130,11 @@ class Hit:
     label: str | None
     id: str
     payload: dict[str, Any]
-    rank_score: float | None = None
+    relevance: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"score": self.score, "modality": self.modality, "path": self.path, "text": self.text,
-                "label": self.label, "id": self.id, "root": self.payload.get("root"),
-                "rank_score": self.score if self.rank_score is None else self.rank_score}
+        return {"relevance": self.relevance, "score": self.score, "modality": self.modality, "path": self.path,
+                "text": self.text, "label": self.label, "id": self.id, "root": self.payload.get("root")}
 
 
 def model_meta(model: RuntimeModel) -> CollectionMeta:
@@ -144,7 +144,7 @@ def model_meta(model: RuntimeModel) -> CollectionMeta:
 
 def _hit(h: ScoredPoint, rank: float) -> Hit:
     return Hit(score=h.score, modality=str(h.payload.get("modality", "")), path=str(h.payload.get("path", "")),
-               text=h.payload.get("text"), label=h.payload.get("label"), id=h.id, payload=h.payload, rank_score=rank)
+               text=h.payload.get("text"), label=h.payload.get("label"), id=h.id, payload=h.payload, relevance=rank)
 
 
 def _root_counts(coll: Collection) -> dict[str, int]:
@@ -308,25 +308,26 @@ class Index:
             raise CCLEmbedError(f"limit={limit!r}: give a positive number of hits")
         conditions: dict[str, Any] = dict(check_filter(where))
         if modality is not None:
-            conditions["modality"] = modality
+            conditions["modality"] = [modality]
         coll = self._open()
         if query is None:
             like, vector, asked = self._stored(coll, str(like))
         else:
             vector, asked = self.embed_query(query), "text" if isinstance(query, str) else "image"
         fetch = limit + (like is not None)  # the item itself is found, then left out
-
-        def found(conditions: dict[str, Any]) -> list[Any]:
-            return [h for h in coll.query(vector, fetch, conditions) if h.id != like][:limit]
-
         calibration = self.embedder.model.manifest.calibration
-        if modality is not None or "modality" in conditions or not calibration:
-            return [_hit(h, h.score) for h in found(conditions)]
-        # Mixed, calibrated: the best `limit` of each modality, merged by how typical each cosine
-        # is of a true match of its (query, item) modality pair.
-        hits = [_hit(h, rank_score(h.score, asked, item, calibration))
-                for item in MODALITIES for h in found({**conditions, "modality": item})]
-        return sorted(hits, key=lambda h: (-(h.rank_score or 0.0), -h.score))[:limit]
+        relevance = Relevance(calibration)
+
+        def found(conditions: dict[str, Any]) -> list[Hit]:
+            hits = [h for h in coll.query(vector, fetch, conditions) if h.id != like][:limit]
+            return [_hit(h, float(relevance(h.score, asked, str(h.payload.get("modality"))))) for h in hits]
+
+        items = [m for m in MODALITIES if m in conditions.get("modality", MODALITIES)]
+        if len(items) < 2 or not calibration:
+            return found(conditions)
+        # Mixed, calibrated: the best `limit` of each modality, merged by relevance.
+        hits = [h for item in items for h in found({**conditions, "modality": [item]})]
+        return sorted(hits, key=lambda h: (-h.relevance, -h.score))[:limit]
 
     @staticmethod
     def _stored(coll: Collection, point_id: str) -> tuple[str, list[float], str]:

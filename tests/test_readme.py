@@ -43,10 +43,13 @@ def test_readme_set_up_command_ingests_and_searches_the_example_corpus(tmp_path)
     pictures = sorted(p.name for p in (ROOT / "examples" / "corpus").iterdir() if p.suffix in (".jpg", ".png"))
     assert len(pictures) >= 12
     assert f"examples: {2 * len(pictures) + 2} added, 0 unchanged, 0 skipped, 0 failed" in outputs[0]
-    hits = outputs[1].strip().splitlines()
-    assert len(hits) == 5 and all(re.match(r"\d\.\d{4}  (image|text) ", h) for h in hits)
+    hits = outputs[1].splitlines()
+    assert len(hits) == 5 and all(re.match(r" ?-?\d\.\d{4}  (image|text) ", h) for h in hits)
+    # the relevance that orders is what is printed, and the exact caption leads
+    shown = [float(h.split()[0]) for h in hits]
+    assert shown == sorted(shown, reverse=True) and shown[0] == 1.0 and "dogs.txt" in hits[0]
     # The README promises the right picture: the first image hit of its search is the two dogs.
-    first_image = next(h for h in hits if re.match(r"\d\.\d{4}  image ", h))
+    first_image = next(h for h in hits if re.match(r" ?-?\d\.\d{4}  image ", h))
     assert "dogs.jpg" in first_image, outputs[1]
 
 

@@ -169,7 +169,7 @@ def search(
     for h in hits:
         shown = f"  {printable(repr(h.text[:80]))}{'…' if len(h.text) > 80 else ''}" if h.text else ""
         label = f"  [{printable(h.label)}]" if h.label else ""
-        typer.echo(f"{h.score:.4f}  {h.modality:5s}  {printable(_where(h.path, h.payload.get('root')) if several else h.path)}{label}{shown}")
+        typer.echo(f"{h.relevance:7.4f}  {h.modality:5s}  {printable(_where(h.path, h.payload.get('root')) if several else h.path)}{label}{shown}")
 
 
 def _where(path: str, root: str | None) -> str:

@@ -1,12 +1,22 @@
-"""Mixed-modality ranking: cosines of different (query, item) modality pairs live on different scales.
+"""One relevance for every hit: cosines of different (query, item) modality pairs live on different scales.
 
-A text query scores other texts higher than any image (texts share the text tower's space), so a
-ranking by raw cosine puts every text first. The model folder records, for each (query modality,
-item modality) pair, the mean and spread of the cosine between *related* items (the same concept)
-on a validation split (``Manifest.calibration``). A mixed search ranks each hit by how typical its
-cosine is of a true match of that pair: ``log Phi((cosine - mean) / std)``, the log-probability
-that a match scores at most this much. It is monotone in the cosine within a pair, so a one-modality
-search orders exactly as before; ``Hit.score`` stays the cosine.
+A text query scores other texts higher than any image (texts share the text tower's space), so
+a ranking by raw cosine puts every text first. The model folder records, for each (query
+modality, item modality) pair, the mean and spread of the cosine between *related* items (the
+same concept, never an item with itself) on validation splits (``Manifest.calibration``).
+
+A hit's relevance is how many of its pair's spreads its cosine stands above a typical related
+item, ``z = (cosine - mean) / std``, divided by the largest ``z`` any pair can reach (at cosine
+1), so that every non-identical hit scores below 1. An identical item (cosine 1, within
+:data:`IDENTICAL`) scores 1, whatever its modality. So:
+
+- 1: the query itself, or an identical copy; it leads any weaker match;
+- 0: as close as a typical true match of its kind; negative: less close.
+
+The scale is linear in the cosine within a pair and never saturates, so a one-modality search
+orders as the cosine does and a stronger hit always scores more. ``Hit.relevance`` carries it
+(what orders, and what is shown); ``Hit.score`` stays the cosine. The choice is measured by
+``benchmarks/research/mixed_ranking.py`` on the validation galleries.
 """
 
 from __future__ import annotations
@@ -23,6 +33,9 @@ PAIRS = tuple(f"{q}:{m}" for q in MODALITIES for m in MODALITIES)
 MIN_STD = 0.05
 """Floor of a pair's spread: related texts are mostly the same text (cosine 1.0, spread near 0),
 which would otherwise make every other text score minus infinity."""
+
+IDENTICAL = 1.0 - 1e-4
+"""A cosine at least this high is an identical item (the same file or text embedded again)."""
 
 
 def check_calibration(calibration: Mapping[str, Sequence[float]]) -> dict[str, tuple[float, float]]:
@@ -43,22 +56,23 @@ def check_calibration(calibration: Mapping[str, Sequence[float]]) -> dict[str, t
     return out
 
 
-def log_phi(z: float) -> float:
-    """``log Phi(z)`` of the standard normal, finite far into the lower tail."""
-    if z > 0.0:  # 1 - upper tail, kept apart from 0 as long as the tail is representable
-        return math.log1p(-0.5 * math.erfc(z / math.sqrt(2.0)))
-    if z > -5.0:
-        return math.log(0.5 * math.erfc(-z / math.sqrt(2.0)))
-    # Mills-ratio expansion: Phi(z) ~ phi(z) / -z * (1 - 1/z^2 + 3/z^4)
-    return -0.5 * z * z - math.log(-z) - 0.5 * math.log(2.0 * math.pi) + math.log1p(-1.0 / (z * z) + 3.0 / z**4)
+class Relevance:
+    """The relevance of hits for one calibration (see the module docs); the cosine without one."""
 
+    def __init__(self, calibration: Mapping[str, tuple[float, float]]) -> None:
+        self._pairs = {key: (mean, max(std, MIN_STD)) for key, (mean, std) in calibration.items()}
+        self._top = max(((1.0 - mean) / std for mean, std in self._pairs.values()), default=1.0)
 
-def rank_score(cosine: float, query: str, item: str, calibration: Mapping[str, tuple[float, float]]) -> float:
-    """What orders a mixed search (see the module docs); the cosine itself without a calibration."""
-    if not calibration:
-        return cosine
-    mean, std = calibration[f"{query}:{item}"]
-    return log_phi((cosine - mean) / max(std, MIN_STD))
+    def __call__(self, cosine: np.ndarray | float, query: str, item: str) -> np.ndarray | float:
+        """The relevance of cosines (a float or an array) of hits of modality ``item`` for a
+        ``query`` of that modality."""
+        pair = self._pairs.get(f"{query}:{item}")
+        if pair is None:  # no calibration (or an item of no known modality): the cosine
+            return cosine
+        mean, std = pair
+        c = np.asarray(cosine, dtype=np.float64)
+        out = np.where(c >= IDENTICAL, 1.0, (c - mean) / std / self._top)
+        return float(out) if out.ndim == 0 else out
 
 
 def related_stats(queries: np.ndarray, items: np.ndarray, related: np.ndarray) -> tuple[float, float]:

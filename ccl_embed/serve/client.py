@@ -42,7 +42,7 @@ class ServerError(CCLEmbedError):
 def _hit(d: Mapping[str, Any]) -> Hit:
     return Hit(score=float(d["score"]), modality=str(d["modality"]), path=str(d["path"]), text=d.get("text"),
                label=d.get("label"), id=str(d["id"]), payload={"root": d.get("root")},
-               rank_score=d.get("rank_score"))
+               relevance=float(d["relevance"]))
 
 
 def _filters(where: Mapping[str, str | list[str] | tuple[str, ...]] | None) -> list[tuple[str, str]]:

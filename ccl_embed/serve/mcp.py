@@ -37,7 +37,7 @@ MAX_LIMIT = 50
 def _line(h: Hit) -> str:
     label = f" [{h.label}]" if h.label else ""
     text = f" {h.text[:200]!r}" if h.text else ""
-    return f"{h.score:.4f} {h.modality} {h.path}{label}{text} (id {h.id})"
+    return f"{h.relevance:.4f} {h.modality} {h.path}{label}{text} (id {h.id})"
 
 
 def _limit(limit: int) -> int:

@@ -34,7 +34,7 @@ def test_ingest_then_search_exit_codes_and_json(tmp_path, tiny_model):
     assert found.exit_code == 0, found.output
     hits = json.loads(found.stdout)
     assert len(hits) == 3 and hits[0]["path"] == "red-square.txt" and hits[0]["text"] == "a red square"
-    assert set(hits[0]) == {"score", "modality", "path", "text", "label", "id", "root", "rank_score"}
+    assert set(hits[0]) == {"relevance", "score", "modality", "path", "text", "label", "id", "root"}
     assert hits[0]["root"] == root.resolve().as_posix()
     by_image = runner.invoke(app, ["search", "--image", str(root / "red-square.png"), "--store", str(store),
                                    "--model", str(tiny_model), "--filter", "modality=image", "-k", "1"])

@@ -72,7 +72,7 @@ function render(hits, what) {
     path.textContent = hit.path;
     const score = document.createElement("span");
     score.className = "score";
-    score.textContent = hit.score.toFixed(3);
+    score.textContent = hit.relevance.toFixed(3);
     meta.append(path, score);
     body.append(meta);
     if (hit.label) {
