@@ -4,7 +4,7 @@
     index = ccl_embed.open(collection="photos")       # embedded store, default model
     index.ingest("./corpus")
     for hit in index.search("a red bicycle", limit=5):
-        print(hit.score, hit.modality, hit.path)
+        print(hit.relevance, hit.modality, hit.path)
 """
 
 from __future__ import annotations
@@ -147,11 +147,13 @@ def _hit(h: ScoredPoint, rank: float) -> Hit:
                text=h.payload.get("text"), label=h.payload.get("label"), id=h.id, payload=h.payload, relevance=rank)
 
 
-def _root_counts(coll: Collection) -> dict[str, int]:
+def _counts(coll: Collection, field: str) -> dict[str, int]:
+    """How many points hold each value of a payload field (those without it are not counted)."""
     out: dict[str, int] = {}
-    for _, payload, _ in coll.scan(None, ("root",)):
-        name = str(payload.get("root", ""))
-        out[name] = out.get(name, 0) + 1
+    for _, payload, _ in coll.scan(None, (field,)):
+        value = payload.get(field)
+        if value is not None:
+            out[str(value)] = out.get(str(value), 0) + 1
     return dict(sorted(out.items()))
 
 
@@ -243,7 +245,11 @@ class Index:
 
     def roots(self) -> dict[str, int]:
         """The ingested roots of the collection and how many points each has, by name."""
-        return _root_counts(self._open())
+        return _counts(self._open(), "root")
+
+    def labels(self) -> dict[str, int]:
+        """The labels of the collection's items and how many items carry each, by label."""
+        return _counts(self._open(), "label")
 
     def forget(self, root: str | os.PathLike[str]) -> int:
         """Remove every point of one ingested root; its folder need not exist any more.
@@ -281,7 +287,8 @@ class Index:
         return vectors[0].astype(float).tolist()
 
     def search(self, query: Query | None = None, limit: int = 10, modality: str | None = None,
-               where: Filter | None = None, *, image: ImageQuery | None = None, like: str | None = None) -> list[Hit]:
+               where: Filter | None = None, *, image: ImageQuery | None = None, like: str | None = None,
+               offset: int = 0) -> list[Hit]:
         """The stored items nearest to a query, best first.
 
         Args:
@@ -293,10 +300,11 @@ class Index:
                 ``qdrant_client.models.Filter`` of ``must`` matches.
             image: Search by an image instead: a path (``str`` or ``Path``), a PIL image, or the bytes of a file.
             like: Search by a stored item instead ("more like this"): its id. The item itself is left out.
+            offset: Skip this many of the best hits first (the next page: ``offset=limit``).
 
         Raises:
-            CCLEmbedError: On a bad query, limit, modality or filter, more than one query, or an
-                unknown ``like`` id.
+            CCLEmbedError: On a bad query, limit, offset, modality or filter, more than one query,
+                or an unknown ``like`` id.
         """
         query = query_of(query, image, like)
         where = filter_of(where)
@@ -306,6 +314,8 @@ class Index:
             raise CCLEmbedError(f"modality={modality!r}: choose image or text (or leave it out for both)")
         if not isinstance(limit, int) or limit < 1:
             raise CCLEmbedError(f"limit={limit!r}: give a positive number of hits")
+        if not isinstance(offset, int) or offset < 0:
+            raise CCLEmbedError(f"offset={offset!r}: give how many of the best hits to skip (0 or more)")
         conditions: dict[str, Any] = dict(check_filter(where))
         if modality is not None:
             conditions["modality"] = [modality]
@@ -314,20 +324,21 @@ class Index:
             like, vector, asked = self._stored(coll, str(like))
         else:
             vector, asked = self.embed_query(query), "text" if isinstance(query, str) else "image"
-        fetch = limit + (like is not None)  # the item itself is found, then left out
+        wanted = offset + limit
+        fetch = wanted + (like is not None)  # the item itself is found, then left out
         calibration = self.embedder.model.manifest.calibration
         relevance = Relevance(calibration)
 
         def found(conditions: dict[str, Any]) -> list[Hit]:
-            hits = [h for h in coll.query(vector, fetch, conditions) if h.id != like][:limit]
+            hits = [h for h in coll.query(vector, fetch, conditions) if h.id != like][:wanted]
             return [_hit(h, float(relevance(h.score, asked, str(h.payload.get("modality"))))) for h in hits]
 
         items = [m for m in MODALITIES if m in conditions.get("modality", MODALITIES)]
         if len(items) < 2 or not calibration:
-            return found(conditions)
-        # Mixed, calibrated: the best `limit` of each modality, merged by relevance.
+            return found(conditions)[offset:]
+        # Mixed, calibrated: the best `offset + limit` of each modality, merged by relevance.
         hits = [h for item in items for h in found({**conditions, "modality": [item]})]
-        return sorted(hits, key=lambda h: (-h.relevance, -h.score))[:limit]
+        return sorted(hits, key=lambda h: (-h.relevance, -h.score))[offset:wanted]
 
     @staticmethod
     def _stored(coll: Collection, point_id: str) -> tuple[str, list[float], str]:
@@ -456,7 +467,7 @@ def collections(*, store: str | os.PathLike[str] | None = None, url: str | None 
     for name in collection_names(options):
         try:
             with open_collection(name, None, options, create=False) as coll:
-                roots = _root_counts(coll)
+                roots = _counts(coll, "root")
                 out.append(CollectionInfo(name, sum(roots.values()), coll.meta.model, coll.meta.dim, roots))
         except StoreError as e:
             out.append(CollectionInfo(name, error=str(e)))

@@ -3,10 +3,10 @@
 The contract (docs/serve.md):
 
 - ``GET /healthz``: 200 once the model and the store are loaded;
-- ``GET /api/search?q=TEXT&limit=10&modality=image|text&collection=NAME&filter=label:VALUE`` (or ``like=ID``);
+- ``GET /api/search?q=TEXT&limit=10&offset=0&modality=image|text&collection=NAME&filter=label:VALUE`` (or ``like=ID``);
 - ``POST /api/search`` with the same query parameters and a multipart field ``image``;
 - ``POST /api/ingest {"path", "collection", "prune"}``, then ``GET /api/ingest/{id}``;
-- ``GET /api/collections``;
+- ``GET /api/collections``; ``GET /api/labels?collection=NAME``;
 - ``GET /api/items/{id}`` (its payload), ``GET /api/items/{id}/image`` (the whole image),
   ``GET /api/items/{id}/thumbnail``;
 - ``GET /openapi.json``; ``GET /`` is the web page, its files shipped in the package.
@@ -229,13 +229,14 @@ def create_app(service: Service, *, api_key: str | None = None, cors_origins: tu
 
     api = [Depends(authorised)]
     Limit = Annotated[int, Query(ge=1, le=1000, description="How many hits.")]
+    Offset = Annotated[int, Query(ge=0, le=10000, description="Skip this many of the best hits (the next page).")]
     Modality = Annotated[str | None, Query(pattern="^(image|text)$", description="Only image or only text hits.")]
     Coll = Annotated[str | None, Query(description="The collection (default: the server's).")]
     Filters = Annotated[list[str], Query(alias="filter", description="FIELD:VALUE, repeatable (the same field twice is any-of).")]
 
-    def hits(query: Any, collection: str | None, limit: int, modality: str | None, filters: list[str],
+    def hits(query: Any, collection: str | None, limit: int, offset: int, modality: str | None, filters: list[str],
              like: str | None = None) -> dict[str, Any]:
-        found = service.search(query, collection=collection, limit=limit, modality=modality,
+        found = service.search(query, collection=collection, limit=limit, offset=offset, modality=modality,
                                where=parse_filters(filters, "filter"), like=like)
         return {"hits": [h.to_dict() for h in found]}
 
@@ -248,21 +249,21 @@ def create_app(service: Service, *, api_key: str | None = None, cors_origins: tu
     @app.get("/api/search", dependencies=api)
     def search_text(q: Annotated[str | None, Query(min_length=1, max_length=2000, description="The text to search for.")] = None,
                     like: Annotated[str | None, Query(max_length=64, description="Or a stored item's id: more like it.")] = None,
-                    limit: Limit = 10, modality: Modality = None, collection: Coll = None,
+                    limit: Limit = 10, offset: Offset = 0, modality: Modality = None, collection: Coll = None,
                     filters: Filters = []) -> dict[str, Any]:  # noqa: B006 - FastAPI reads the default
         """Search by text, or by a stored item (``like=ID``, the item itself left out)."""
         if (q is None) == (like is None):
             raise CCLEmbedError("give q=TEXT or like=ID (one of them)")
-        return hits(q, collection, limit, modality, filters, like)
+        return hits(q, collection, limit, offset, modality, filters, like)
 
     @app.post("/api/search", dependencies=api)
     def search_image(image: Annotated[UploadFile, File(description="The query image.")], limit: Limit = 10,
-                     modality: Modality = None, collection: Coll = None,
+                     offset: Offset = 0, modality: Modality = None, collection: Coll = None,
                      filters: Filters = []) -> dict[str, Any]:  # noqa: B006
         """Search by an uploaded image."""
         data = image.file.read(max_upload_bytes + 1)
-        return hits(decode_upload(data, image.filename or "upload", max_upload_bytes), collection, limit, modality,
-                    filters)
+        return hits(decode_upload(data, image.filename or "upload", max_upload_bytes), collection, limit, offset,
+                    modality, filters)
 
     @app.post("/api/ingest", dependencies=api, status_code=202)
     def start_ingest(body: dict[str, Any], request: Request) -> dict[str, Any]:
@@ -295,6 +296,11 @@ def create_app(service: Service, *, api_key: str | None = None, cors_origins: tu
         """The store's collections."""
         return {"collections": [{"name": c.name, "count": c.count, "model": c.model, "dim": c.dim, "error": c.error}
                                 for c in service.collections()]}
+
+    @app.get("/api/labels", dependencies=api)
+    def labels(collection: Coll = None) -> dict[str, Any]:
+        """The labels of a collection's items, with how many items carry each."""
+        return {"labels": [{"name": k, "count": v} for k, v in service.labels(collection).items()]}
 
     @app.get("/api/items/{point_id}", dependencies=api)
     def item(point_id: str, collection: Coll = None) -> dict[str, Any]:

@@ -4,7 +4,7 @@
     server = ccl_embed.connect("http://127.0.0.1:8700")
     server.ingest("/data/photos")                     # waits, and returns the CLI's summary
     for hit in server.search("a red bicycle", limit=5):
-        print(hit.score, hit.path)
+        print(hit.relevance, hit.path)
 
 Standard library only (urllib): a client needs neither the ``serve`` extra nor the model.
 """
@@ -123,7 +123,7 @@ class Client:
 
     def search(self, query: str | os.PathLike[str] | Image.Image | None = None, limit: int = 10,
                modality: str | None = None, where: Any = None, *, collection: str | None = None,
-               image: ImageQuery | None = None, like: str | None = None) -> list[Hit]:
+               image: ImageQuery | None = None, like: str | None = None, offset: int = 0) -> list[Hit]:
         """The stored items nearest to a text or an image, best first, as :meth:`ccl_embed.Index.search`
         takes them (a ``str`` is text; ``image=`` a path, a PIL image or bytes).
 
@@ -132,7 +132,7 @@ class Client:
             StoreError: When the server does not answer.
         """
         query, where = query_of(query, image, like), filter_of(where)
-        params = [("limit", str(limit)), *self._coll(collection), *_filters(where)]
+        params = [("limit", str(limit)), ("offset", str(offset)), *self._coll(collection), *_filters(where)]
         if modality is not None:
             params.append(("modality", modality))
         if query is None:
@@ -201,6 +201,10 @@ class Client:
         return [CollectionInfo(name=c["name"], count=int(c.get("count") or 0), model=str(c.get("model") or ""),
                                dim=int(c.get("dim") or 0), error=c.get("error"))
                 for c in self._json("GET", "/api/collections")["collections"]]
+
+    def labels(self, *, collection: str | None = None) -> dict[str, int]:
+        """The labels of a collection's items, with how many items carry each (as :meth:`ccl_embed.Index.labels`)."""
+        return {str(d["name"]): int(d["count"]) for d in self._json("GET", "/api/labels", self._coll(collection))["labels"]}
 
     def thumbnail(self, point_id: str, *, collection: str | None = None) -> bytes:
         """A stored image's thumbnail (JPEG bytes)."""

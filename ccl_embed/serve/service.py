@@ -214,7 +214,8 @@ class Service:
 
     # ---- search ------------------------------------------------------------------------------
     def search(self, query: str | Image.Image | None, *, collection: str | None = None, limit: int = 10,
-               modality: str | None = None, where: Filter | None = None, like: str | None = None) -> list[Hit]:
+               modality: str | None = None, where: Filter | None = None, like: str | None = None,
+               offset: int = 0) -> list[Hit]:
         """The hits of a text or image query, in the order :meth:`ccl_embed.Index.search` gives.
 
         Raises:
@@ -224,7 +225,12 @@ class Service:
             check_filter(where)
         except StoreError as e:
             raise CCLEmbedError(str(e)) from e
-        return self._own(collection).search(query, limit=limit, modality=modality, where=where, like=like)
+        return self._own(collection).search(query, limit=limit, modality=modality, where=where, like=like,
+                                            offset=offset)
+
+    def labels(self, collection: str | None = None) -> dict[str, int]:
+        """The labels of a collection's items, with how many items carry each."""
+        return self._own(collection).labels()
 
     # ---- ingest ------------------------------------------------------------------------------
     def check_folder(self, path: str | os.PathLike[str]) -> Path:

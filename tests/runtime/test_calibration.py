@@ -111,6 +111,12 @@ def test_a_mixed_search_by_an_ingested_item_finds_it_first(tmp_path, tiny_model)
             assert hits[0].path == name and hits[0].relevance == 1.0, (name, [(h.path, h.relevance) for h in hits])
             assert {h.modality for h in hits} == {"image", "text"}  # the list is mixed
             assert all(a.relevance >= b.relevance for a, b in zip(hits, hits[1:])), name
+        # pages of a merged list are the list: offset skips the best hits of the merge
+        full = index.search("a red square", limit=12)
+        pages = [h for o in (0, 4, 8) for h in index.search("a red square", limit=4, offset=o)]
+        assert [h.id for h in pages] == [h.id for h in full]
+        with pytest.raises(ccl_embed.CCLEmbedError, match="offset=-1"):
+            index.search("a red square", offset=-1)
 
 
 def test_the_docs_figures_are_the_measured_ones():

@@ -243,3 +243,14 @@ def test_more_like_a_stored_item_over_http(client, service):
     for params in ({}, {"q": "x", "like": hit.id}):
         bad = client.get("/api/search", params=params)
         assert bad.status_code == 400 and "q=TEXT or like=ID" in bad.json()["error"]
+
+
+def test_pages_by_offset_and_the_labels_over_http(client, service):
+    full = [h.id for h in service.search("a blue circle", limit=15)]
+    pages = [client.get("/api/search", params={"q": "a blue circle", "limit": 5, "offset": o}).json()["hits"]
+             for o in (0, 5, 10)]
+    assert [h["id"] for page in pages for h in page] == full
+    assert client.get("/api/search", params={"q": "x", "offset": -1}).status_code == 422
+    r = client.get("/api/labels")
+    assert r.status_code == 200 and r.json() == {"labels": [{"name": k, "count": v} for k, v in service.labels().items()]}
+    assert service.labels() == {"green": 2, "red": 2, "yellow": 2}

@@ -84,3 +84,10 @@ def test_more_like_a_stored_item_through_the_client(live):
     like = server.search(like=first.id, limit=3, modality="image")
     assert len(like) == 3 and first.id not in {h.id for h in like}
     assert [h.id for h in like] == [h.id for h in live.service.search(None, like=first.id, limit=3, modality="image")]
+
+
+def test_the_client_pages_and_lists_labels_as_the_sdk_does(live):
+    server = ccl_embed.connect(live.url)
+    assert [h.id for h in server.search("a red bar", limit=4, offset=3)] == [
+        h.id for h in live.service.search("a red bar", limit=7)][3:]
+    assert server.labels() == live.service.labels() == {"green": 2, "red": 2, "yellow": 2}

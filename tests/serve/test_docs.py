@@ -38,3 +38,14 @@ def test_the_load_figures_are_the_measured_ones():
     k = r["killed_mid_ingest"]
     assert f"killed by SIGKILL at {k['killed_at_items']} of {k['of_items']} items" in DOC
     assert k["equals_clean_run"]["equal"] and u["equals_clean_run"]["equal"]
+
+
+def test_the_page_screenshots_are_shown_and_made_by_their_script():
+    from PIL import Image
+
+    script = (ROOT / "scripts" / "serve_screenshots.py").read_text()
+    for name in ("serve-results.png", "serve-item.png"):
+        assert f"](images/{name})" in DOC and f'"{name}"' in script
+        with Image.open(ROOT / "docs" / "images" / name) as shot:
+            assert shot.format == "PNG" and shot.width == 1200 and shot.height > 800
+    assert "python scripts/serve_screenshots.py" in DOC
