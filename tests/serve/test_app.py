@@ -254,3 +254,27 @@ def test_pages_by_offset_and_the_labels_over_http(client, service):
     r = client.get("/api/labels")
     assert r.status_code == 200 and r.json() == {"labels": [{"name": k, "count": v} for k, v in service.labels().items()]}
     assert service.labels() == {"green": 2, "red": 2, "yellow": 2}
+
+
+def test_an_uploaded_image_leads_a_mixed_search_of_a_calibrated_model(tmp_path, tiny_model, folder):
+    """The image itself first, at relevance 1, even where its pair's spread is broad (as the
+    shipped model's image:image is) and captions' narrow: the tent.png case of a mixed search."""
+    import shutil
+    from dataclasses import replace
+
+    from ccl_embed.runtime.manifest import read_manifest, write_manifest
+    from ccl_embed.serve.service import Service
+    from ccl_embed.store import StoreOptions
+
+    model = tmp_path / "calibrated"
+    shutil.copytree(tiny_model, model)
+    calibration = {"image:image": (0.5, 0.4), "image:text": (0.0, 0.05), "text:image": (0.0, 0.05),
+                   "text:text": (1.0, 0.003)}
+    write_manifest(model, replace(read_manifest(model), calibration=calibration))
+    with Service(StoreOptions(store=tmp_path / "s"), model=model, device="cpu", collection="t") as service:
+        service.ingest(str(folder))
+        with local(create_app(service)) as c:
+            r = c.post("/api/search", params={"limit": 2}, files={"image": ("q.png", _png("blue", "circle"), "image/png")})
+    hits = r.json()["hits"]
+    assert r.status_code == 200 and hits[0]["path"] == "blue-circle.png" and hits[0]["relevance"] == 1.0
+    assert hits[1]["relevance"] < 1.0 and hits[1]["modality"] == "text"  # a mixed list
