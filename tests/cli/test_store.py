@@ -37,7 +37,7 @@ def test_ingest_then_search_exit_codes_and_json(tmp_path, tiny_model):
     assert set(hits[0]) == {"relevance", "score", "modality", "path", "text", "label", "id", "root"}
     assert hits[0]["root"] == root.resolve().as_posix()
     mixed = json.loads(runner.invoke(app, ["search", "a red square", "--store", str(store), "--model", str(tiny_model),
-                                           "--limit", "8", "--json"]).stdout)
+                                           "--limit", "19", "--json"]).stdout)
     assert list(mixed[0])[0] == "relevance" and {h["modality"] for h in mixed} == {"image", "text"}
     assert all(a["relevance"] >= b["relevance"] for a, b in zip(mixed, mixed[1:]))  # what is shown first orders
     by_image = runner.invoke(app, ["search", "--image", str(root / "red-square.png"), "--store", str(store),
