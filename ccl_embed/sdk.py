@@ -499,6 +499,9 @@ class ModelInfo:
     providers: tuple[str, ...]
     onnxruntime: str
     warnings: tuple[str, ...]
+    graphs: dict[str, Any] = field(default_factory=dict)
+    """Where each graph runs, by file: its form, and on CUDA its nodes per provider and fallbacks
+    (``Embedder.placement``)."""
 
 
 def describe_model(model: str | os.PathLike[str] = DEFAULT_MODEL, device: str = "auto") -> ModelInfo:
@@ -516,11 +519,12 @@ def describe_model(model: str | os.PathLike[str] = DEFAULT_MODEL, device: str = 
         warnings.simplefilter("always")
         emb = Embedder(model, device=device)
         real = emb.device
+        graphs = {name: placed.to_dict() for name, placed in emb.placement().items()}
     m = emb.model.manifest
     return ModelInfo(name=m.name, folder=str(emb.model.folder), dim=m.dim, distance=m.distance,
                      quantized_int8=m.quantized_int8, metrics={k: dict(v) for k, v in m.metrics.items()}, device=real,
                      asked_device=device, providers=tuple(ort.get_available_providers()), onnxruntime=ort.__version__,
-                     warnings=tuple(str(w.message) for w in caught))
+                     warnings=tuple(str(w.message) for w in caught), graphs=graphs)
 
 
 __all__ = ["CollectionInfo", "Hit", "Index", "ModelInfo", "StoreError", "StoreOptions", "collections", "default_store",

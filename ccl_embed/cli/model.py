@@ -152,6 +152,11 @@ def info(
             typer.echo(f"  {label} R@10 image->text {test['r10_i2t']:.3f}, text->image {test['r10_t2i']:.3f} "
                        f"({test.get('map_missing', 'no MAP')})")
     typer.echo(f"device: {m.device} (asked: {m.asked_device}; available providers: {', '.join(m.providers)})")
+    for graph, placed in m.graphs.items():
+        nodes = ", ".join(f"{n} on {p.removesuffix('ExecutionProvider')}" for p, n in placed["nodes"].items())
+        ran = f"; nodes: {nodes}" if nodes else f" on the {m.device.upper()}"
+        fell = f"; on the CPU instead: {', '.join(placed['fallbacks'])}" if placed["fallbacks"] else ""
+        typer.echo(f"  {graph:20s} {placed['form']}{ran}{fell}")
     for w in m.warnings:
         typer.echo(f"warning: {w}", err=True)
 

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from ccl_embed.errors import CCLEmbedError, require
-from ccl_embed.ingest.pipeline import IngestSummary, Plan, Prepared, embed_prepared, run_ingest
+from ccl_embed.ingest.pipeline import IngestSummary, Plan, Prepared, embed_batches, run_ingest
 from ccl_embed.ingest.walk import Skipped
 from ccl_embed.runtime.embedder import check_batch_size
 from ccl_embed.runtime.folder import RuntimeModel
@@ -110,10 +110,12 @@ class EmbedWorker:
     (when the driver writes), ``worker`` and the batch's ``seconds``.
     """
 
-    def __init__(self, model: str, device: str, meta: dict[str, Any], root: str, sink: dict[str, Any] | None) -> None:
+    def __init__(self, model: str, device: str, meta: dict[str, Any], root: str, sink: dict[str, Any] | None,
+                 cpus: float = 1.0) -> None:
         from ccl_embed.runtime.embedder import Embedder
 
         self.embedder = Embedder(model, device=device)
+        self.decoders = max(1, int(cpus))  # the actor decodes a batch's images on the CPUs Ray gave it
         self.meta = CollectionMeta(**meta)
         self.root = root
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
@@ -131,13 +133,11 @@ class EmbedWorker:
         points: list[Point] = []
         skipped: list[Skipped] = []
         failed: list[Skipped] = []
-        for modality in ("image", "text"):
-            group = [p for p in items if p.item.modality == modality]
-            if group:
-                got, s, f = embed_prepared(group, modality, self.embedder, self.meta, self.root)
-                points += got
-                skipped += s
-                failed += f
+        groups = [g for g in ([p for p in items if p.item.modality == m] for m in ("image", "text")) if g]
+        for _, got, s, f in embed_batches(groups, self.embedder, self.meta, self.root, self.decoders):
+            points += got
+            skipped += s
+            failed += f
         if self.sink is not None and points:
             self.sink.upsert(points)
         seconds = time.perf_counter() - start
@@ -238,7 +238,8 @@ def _run(ray: Any, plan: Plan, collection: Collection, model: str | os.PathLike[
         compute=ray.data.ActorPoolStrategy(size=workers),
         num_cpus=options.cpus_per_worker, num_gpus=options.gpus_per_worker or None,
         fn_constructor_kwargs={"model": str(model), "device": options.device, "meta": asdict(collection.meta),
-                               "root": plan.key, "sink": asdict(sink) if sink is not None else None})
+                               "root": plan.key, "sink": asdict(sink) if sink is not None else None,
+                               "cpus": options.cpus_per_worker})
     rates: dict[str, list[float]] = {}
     calls: set[str] = set()
     summary = plan.summary

@@ -12,7 +12,7 @@ import errno
 import hashlib
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,8 @@ import numpy as np
 from ccl_embed.runtime.images import ImageError, load_image
 from ccl_embed.errors import CCLEmbedError
 from ccl_embed.ingest.walk import Item, Skipped, find_items, open_walked, reason_of
-from ccl_embed.runtime.embedder import Embedder, check_batch_size
+from ccl_embed.runtime.batches import loaded_ahead
+from ccl_embed.runtime.embedder import Embedder, available_cores, check_batch_size
 from ccl_embed.runtime.folder import sha256_file
 from ccl_embed.store.base import Collection, CollectionMeta, Point, StoreError
 
@@ -193,7 +194,7 @@ class Plan:
     """What an ingest will do, decided before anything is embedded: the walk's items with their
     hashes and ids, what the store already holds, and the pending items in embedding order.
 
-    An engine embeds ``pending`` (see :func:`embed_prepared`), stores the points, and ends with
+    An engine embeds ``pending`` (see :func:`embed_batches`), stores the points, and ends with
     :func:`finish`; :func:`ingest` is the one-process engine.
     """
 
@@ -208,12 +209,12 @@ class Plan:
         """The pending items in embedding order: images, then texts, each in walk order (or one modality's)."""
         return [p for m in ("image", "text") if modality in (None, m) for p in self.pending if p.item.modality == m]
 
-    def batches(self, batch_size: int) -> Iterator[tuple[str, list[Prepared]]]:
-        """The pending items as ``(modality, batch)``, in :meth:`ordered` order."""
+    def batches(self, batch_size: int) -> Iterator[list[Prepared]]:
+        """The pending items in batches of one modality each, in :meth:`ordered` order."""
         for modality in ("image", "text"):
             todo = self.ordered(modality)
             for start in range(0, len(todo), batch_size):
-                yield modality, todo[start : start + batch_size]
+                yield todo[start : start + batch_size]
 
 
 def plan_ingest(root: str | os.PathLike[str], collection: Collection, *, exclude: tuple[str | os.PathLike[str], ...] = (),
@@ -301,8 +302,8 @@ def ingest(root: str | os.PathLike[str], collection: Collection, embedder: Embed
     check_batch_size(batch_size)
 
     def embed_all(plan: Plan, added: set[str]) -> None:
-        for modality, batch in plan.batches(batch_size):
-            points, skipped, failed = embed_prepared(batch, modality, embedder, collection.meta, plan.key)
+        for batch, points, skipped, failed in embed_batches(plan.batches(batch_size), embedder, collection.meta,
+                                                            plan.key, available_cores()):
             plan.summary.skipped.extend(skipped)
             plan.summary.failed.extend(failed)
             collection.upsert(points)
@@ -352,33 +353,42 @@ def stored_of(collection: Collection, plan: Plan, added: set[str]) -> int:
     return len(stored & {p.id for p in plan.pending})
 
 
-def embed_prepared(batch: list[Prepared], modality: str, embedder: Embedder, meta: CollectionMeta,
-                   root: str) -> tuple[list[Point], list[Skipped], list[Skipped]]:
-    """Load and embed one batch of one modality: its points, and the items skipped (unreadable or
-    undecodable) and failed (the model could not embed them), each with its reason.
+def embed_batches(batches: Iterable[list[Prepared]], embedder: Embedder, meta: CollectionMeta, root: str,
+                  workers: int) -> Iterator[tuple[list[Prepared], list[Point], list[Skipped], list[Skipped]]]:
+    """Load and embed batches of one modality each: per batch, its points and the items skipped
+    (unreadable or undecodable) and failed (the model could not embed them), each with its reason.
 
-    It touches no store, so any process that has the model can run it (the Ray engine's workers do).
+    Items are read, checked and decoded on ``workers`` threads, the next batch while this one is
+    embedded (:func:`ccl_embed.runtime.batches.loaded_ahead`); the points are those of loading one
+    by one. It touches no store, so any process that has the model can run it (the Ray engine's
+    workers do).
     """
-    skipped: list[Skipped] = []
-    failed: list[Skipped] = []
-    loaded: list[tuple[Prepared, Any]] = []
-    for p in batch:
-        try:
-            loaded.append((p, _load(p, embedder)))
-        except OSError as e:
-            skipped.append(Skipped(p.item.path, _os_reason(e)))
-        except (ImageError, CCLEmbedError) as e:
-            skipped.append(Skipped(p.item.path, reason_of(e, p.item.file)))
-    if not loaded:
-        return [], skipped, failed
-    contents = [c for _, c in loaded]
-    results: Iterator[Any] = (embedder.embed_images(contents, batch_size=len(contents)) if modality == "image"
-                              else embedder.embed_texts(contents, batch_size=len(contents)))
-    points = []
-    for (p, content), r in zip(loaded, results):
-        if r.vector is None:
-            failed.append(Skipped(p.item.path, r.error or "could not be embedded"))
-            continue
-        vector = np.asarray(r.vector, dtype=np.float32)
-        points.append(Point(p.id, vector.tolist(), _payload(p, content, meta, root)))
-    return points, skipped, failed
+    def load(p: Prepared) -> Any:
+        return _load(p, embedder)
+
+    for batch, outcomes in loaded_ahead(batches, load, workers):
+        skipped: list[Skipped] = []
+        failed: list[Skipped] = []
+        loaded: list[tuple[Prepared, Any]] = []
+        for p, got in zip(batch, outcomes):
+            if isinstance(got, OSError):
+                skipped.append(Skipped(p.item.path, _os_reason(got)))
+            elif isinstance(got, (ImageError, CCLEmbedError)):
+                skipped.append(Skipped(p.item.path, reason_of(got, p.item.file)))
+            elif isinstance(got, Exception):
+                raise got
+            else:
+                loaded.append((p, got))
+        points = []
+        if loaded:
+            contents = [c for _, c in loaded]
+            results: Iterator[Any] = (embedder.embed_images(contents, batch_size=len(contents))
+                                      if batch[0].item.modality == "image"
+                                      else embedder.embed_texts(contents, batch_size=len(contents)))
+            for (p, content), r in zip(loaded, results):
+                if r.vector is None:
+                    failed.append(Skipped(p.item.path, r.error or "could not be embedded"))
+                    continue
+                vector = np.asarray(r.vector, dtype=np.float32)
+                points.append(Point(p.id, vector.tolist(), _payload(p, content, meta, root)))
+        yield batch, points, skipped, failed

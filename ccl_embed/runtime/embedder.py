@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from ccl_embed.errors import CCLEmbedError, require
-from ccl_embed.runtime.batches import batched
+from ccl_embed.runtime.batches import batched, loaded_ahead
 from ccl_embed.runtime.bow import hashed_bow
 from ccl_embed.runtime.folder import (
     DEFAULT_MODEL,
@@ -31,7 +31,8 @@ from ccl_embed.runtime.folder import (
 )
 from ccl_embed.runtime.images import ImageError, load_image, to_rgb
 from ccl_embed.runtime.patches import pack_fragments, text_fragments
-from ccl_embed.runtime.session import check_device, device_of, make_session
+from ccl_embed.runtime.graphs import Placement
+from ccl_embed.runtime.session import check_device, device_of, open_graph
 
 TEXT_CACHE_SIZE = 8192
 """How many distinct strings' backbone vectors an :class:`Embedder` keeps (about 12 MB): keyword
@@ -71,7 +72,7 @@ class Embedder:
             folder written by ``ccl-embed export``.
         device: ``auto`` (CUDA when onnxruntime can really use it), ``cpu`` or ``cuda``.
         threads: CPU threads (default: onnxruntime's choice for batched graphs, one worker per
-            available core for the int8 graphs, which run one item at a time).
+            available core for the int8 graphs, which run one item at a time, and for decoding images).
     """
 
     def __init__(self, model: str | os.PathLike[str] | RuntimeModel = DEFAULT_MODEL, device: str = "auto",
@@ -81,6 +82,7 @@ class Embedder:
         check_device(device)
         self._device, self._threads = device, threads
         self._sessions: dict[str, Any] = {}
+        self._placements: dict[str, Placement] = {}
         self._tokenizer: Any = None
         self._per_item = set(self.model.manifest.quantized_int8)
         self._preprocess = self.model.manifest.preprocessing
@@ -98,16 +100,28 @@ class Embedder:
             if name not in self._sessions:
                 # an int8 graph runs one item per call, on several single-threaded workers at once
                 threads = 1 if name in self._per_item and self._workers > 1 else self._threads
-                self._sessions[name] = make_session(self.model.path(name), self._device, threads)
+                self._sessions[name], self._placements[name] = open_graph(
+                    self.model.path(name), self._device, threads, quantized=name in self._per_item)
             return self._sessions[name]
+
+    def placement(self) -> dict[str, Placement]:
+        """Where each graph runs: its form (``int8``, ``fp32``, or ``fp32-dequantized`` on CUDA),
+        and on CUDA how many nodes each provider ran and which compute nodes fell back to the CPU
+        (``ccl_embed.runtime.graphs``). Opens every graph's session."""
+        for name in (IMAGE_BACKBONE, IMAGE_HEAD, TEXT_BACKBONE, TEXT_HEAD):
+            self._session(name)
+        return dict(self._placements)
 
     def _run(self, name: str, feeds: dict[str, np.ndarray]) -> np.ndarray:
         """The first output of a graph. A dynamically quantized (int8) graph picks its activation scale
         from the whole batch, so it is run one item at a time (without padding tokens): an item's
-        vector never depends on what it was batched with. On the CPU those runs share out over the
+        vector never depends on what it was batched with. Its CUDA form picks the scale per item
+        (``ccl_embed.runtime.graphs.emulated``), so it runs batched unless padding would enter. On the CPU those runs share out over the
         workers: small single-item runs use two threads little better than one."""
         session = self._session(name)
-        if name not in self._per_item:
+        form = self._placements[name].form
+        # fp32 graphs, and int8 ones emulated per item (on CUDA) over inputs without padding, run batched
+        if form == "fp32" or (form == "int8-emulated" and "attention_mask" not in feeds):
             return session.run(None, feeds)[0]
         n = next(iter(feeds.values())).shape[0]
 
@@ -179,21 +193,29 @@ class Embedder:
         """Embed images (paths, PIL images or prepared images), in order, one result per input.
 
         A file that cannot be decoded yields an :class:`Embedded` with ``error`` set; the rest
-        of its batch is embedded as usual. One image is decoded at a time.
+        of its batch is embedded as usual. Images are decoded and reduced on a pool of one thread
+        per core (``threads``), the next batch while this one runs through the model
+        (:func:`ccl_embed.runtime.batches.loaded_ahead`); the vectors are those of decoding one by one.
 
         Raises:
             CCLEmbedError: When ``batch_size`` is not a positive whole number.
         """
         check_batch_size(batch_size)
         one_is_not_many(images, "images")
-        for batch in batched(images, batch_size):
+
+        def prepare(pair: tuple[int, ImageInput]) -> PreparedImage:
+            return self.prepare_image(pair[1])
+
+        for batch, prepared in loaded_ahead(batched(images, batch_size), prepare, self._workers):
             pixels, ok, failed = [], [], {}
-            for i, item in batch:
-                try:
-                    pixels.append(self.prepare_image(item).pixels)
+            for (i, _), got in zip(batch, prepared):
+                if isinstance(got, (ImageError, CCLEmbedError, OSError)):
+                    failed[i] = str(got)
+                elif isinstance(got, Exception):
+                    raise got
+                else:
+                    pixels.append(got.pixels)
                     ok.append(i)
-                except (ImageError, CCLEmbedError, OSError) as e:
-                    failed[i] = str(e)
             vectors: dict[int, np.ndarray] = {}
             if pixels:
                 fmap, logits = self._backbone(np.stack(pixels))

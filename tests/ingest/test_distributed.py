@@ -138,7 +138,8 @@ def test_a_worker_writes_to_a_server_collection_itself(tmp_path, tiny_model, fol
         plan = plan_ingest(folder, index.collection)
         index.ingest(folder)
         want = _state(index)
-    worker = EmbedWorker(str(tiny_model), "cpu", vars(worker_meta), plan.key, None)
+    worker = EmbedWorker(str(tiny_model), "cpu", vars(worker_meta), plan.key, None, cpus=3)
+    assert worker.decoders == 3  # an actor given three CPUs decodes a batch on three threads
     client = QdrantClient(location=":memory:")
     worker.sink = ClientCollection("c", worker_meta, client=client, create=True)
     rows = worker({"item": np.array([pickle.dumps(p) for p in plan.pending], dtype=object)})

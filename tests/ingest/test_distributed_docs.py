@@ -21,3 +21,11 @@ def test_the_docs_figures_are_the_measured_ones():
     sizes = json.loads((ROOT / "benchmarks" / "results" / "decode.json").read_text())["sizes"]
     for name, row in sizes.items():
         assert f"| {name} | " in doc and f"| {row['prepare_ms']} ms | {row['embed_ms']} ms |" in doc, name
+
+
+def test_the_decode_pool_figures_are_the_measured_ones():
+    doc = " ".join((ROOT / "docs" / "distributed.md").read_text().split())
+    pool = json.loads((ROOT / "benchmarks" / "results" / "decode.json").read_text())["pool"]
+    assert pool["vectors_equal"] and pool["speedup"] > 1.0
+    assert (f"{pool['images_per_s']['1']} images/s with one loading thread, "
+            f"{pool['images_per_s'][str(pool['cores'])]} with the pool, **{pool['speedup']}x**") in doc

@@ -164,3 +164,21 @@ def test_links_follow_a_partner_that_changed_or_left(tmp_path, coll, embedder):
     payloads = {p["path"]: (pid, p) for pid, p, _ in coll.scan(fields=("path", "pairs"))}
     assert payloads["red-square.png"][1]["pairs"] == [payloads["red-square.txt"][0]]
     assert "pairs" not in payloads["blue-circle.png"][1]
+
+
+def test_loading_on_a_pool_stores_what_loading_one_by_one_stores(tmp_path, embedder, monkeypatch):
+    folder = make_folder(tmp_path / "f")
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    states, skipped = [], []
+    for workers in (1, 4):
+        monkeypatch.setattr(pipeline, "available_cores", lambda: workers)
+        c = EdgeCollection(tmp_path / f"store-{workers}", "t", model_meta(embedder.model))
+        summary = ingest(folder, c, embedder, batch_size=4)
+        states.append(_state(c))
+        skipped.append([(s.path, s.reason) for s in summary.skipped])
+        c.close()
+    assert states[0].keys() == states[1].keys() and len(states[0]) == 19
+    for pid, (payload, vector) in states[0].items():
+        assert states[1][pid][0] == payload
+        np.testing.assert_array_equal(states[1][pid][1], vector)
+    assert skipped[0] == skipped[1] and skipped[0][0][0] == "broken.png"

@@ -233,3 +233,15 @@ def test_one_string_is_not_a_list_and_encode_returns_one_array(model_dir, images
     assert emb.encode_texts([]).shape == (0, emb.dim)
     with pytest.raises(CCLEmbedError, match="text #1 could not be embedded"):
         emb.encode_texts(["a cat", ""])
+
+
+def test_decoding_on_a_pool_gives_the_vectors_of_decoding_one_by_one(tmp_path, tiny_model):
+    from tests.conftest import make_folder
+
+    folder = make_folder(tmp_path / "f")
+    images = sorted(str(p) for p in folder.rglob("*.png")) + [str(folder / "notes.md")]  # one undecodable
+    one = list(Embedder(tiny_model, device="cpu", threads=1).embed_images(images, batch_size=3))
+    pool = list(Embedder(tiny_model, device="cpu", threads=4).embed_images(images, batch_size=3))
+    assert [r.error for r in pool] == [r.error for r in one] and pool[-1].error
+    for a, b in zip(one[:-1], pool[:-1]):
+        np.testing.assert_array_equal(a.vector, b.vector)
