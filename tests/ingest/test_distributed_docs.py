@@ -29,3 +29,12 @@ def test_the_decode_pool_figures_are_the_measured_ones():
     assert pool["vectors_equal"] and pool["speedup"] > 1.0
     assert (f"{pool['images_per_s']['1']} images/s with one loading thread, "
             f"{pool['images_per_s'][str(pool['cores'])]} with the pool, **{pool['speedup']}x**") in doc
+
+
+def test_the_cuda_form_figures_are_the_measured_ones():
+    doc = (ROOT / "docs" / "distributed.md").read_text()
+    r = json.loads((ROOT / "benchmarks" / "results" / "cuda_form.json").read_text())["agreement"]
+    for key, label in (("pictures", "example pictures"), ("notes", "example notes"), ("captions", "val captions")):
+        v = r[key]
+        assert f"| {label} | {v['n']} | {v['min']} | {v['p1']} | {v['median']} | {v['share_equal']} |" in doc, key
+    assert r["pictures"]["min"] > 0.9999  # the README's claim for images
