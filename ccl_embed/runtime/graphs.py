@@ -5,9 +5,10 @@ The shipped text backbone and both heads are dynamically quantized to int8 for t
 scales). The CUDA provider does not run that pattern as the CPU does, so on CUDA the runtime
 runs each int8 graph *emulated* (:func:`emulated`): the same arithmetic in fp32 ops, built in
 memory when the session is made (the ``onnx`` package, in the ``gpu`` extra; nothing is written
-to the model folder), so a GPU's vectors are the CPU's. Plain dequantization (an fp32 ``MatMul``
-by the dequantized weight of the unquantized activation) is not enough: it moves the shipped
-model's text vectors by up to 0.01 in cosine. The fp32 graphs (the image backbone) run as they are.
+to the model folder), so a GPU's vectors follow the CPU's (``benchmarks/cuda_form.py`` measures
+how closely). Plain dequantization (an fp32 ``MatMul`` of the unrounded activation by the
+dequantized weight) would drop the activations' rounding and move text vectors further. The fp32
+graphs (the image backbone) run as they are.
 
 A CUDA session is then checked: one run with onnxruntime's profiler reads which provider ran each
 node, and a compute node left on the CPU is a fallback, reported by :func:`placement`

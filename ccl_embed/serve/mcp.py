@@ -1,7 +1,7 @@
 """``ccl-embed mcp``: image and text search as MCP tools (the official ``mcp`` SDK, over stdio).
 
 Tools: ``search_images(query, limit, collection, filters)`` returns thumbnails with their paths and
-scores; ``search_texts(query, limit, collection, filters)``; ``find_similar(image_path, limit,
+relevances; ``search_texts(query, limit, collection, filters)``; ``find_similar(image_path, limit,
 collection, modality, filters)``; ``ingest_folder(path)``, fenced to the folders the user named.
 ``filters`` are ``FIELD:VALUE`` strings, the HTTP API's syntax. The server reports ccl-embed's version.
 
@@ -107,7 +107,7 @@ def build(backend: Backend, collection: str | None = None, ingest_under: tuple[s
     @server.tool(structured_output=False)
     async def search_images(query: str, limit: int = 5, collection: str | None = None,
                             filters: list[str] | None = None) -> list[Any]:
-        """Images of a collection that match a description, best first, each with its path and score.
+        """Images of a collection that match a description, best first, each with its relevance and path.
         ``collection``: another than the server's; ``filters``: FIELD:VALUE, e.g. ``label:animals``."""
         hits = await asyncio.to_thread(search, query, collection, limit, "image", filters)
         return await asyncio.to_thread(images_of, hits, collection)
@@ -115,7 +115,7 @@ def build(backend: Backend, collection: str | None = None, ingest_under: tuple[s
     @server.tool(structured_output=False)
     async def search_texts(query: str, limit: int = 5, collection: str | None = None,
                            filters: list[str] | None = None) -> str:
-        """Texts of a collection that match a query, best first: score, path and text (``collection``
+        """Texts of a collection that match a query, best first: relevance, path and text (``collection``
         and ``filters`` as in search_images)."""
         hits = await asyncio.to_thread(search, query, collection, limit, "text", filters)
         return "\n".join(_line(h) for h in hits) or "no hits"
