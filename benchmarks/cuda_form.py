@@ -26,16 +26,13 @@ import ccl_embed.runtime.session as session  # noqa: E402
 from ccl_embed.data.corpus import read_corpus  # noqa: E402
 from ccl_embed.paths import cache_dir  # noqa: E402
 from ccl_embed.runtime.embedder import Embedder  # noqa: E402
-from ccl_embed.runtime.graphs import CUDA  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "corpus"
 
 
 def cuda_form_on_cpu() -> Embedder:
     """The shipped model with its int8 graphs in their CUDA form, run by the CPU provider."""
-    load = session.load_for
     session.form_for = lambda provider, quantized: "int8-emulated" if quantized else "fp32"
-    session.load_for = lambda path, provider, quantized: load(path, CUDA, quantized)
     return Embedder("default", device="cpu")
 
 

@@ -206,7 +206,9 @@ class Embedder:
         def prepare(pair: tuple[int, ImageInput]) -> PreparedImage:
             return self.prepare_image(pair[1])
 
-        for batch, prepared in loaded_ahead(batched(images, batch_size), prepare, self._workers):
+        # images already prepared (an ingest prepares them on its own pool) need no decoding threads
+        done = isinstance(images, Sequence) and all(isinstance(im, PreparedImage) for im in images)
+        for batch, prepared in loaded_ahead(batched(images, batch_size), prepare, 1 if done else self._workers):
             pixels, ok, failed = [], [], {}
             for (i, _), got in zip(batch, prepared):
                 if isinstance(got, (ImageError, CCLEmbedError, OSError)):

@@ -163,9 +163,9 @@ def emulated(model: Any) -> Any:
     return out
 
 
-def load_for(path: Path, provider: str, quantized: bool) -> str | bytes:
-    """What a session for ``provider`` should load: the file, or the bytes of its emulated form."""
-    if form_for(provider, quantized) != "int8-emulated":
+def load_for(path: Path, form: str) -> str | bytes:
+    """What a session of a graph in ``form`` (:func:`form_for`) loads: the file, or the bytes of its emulated form."""
+    if form != "int8-emulated":
         return str(path)
     onnx = require("onnx", "gpu")
     return bytes(emulated(onnx.load(str(path))).SerializeToString())

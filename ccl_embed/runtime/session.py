@@ -39,7 +39,7 @@ def providers_for(device: str, available: list[str]) -> list[str]:
 
 def device_of(session: Any) -> str:
     """``cuda`` when the session really runs on CUDA, else ``cpu``."""
-    return "cuda" if session.get_providers()[0] == "CUDAExecutionProvider" else "cpu"
+    return "cuda" if session.get_providers()[0] == CUDA else "cpu"
 
 
 def make_session(path: Path, device: str = "auto", threads: int | None = None) -> Any:
@@ -50,8 +50,8 @@ def make_session(path: Path, device: str = "auto", threads: int | None = None) -
 
 def open_graph(path: Path, device: str = "auto", threads: int | None = None,
                quantized: bool = False) -> tuple[Any, Placement]:
-    """A session of a graph in the form its device runs (an int8 graph dequantized on CUDA), and
-    where it runs: on CUDA, read from one profiled run of example inputs.
+    """A session of a graph in the form its device runs (an int8 graph emulated in fp32 on CUDA),
+    and where it runs: on CUDA, read from one profiled run of example inputs.
 
     Args:
         path: The graph.
@@ -62,21 +62,26 @@ def open_graph(path: Path, device: str = "auto", threads: int | None = None,
     ort = require("onnxruntime", "runtime")
     providers = providers_for(device, ort.get_available_providers())
 
-    def make(provider_list: list[str]) -> Any:
+    def make(provider_list: list[str]) -> tuple[Any, str]:
+        """The session builder for these providers, and the form of the graph it loads."""
+        form = form_for(provider_list[0], quantized)
+
         def build(options: Any) -> Any:
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             if threads:
                 options.intra_op_num_threads = threads
             options.log_severity_level = 3
-            return ort.InferenceSession(load_for(path, provider_list[0], quantized), options, providers=provider_list)
-        return build
+            return ort.InferenceSession(load_for(path, form), options, providers=provider_list)
+        return build, form
 
+    build, form = make(providers)
     if providers[0] == CUDA:
-        session, placed = profiled(make(providers), form_for(CUDA, quantized))
+        session, placed = profiled(build, form)
         if device_of(session) != "cuda" and quantized:  # CUDA did not load: the CPU runs the int8 graph as stored
-            session, placed = make([CPU])(ort.SessionOptions()), Placement(form_for(CPU, quantized))
+            build, form = make([CPU])
+            session, placed = build(ort.SessionOptions()), Placement(form)
     else:
-        session, placed = make(providers)(ort.SessionOptions()), Placement(form_for(CPU, quantized))
+        session, placed = build(ort.SessionOptions()), Placement(form)
     if device == "cuda" and device_of(session) != "cuda" and "cuda" not in _warned:
         _warned.add("cuda")
         warnings.warn("device='cuda' was asked for but CUDA is not active in onnxruntime (is onnxruntime-gpu "
